@@ -1,0 +1,124 @@
+# kiln - build, test, demo, bench.
+#
+#   make          library (build/libkiln.so, build/libkiln.a) and tests
+#   make test     C tests, then the same tests under ASan+UBSan
+#   make demo     the headline example
+#   make bench    benchmarks -> build/bench.json
+#
+# Dependencies are installed on first use (scripts/deps.sh): OpenBLAS via
+# apt-get when missing and we are root. Without CBLAS, matmul uses kiln's
+# own loops.
+
+CC      ?= cc
+BUILD   := build
+ARCH    ?= -march=native
+OPT     ?= -O3
+WARN    := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes \
+           -Wmissing-prototypes -Wvla
+ifeq ($(CI),true)
+WARN    += -Werror
+endif
+DEFS    := -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
+BLAS_CFLAGS := $(shell sh scripts/deps.sh cflags 2>/dev/null)
+BLAS_LIBS   := $(shell sh scripts/deps.sh libs 2>/dev/null)
+CFLAGS_LIB  := -std=c11 $(OPT) $(ARCH) -fno-math-errno -fPIC \
+               -fvisibility=hidden $(WARN) $(DEFS) -Iinclude $(BLAS_CFLAGS)
+LIBS    := $(BLAS_LIBS) -lpthread -lm -ldl
+
+SRC     := $(sort $(wildcard src/*/*.c src/*/*/*.c))
+OBJ     := $(SRC:%.c=$(BUILD)/%.o)
+TEST_SRC := $(sort $(wildcard tests/c/*.c))
+TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
+HDR     := $(wildcard include/*.h src/*/*.h src/*/*/*.h tests/c/*.h)
+
+SAN_DIR := $(BUILD)/san
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
+             -fno-sanitize-recover=undefined -g -O1
+SAN_OBJ := $(SRC:%.c=$(SAN_DIR)/%.o) $(TEST_SRC:%.c=$(SAN_DIR)/%.o)
+
+.PHONY: all lib test test-c test-san demo demo-run bench bench-run deps \
+        clean format-check symbols-check
+
+all: lib $(BUILD)/test_runner
+
+deps:
+	@sh scripts/deps.sh install
+
+lib: $(BUILD)/libkiln.so $(BUILD)/libkiln.a
+
+$(BUILD)/%.o: %.c $(HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_LIB) -c $< -o $@
+
+$(BUILD)/libkiln.a: $(OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/libkiln.so: $(OBJ)
+	$(CC) -shared -o $@ $^ $(LIBS)
+
+$(BUILD)/tests/c/%.o: tests/c/%.c $(HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_LIB) -Isrc -Isrc/backend/cpu -Isrc/runtime -c $< -o $@
+
+$(BUILD)/test_runner: $(TEST_OBJ) $(BUILD)/libkiln.a
+	$(CC) -o $@ $(TEST_OBJ) $(BUILD)/libkiln.a $(LIBS)
+
+$(SAN_DIR)/%.o: %.c $(HDR)
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 $(SAN_FLAGS) $(ARCH) -fno-math-errno $(WARN) $(DEFS) \
+	    -Iinclude -Isrc -Isrc/backend/cpu -Isrc/runtime $(BLAS_CFLAGS) \
+	    -c $< -o $@
+
+$(SAN_DIR)/test_runner: $(SAN_OBJ)
+	$(CC) $(SAN_FLAGS) -o $@ $^ $(LIBS)
+
+# The public targets install dependencies first, then run make again so
+# that the build sees what was installed.
+test:
+	@sh scripts/deps.sh install
+	@$(MAKE) --no-print-directory test-c test-san symbols-check
+
+test-c: $(BUILD)/test_runner
+	$(BUILD)/test_runner
+
+test-san: $(SAN_DIR)/test_runner
+	ASAN_OPTIONS=detect_leaks=1 KILN_SANITIZE=1 $(SAN_DIR)/test_runner
+
+# Only kiln_* may be exported from the shared library.
+symbols-check: $(BUILD)/libkiln.so
+	@bad=$$(nm -D --defined-only $(BUILD)/libkiln.so | awk '{print $$3}' \
+	    | grep -v '^kiln_' | grep -v '^_' || true); \
+	if [ -n "$$bad" ]; then echo "exported non-kiln symbols: $$bad"; \
+	    exit 1; fi; echo "symbols-check: only kiln_* exported"
+
+$(BUILD)/examples/%: examples/%.c $(BUILD)/libkiln.a
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -O2 $(WARN) $(DEFS) -Iinclude $< -o $@ \
+	    $(BUILD)/libkiln.a $(LIBS)
+
+demo:
+	@sh scripts/deps.sh install
+	@$(MAKE) --no-print-directory demo-run
+
+demo-run: $(BUILD)/examples/demo
+	$(BUILD)/examples/demo
+
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libkiln.a
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 $(OPT) $(ARCH) -fno-math-errno $(WARN) $(DEFS) \
+	    -Iinclude -Isrc $(BLAS_CFLAGS) $< -o $@ $(BUILD)/libkiln.a $(LIBS)
+
+bench:
+	@sh scripts/deps.sh install
+	@$(MAKE) --no-print-directory bench-run
+
+bench-run: $(BUILD)/bench/bench_core
+	$(BUILD)/bench/bench_core $(BUILD)/bench.json
+
+format-check:
+	@command -v clang-format >/dev/null || { echo "clang-format missing"; \
+	    exit 0; }; clang-format --dry-run --Werror $(SRC) include/kiln.h
+
+clean:
+	rm -rf $(BUILD)

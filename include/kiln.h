@@ -1,0 +1,402 @@
+/*
+ * kiln.h - the public C API of kiln, lazy n-dimensional arrays for the CPU.
+ *
+ * Ownership: every function returning a kiln_array * returns a NEW reference
+ * (or NULL on error); array arguments are always BORROWED.
+ * kiln_array_release(NULL) is a no-op.
+ *
+ * Scopes: between kiln_scope_begin() and kiln_scope_end(), every array a kiln
+ * function returns is owned by the scope and released when it ends; do not
+ * release those yourself. kiln_scope_end(keep) hands `keep` out of the scope
+ * (to the enclosing scope if there is one, else to the caller). So nested C
+ * expressions such as kiln_exp(kiln_add(a, b)) do not leak inside a scope.
+ *
+ * Errors are values: calls returning a handle return NULL, others return a
+ * kiln_status. The code and a message naming the entry point live in
+ * thread-local storage (kiln_errcode(), kiln_errmsg()). An op given a NULL
+ * argument returns NULL and keeps the first error, so chains stay readable.
+ *
+ * Arrays are immutable values. Ops build a lazy graph; kiln_eval (or reading
+ * data) runs it. Shapes are int64_t; axes may be negative.
+ */
+#ifndef KILN_H
+#define KILN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define KILN_API __attribute__((visibility("default")))
+#else
+#define KILN_API
+#endif
+
+#define KILN_MAX_NDIM 16
+
+/* ------------------------------------------------------------------ */
+/* dtypes                                                             */
+/* ------------------------------------------------------------------ */
+
+/* X(NAME, name, size in bytes) in promotion-table order. */
+#define KILN_DTYPE_LIST(X)                                                \
+    X(BOOL, bool, 1)                                                      \
+    X(UINT8, uint8, 1)                                                    \
+    X(UINT16, uint16, 2)                                                  \
+    X(UINT32, uint32, 4)                                                  \
+    X(UINT64, uint64, 8)                                                  \
+    X(INT8, int8, 1)                                                      \
+    X(INT16, int16, 2)                                                    \
+    X(INT32, int32, 4)                                                    \
+    X(INT64, int64, 8)                                                    \
+    X(FLOAT16, float16, 2)                                                \
+    X(BFLOAT16, bfloat16, 2)                                              \
+    X(FLOAT32, float32, 4)                                                \
+    X(FLOAT64, float64, 8)
+
+typedef enum kiln_dtype {
+#define KILN_X_(N, n, s) KILN_DTYPE_##N,
+    KILN_DTYPE_LIST(KILN_X_)
+#undef KILN_X_
+    KILN_DTYPE_COUNT
+} kiln_dtype;
+
+KILN_API const char *kiln_dtype_name(kiln_dtype dt);
+KILN_API size_t kiln_dtype_size(kiln_dtype dt);
+KILN_API bool kiln_dtype_is_float(kiln_dtype dt);   /* f16 bf16 f32 f64 */
+KILN_API bool kiln_dtype_is_integer(kiln_dtype dt); /* signed/unsigned */
+KILN_API bool kiln_dtype_is_signed(kiln_dtype dt);  /* ints and floats */
+/* The dtype both operands promote to, as in MLX. */
+KILN_API kiln_dtype kiln_promote_types(kiln_dtype a, kiln_dtype b);
+
+/* ------------------------------------------------------------------ */
+/* errors                                                             */
+/* ------------------------------------------------------------------ */
+
+#define KILN_STATUS_LIST(X)                                               \
+    X(OK, "ok")                                                           \
+    X(ERR_VALUE, "value error")                                           \
+    X(ERR_TYPE, "type error")                                             \
+    X(ERR_INDEX, "index error")                                           \
+    X(ERR_MEMORY, "out of memory")                                        \
+    X(ERR_RUNTIME, "runtime error")
+
+typedef enum kiln_status {
+#define KILN_X_(N, s) KILN_##N,
+    KILN_STATUS_LIST(KILN_X_)
+#undef KILN_X_
+} kiln_status;
+
+/* The last error of this thread (KILN_OK when none). */
+KILN_API kiln_status kiln_errcode(void);
+/* Its message, "" when none; valid until the next kiln call on this
+ * thread. */
+KILN_API const char *kiln_errmsg(void);
+KILN_API void kiln_errclear(void);
+KILN_API const char *kiln_status_name(kiln_status s);
+
+/* ------------------------------------------------------------------ */
+/* arrays                                                             */
+/* ------------------------------------------------------------------ */
+
+typedef struct kiln_array kiln_array;
+
+KILN_API kiln_array *kiln_array_retain(kiln_array *a);
+KILN_API void kiln_array_release(kiln_array *a);
+
+KILN_API void kiln_scope_begin(void);
+/* Ends the innermost scope, releasing what was returned inside it; returns
+ * `keep` (retained for the enclosing scope or the caller; may be NULL). */
+KILN_API kiln_array *kiln_scope_end(kiln_array *keep);
+/* Keeps `a` alive past the innermost scope's end (same as returning it from
+ * kiln_scope_end). Returns a. */
+KILN_API kiln_array *kiln_scope_keep(kiln_array *a);
+
+/* Copies `data` (row-major, ndim dims of shape) into a new array. */
+KILN_API kiln_array *kiln_array_from_data(const void *data,
+                                          const int64_t *shape, int ndim,
+                                          kiln_dtype dt);
+/* 0-d arrays. The value is converted to dt (float to int truncates). */
+KILN_API kiln_array *kiln_scalar_f64(double v, kiln_dtype dt);
+KILN_API kiln_array *kiln_scalar_i64(int64_t v, kiln_dtype dt);
+KILN_API kiln_array *kiln_scalar_u64(uint64_t v, kiln_dtype dt);
+KILN_API kiln_array *kiln_scalar_bool(bool v);
+/* "Weak" scalars, like Python numbers in MLX: they take the other
+ * operand's dtype where it can hold them (x_f16 * 2.0 stays float16). */
+KILN_API kiln_array *kiln_weak_f64(double v);
+KILN_API kiln_array *kiln_weak_i64(int64_t v);
+KILN_API bool kiln_array_is_weak(const kiln_array *a);
+
+KILN_API kiln_array *kiln_zeros(const int64_t *shape, int ndim,
+                                kiln_dtype dt);
+KILN_API kiln_array *kiln_ones(const int64_t *shape, int ndim, kiln_dtype dt);
+KILN_API kiln_array *kiln_full(const int64_t *shape, int ndim, double v,
+                               kiln_dtype dt);
+/* full with an array value broadcast to shape, in `dt`. */
+KILN_API kiln_array *kiln_full_array(const int64_t *shape, int ndim,
+                                     kiln_array *v, kiln_dtype dt);
+KILN_API kiln_array *kiln_zeros_like(kiln_array *a);
+KILN_API kiln_array *kiln_ones_like(kiln_array *a);
+KILN_API kiln_array *kiln_arange(double start, double stop, double step,
+                                 kiln_dtype dt);
+KILN_API kiln_array *kiln_linspace(double start, double stop, int64_t num,
+                                   kiln_dtype dt);
+/* n x m with ones on diagonal k (m < 0 means m = n). */
+KILN_API kiln_array *kiln_eye(int64_t n, int64_t m, int64_t k,
+                              kiln_dtype dt);
+KILN_API kiln_array *kiln_identity(int64_t n, kiln_dtype dt);
+
+/* Accessors. They do not evaluate. shape() points into the array. */
+KILN_API int kiln_array_ndim(const kiln_array *a);
+KILN_API const int64_t *kiln_array_shape(const kiln_array *a);
+KILN_API int64_t kiln_array_dim(const kiln_array *a, int axis);
+KILN_API int64_t kiln_array_size(const kiln_array *a);
+KILN_API kiln_dtype kiln_array_dtype(const kiln_array *a);
+KILN_API size_t kiln_array_itemsize(const kiln_array *a);
+KILN_API size_t kiln_array_nbytes(const kiln_array *a);
+KILN_API bool kiln_array_is_evaluated(const kiln_array *a);
+
+/* Evaluates `a` and returns its data in row-major order (making `a`
+ * contiguous if it was a strided view); valid while `a` lives. NULL on
+ * error. */
+KILN_API const void *kiln_array_data(kiln_array *a);
+/* Evaluates and copies nbytes (must equal kiln_array_nbytes) to dst. */
+KILN_API kiln_status kiln_array_read(kiln_array *a, void *dst,
+                                     size_t nbytes);
+/* The value of a one-element array, converted. */
+KILN_API kiln_status kiln_array_item_f64(kiln_array *a, double *out);
+KILN_API kiln_status kiln_array_item_i64(kiln_array *a, int64_t *out);
+/* Writes a short text form of the array into buf (NUL-terminated,
+ * truncated to cap); returns the length it needed. */
+KILN_API size_t kiln_array_format(kiln_array *a, char *buf, size_t cap);
+
+/* ------------------------------------------------------------------ */
+/* lists of arrays                                                    */
+/* ------------------------------------------------------------------ */
+
+typedef struct kiln_list kiln_list;
+
+KILN_API kiln_list *kiln_list_new(void);
+/* Releases every element and the list. NULL is a no-op. */
+KILN_API void kiln_list_free(kiln_list *l);
+KILN_API size_t kiln_list_size(const kiln_list *l);
+/* Borrowed reference, NULL when out of range. */
+KILN_API kiln_array *kiln_list_get(const kiln_list *l, size_t i);
+/* push and set retain a. */
+KILN_API kiln_status kiln_list_push(kiln_list *l, kiln_array *a);
+KILN_API kiln_status kiln_list_set(kiln_list *l, size_t i, kiln_array *a);
+
+/* ------------------------------------------------------------------ */
+/* evaluation, memory, threads                                        */
+/* ------------------------------------------------------------------ */
+
+/* Evaluates the arrays together (shared work runs once). */
+KILN_API kiln_status kiln_eval(kiln_array *const *xs, int n);
+KILN_API kiln_status kiln_array_eval(kiln_array *a);
+
+/* Bytes held by live buffers, the peak of that, and bytes cached in the
+ * recycling pool. */
+KILN_API size_t kiln_memory_active(void);
+KILN_API size_t kiln_memory_peak(void);
+KILN_API void kiln_memory_reset_peak(void);
+KILN_API size_t kiln_memory_cache(void);
+/* Caps the recycling pool (bytes); returns the previous cap. */
+KILN_API size_t kiln_memory_set_cache_limit(size_t bytes);
+KILN_API void kiln_memory_clear_cache(void);
+
+KILN_API int kiln_num_threads(void);
+KILN_API kiln_status kiln_set_num_threads(int n);
+
+/* ------------------------------------------------------------------ */
+/* elementwise ops                                                    */
+/* ------------------------------------------------------------------ */
+
+/* X(name) for every one-input elementwise op: kiln_<name>(x). */
+#define KILN_UNARY_OP_LIST(X)                                             \
+    X(abs) X(negative) X(sign) X(square) X(sqrt) X(rsqrt) X(reciprocal)   \
+    X(exp) X(expm1) X(log) X(log1p) X(log2) X(log10) X(sin) X(cos) X(tan) \
+    X(arcsin) X(arccos) X(arctan) X(sinh) X(cosh) X(tanh) X(arcsinh)      \
+    X(arccosh) X(arctanh) X(sigmoid) X(erf) X(erfinv) X(floor) X(ceil)    \
+    X(logical_not) X(bitwise_invert) X(isnan) X(isinf) X(isfinite)        \
+    X(isposinf) X(isneginf) X(stop_gradient)
+
+/* X(name) for every two-input elementwise op: kiln_<name>(a, b). */
+#define KILN_BINARY_OP_LIST(X)                                            \
+    X(add) X(subtract) X(multiply) X(divide) X(floor_divide) X(remainder) \
+    X(power) X(maximum) X(minimum) X(equal) X(not_equal) X(less)          \
+    X(less_equal) X(greater) X(greater_equal) X(logical_and)              \
+    X(logical_or) X(bitwise_and) X(bitwise_or) X(bitwise_xor)             \
+    X(left_shift) X(right_shift) X(arctan2) X(logaddexp)
+
+#define KILN_X_(name) KILN_API kiln_array *kiln_##name(kiln_array *x);
+KILN_UNARY_OP_LIST(KILN_X_)
+#undef KILN_X_
+#define KILN_X_(name)                                                     \
+    KILN_API kiln_array *kiln_##name(kiln_array *a, kiln_array *b);
+KILN_BINARY_OP_LIST(KILN_X_)
+#undef KILN_X_
+
+/* Round half to even, to `decimals` places (may be negative). */
+KILN_API kiln_array *kiln_round(kiln_array *x, int decimals);
+KILN_API kiln_array *kiln_where(kiln_array *cond, kiln_array *a,
+                                kiln_array *b);
+/* lo or hi may be NULL (no bound), not both. */
+KILN_API kiln_array *kiln_clip(kiln_array *x, kiln_array *lo,
+                               kiln_array *hi);
+KILN_API kiln_array *kiln_astype(kiln_array *x, kiln_dtype dt);
+
+/* ------------------------------------------------------------------ */
+/* reductions and scans                                               */
+/* ------------------------------------------------------------------ */
+
+/* axes == NULL (naxes ignored) reduces over all axes. */
+#define KILN_REDUCE_OP_LIST(X)                                            \
+    X(sum) X(prod) X(mean) X(min) X(max) X(all) X(any) X(logsumexp)
+#define KILN_X_(name)                                                     \
+    KILN_API kiln_array *kiln_##name(kiln_array *x, const int *axes,      \
+                                     int naxes, bool keepdims);
+KILN_REDUCE_OP_LIST(KILN_X_)
+#undef KILN_X_
+KILN_API kiln_array *kiln_var(kiln_array *x, const int *axes, int naxes,
+                              bool keepdims, int ddof);
+KILN_API kiln_array *kiln_std(kiln_array *x, const int *axes, int naxes,
+                              bool keepdims, int ddof);
+/* argmin/argmax over one axis (uint32 result as in MLX); all axes of the
+ * flattened array when flat is true. */
+KILN_API kiln_array *kiln_argmin(kiln_array *x, int axis, bool flat,
+                                 bool keepdims);
+KILN_API kiln_array *kiln_argmax(kiln_array *x, int axis, bool flat,
+                                 bool keepdims);
+KILN_API kiln_array *kiln_softmax(kiln_array *x, const int *axes, int naxes,
+                                  bool precise);
+
+#define KILN_SCAN_OP_LIST(X) X(cumsum) X(cumprod) X(cummax) X(cummin)
+#define KILN_X_(name)                                                     \
+    KILN_API kiln_array *kiln_##name(kiln_array *x, int axis, bool flat,  \
+                                     bool reverse, bool inclusive);
+KILN_SCAN_OP_LIST(KILN_X_)
+#undef KILN_X_
+
+/* ------------------------------------------------------------------ */
+/* linear algebra                                                     */
+/* ------------------------------------------------------------------ */
+
+KILN_API kiln_array *kiln_matmul(kiln_array *a, kiln_array *b);
+/* alpha * (a @ b) + beta * c */
+KILN_API kiln_array *kiln_addmm(kiln_array *c, kiln_array *a, kiln_array *b,
+                                double alpha, double beta);
+KILN_API kiln_array *kiln_inner(kiln_array *a, kiln_array *b);
+KILN_API kiln_array *kiln_outer(kiln_array *a, kiln_array *b);
+
+/* ------------------------------------------------------------------ */
+/* movement and indexing                                              */
+/* ------------------------------------------------------------------ */
+
+/* One entry of shape may be -1. */
+KILN_API kiln_array *kiln_reshape(kiln_array *x, const int64_t *shape,
+                                  int ndim);
+KILN_API kiln_array *kiln_flatten(kiln_array *x, int start_axis,
+                                  int end_axis);
+KILN_API kiln_array *kiln_unflatten(kiln_array *x, int axis,
+                                    const int64_t *shape, int ndim);
+/* perm == NULL reverses the axes. */
+KILN_API kiln_array *kiln_transpose(kiln_array *x, const int *perm,
+                                    int nperm);
+KILN_API kiln_array *kiln_swapaxes(kiln_array *x, int a, int b);
+KILN_API kiln_array *kiln_moveaxis(kiln_array *x, int src, int dst);
+KILN_API kiln_array *kiln_expand_dims(kiln_array *x, const int *axes,
+                                      int naxes);
+/* axes == NULL squeezes every size-1 axis. */
+KILN_API kiln_array *kiln_squeeze(kiln_array *x, const int *axes,
+                                  int naxes);
+KILN_API kiln_array *kiln_broadcast_to(kiln_array *x, const int64_t *shape,
+                                       int ndim);
+KILN_API kiln_list *kiln_broadcast_arrays(kiln_array *const *xs, int n);
+/* Python-style slicing per axis: start/stop/step arrays of length ndim,
+ * already meaning what Python means (negative wraps; out of range clamps).
+ * Use KILN_SLICE_END for an open end. Negative steps allowed, not 0. */
+#define KILN_SLICE_END INT64_MAX
+#define KILN_SLICE_BEGIN INT64_MIN
+KILN_API kiln_array *kiln_slice(kiln_array *x, const int64_t *start,
+                                const int64_t *stop, const int64_t *step);
+/* x with the slice [start:stop:step] replaced by update (broadcast). */
+KILN_API kiln_array *kiln_slice_update(kiln_array *x, kiln_array *update,
+                                       const int64_t *start,
+                                       const int64_t *stop,
+                                       const int64_t *step);
+/* take along `axis` (flattened when flat). Negative indices wrap. */
+KILN_API kiln_array *kiln_take(kiln_array *x, kiln_array *indices, int axis,
+                               bool flat);
+KILN_API kiln_array *kiln_take_along_axis(kiln_array *x,
+                                          kiln_array *indices, int axis,
+                                          bool flat);
+KILN_API kiln_array *kiln_concatenate(kiln_array *const *xs, int n,
+                                      int axis);
+KILN_API kiln_array *kiln_stack(kiln_array *const *xs, int n, int axis);
+/* Into nsections equal parts, or at the given indices when
+ * indices != NULL. */
+KILN_API kiln_list *kiln_split(kiln_array *x, int nsections,
+                               const int64_t *indices, int nindices,
+                               int axis);
+/* pad_width: ndim pairs (before, after), constant value. */
+KILN_API kiln_array *kiln_pad(kiln_array *x, const int64_t *pad_width,
+                              double value);
+KILN_API kiln_array *kiln_tile(kiln_array *x, const int64_t *reps, int nreps);
+KILN_API kiln_array *kiln_repeat(kiln_array *x, int64_t repeats, int axis,
+                                 bool flat);
+KILN_API kiln_array *kiln_sort(kiln_array *x, int axis, bool flat);
+KILN_API kiln_array *kiln_argsort(kiln_array *x, int axis, bool flat);
+/* The k largest along axis, in unspecified order as in MLX. */
+KILN_API kiln_array *kiln_topk(kiln_array *x, int k, int axis, bool flat);
+KILN_API kiln_array *kiln_array_equal(kiln_array *a, kiln_array *b,
+                                      bool equal_nan);
+KILN_API kiln_array *kiln_isclose(kiln_array *a, kiln_array *b, double rtol,
+                                  double atol, bool equal_nan);
+KILN_API kiln_array *kiln_allclose(kiln_array *a, kiln_array *b, double rtol,
+                                   double atol, bool equal_nan);
+
+/* ------------------------------------------------------------------ */
+/* random (counter-based, explicit keys)                              */
+/* ------------------------------------------------------------------ */
+
+/* A key is a uint32 array of shape (2). key == NULL in the functions below
+ * uses (and advances) the global key, itself an array. */
+KILN_API kiln_status kiln_random_seed(uint64_t seed);
+KILN_API kiln_array *kiln_random_key(uint64_t seed);
+/* The global key (new reference) and a way to replace it. */
+KILN_API kiln_array *kiln_random_state(void);
+KILN_API kiln_status kiln_random_set_state(kiln_array *key);
+/* num keys, shape (num, 2). */
+KILN_API kiln_array *kiln_random_split(kiln_array *key, int num);
+KILN_API kiln_array *kiln_random_uniform(kiln_array *lo, kiln_array *hi,
+                                         const int64_t *shape, int ndim,
+                                         kiln_dtype dt, kiln_array *key);
+KILN_API kiln_array *kiln_random_normal(const int64_t *shape, int ndim,
+                                        kiln_dtype dt, double loc,
+                                        double scale, kiln_array *key);
+KILN_API kiln_array *kiln_random_randint(kiln_array *lo, kiln_array *hi,
+                                         const int64_t *shape, int ndim,
+                                         kiln_dtype dt, kiln_array *key);
+KILN_API kiln_array *kiln_random_bernoulli(kiln_array *p,
+                                           const int64_t *shape, int ndim,
+                                           kiln_array *key);
+KILN_API kiln_array *kiln_random_truncated_normal(kiln_array *lo,
+                                                  kiln_array *hi,
+                                                  const int64_t *shape,
+                                                  int ndim, kiln_dtype dt,
+                                                  kiln_array *key);
+/* Samples along axis of unnormalised log-probabilities; shape == NULL
+ * drops that axis. */
+KILN_API kiln_array *kiln_random_categorical(kiln_array *logits, int axis,
+                                             const int64_t *shape, int ndim,
+                                             kiln_array *key);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

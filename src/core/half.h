@@ -1,0 +1,107 @@
+/*
+ * half.h - float16 and bfloat16 storage types and their conversions.
+ *
+ * Both are stored as uint16_t and computed through float32 (DESIGN.md 6).
+ * Conversions round to nearest even, keep NaN a NaN (quiet), keep infinities,
+ * and produce subnormals where the format has them. float64 sources are
+ * rounded once (through a round-to-odd float32, not a plain cast, which
+ * would round twice). They are branch-free
+ * selects so loops over them vectorise. Header-only: the eager kernels and
+ * the JIT preamble include the same text.
+ */
+#ifndef KILN_CORE_HALF_H
+#define KILN_CORE_HALF_H
+
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+typedef uint16_t kiln_f16;
+typedef uint16_t kiln_bf16;
+
+static inline uint32_t kiln_f32_bits(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u;
+}
+
+static inline float kiln_bits_f32(uint32_t u)
+{
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+static inline float kiln_f16_to_f32(kiln_f16 h)
+{
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
+    uint32_t em = h & 0x7fffu;
+    /* normal: rebias the exponent by 127 - 15 */
+    uint32_t normal = (em << 13) + 0x38000000u;
+    /* inf/NaN: all-ones exponent, payload kept */
+    uint32_t special = 0x7f800000u | ((em & 0x3ffu) << 13);
+    /* subnormal: value is em * 2^-24, exact in float32 */
+    uint32_t sub = kiln_f32_bits((float)em * 5.9604644775390625e-08f);
+    uint32_t bits = em >= 0x7c00u ? special : (em >= 0x0400u ? normal : sub);
+    return kiln_bits_f32(bits | sign);
+}
+
+static inline kiln_f16 kiln_f32_to_f16(float f)
+{
+    uint32_t x = kiln_f32_bits(f);
+    uint32_t sign = (x >> 16) & 0x8000u;
+    uint32_t ax = x & 0x7fffffffu;
+    /* normal range: rebias and round to nearest even on bit 13 */
+    uint32_t normal = (ax + 0xc8000fffu + ((ax >> 13) & 1u)) >> 13;
+    /* below 2^-14: adding 0.5 makes the float unit 2^-24, the f16
+     * subnormal unit, so the hardware rounds for us */
+    uint32_t sub = kiln_f32_bits(kiln_bits_f32(ax) + 0.5f) - 0x3f000000u;
+    uint32_t nan = 0x7e00u;
+    uint32_t r = ax > 0x7f800000u   ? nan
+                 : ax >= 0x477ff000u ? 0x7c00u
+                 : ax < 0x38800000u  ? sub
+                                     : normal;
+    return (kiln_f16)(r | sign);
+}
+
+static inline float kiln_bf16_to_f32(kiln_bf16 h)
+{
+    return kiln_bits_f32((uint32_t)h << 16);
+}
+
+static inline kiln_bf16 kiln_f32_to_bf16(float f)
+{
+    uint32_t x = kiln_f32_bits(f);
+    uint32_t rounded = (x + 0x7fffu + ((x >> 16) & 1u)) >> 16;
+    uint32_t nan = ((x >> 16) & 0x8000u) | 0x7fc0u;
+    return (kiln_bf16)((x & 0x7fffffffu) > 0x7f800000u ? nan : rounded);
+}
+
+/* d rounded to float32 "to odd": truncated toward zero, with the last bit
+ * set when anything was dropped. Rounding that to a format with at least
+ * two fewer significand bits (float16, bfloat16) gives the same result as
+ * rounding d directly; a plain (float)d can land on a tie and round
+ * twice. NaN stays NaN; beyond the float32 range it gives +-FLT_MAX, which
+ * still rounds to infinity in both half formats. */
+static inline float kiln_f64_to_f32_odd(double d)
+{
+    float f = (float)d;
+    double back = (double)f;
+    uint32_t u = kiln_f32_bits(f);
+    u -= (uint32_t)(fabs(back) > fabs(d)); /* rounded away: step back */
+    u |= (uint32_t)(back != d);            /* sticky bit */
+    return kiln_bits_f32(u);
+}
+
+static inline kiln_f16 kiln_f64_to_f16(double d)
+{
+    return kiln_f32_to_f16(kiln_f64_to_f32_odd(d));
+}
+
+static inline kiln_bf16 kiln_f64_to_bf16(double d)
+{
+    return kiln_f32_to_bf16(kiln_f64_to_f32_odd(d));
+}
+
+#endif

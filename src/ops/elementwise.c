@@ -1,0 +1,203 @@
+/*
+ * elementwise.c - the public elementwise ops: validate, promote, node.
+ *
+ * Promotion: both operands go to kiln__dtype_promote_weak's dtype (weak
+ * Python-style scalars defer to the other operand), then the primitive's
+ * dtype rule (prim.h) adjusts: FLOAT sends integers and bool to float32,
+ * BOOL casts to bool, INTEGER rejects floats, NUMERIC rejects bool.
+ * Nothing here switches on a primitive: the rule is descriptor data.
+ */
+#include <math.h>
+
+#include "../core/dtype.h"
+#include "../core/error.h"
+#include "ops.h"
+
+void kiln__release_all(kiln_array **xs, int n)
+{
+    for (int i = 0; i < n; i++) {
+        kiln_array_release(xs[i]);
+    }
+}
+
+kiln_array *kiln__op_astype(kiln_array *x, kiln_dtype dt, const char *fn)
+{
+    if (!x) {
+        kiln__err_null(fn);
+        return NULL;
+    }
+    if (!kiln__dtype_valid(dt)) {
+        kiln__err(KILN_ERR_TYPE, "[%s] invalid dtype %d", fn, (int)dt);
+        return NULL;
+    }
+    if (x->dtype == dt) {
+        return kiln_array_retain(x);
+    }
+    struct {
+        kiln_dtype dtype;
+    } params = {dt};
+    return kiln__node_make1(&kiln__prim_astype, &params, &x, 1, fn);
+}
+
+/* The dtype an operand of `rule` must have, given the promoted dtype;
+ * returns false (error recorded) when the rule rejects it. */
+static bool rule_dtype(const kiln_prim *p, kiln_dtype promoted,
+                       kiln_dtype *dt, const char *fn)
+{
+    switch (p->rule) {
+    case KILN_RULE_FLOAT:
+        *dt = kiln__dtype_to_float(promoted);
+        return true;
+    case KILN_RULE_BOOL:
+        *dt = KILN_DTYPE_BOOL;
+        return true;
+    case KILN_RULE_INTEGER:
+        if (kiln_dtype_is_float(promoted)) {
+            kiln__err(KILN_ERR_TYPE, "[%s] needs integer or bool inputs, got %s",
+                      fn, kiln_dtype_name(promoted));
+            return false;
+        }
+        *dt = promoted;
+        return true;
+    case KILN_RULE_NUMERIC:
+        if (promoted == KILN_DTYPE_BOOL) {
+            kiln__err(KILN_ERR_TYPE, "[%s] not supported for dtype bool", fn);
+            return false;
+        }
+        *dt = promoted;
+        return true;
+    default:
+        *dt = promoted;
+        return true;
+    }
+}
+
+kiln_array *kiln__op_unary(const kiln_prim *p, kiln_array *x, const char *fn)
+{
+    kiln_dtype dt;
+    if (!x) {
+        kiln__err_null(fn);
+        return NULL;
+    }
+    if (!rule_dtype(p, x->dtype, &dt, fn)) {
+        return NULL;
+    }
+    kiln_array *xc = kiln__op_astype(x, dt, fn);
+    if (!xc) {
+        return NULL;
+    }
+    kiln_array *y = kiln__node_make1(p, NULL, &xc, 1, fn);
+    kiln_array_release(xc);
+    return y;
+}
+
+kiln_array *kiln__op_binary(const kiln_prim *p, kiln_array *a, kiln_array *b,
+                            const char *fn)
+{
+    bool weak;
+    kiln_dtype dt;
+    if (!a || !b) {
+        kiln__err_null(fn);
+        return NULL;
+    }
+    kiln_dtype promoted =
+        kiln__dtype_promote_weak(a->dtype, a->weak, b->dtype, b->weak, &weak);
+    if (!rule_dtype(p, promoted, &dt, fn)) {
+        return NULL;
+    }
+    kiln_array *in[2] = {kiln__op_astype(a, dt, fn), NULL};
+    in[1] = in[0] ? kiln__op_astype(b, dt, fn) : NULL;
+    kiln_array *y = in[1] ? kiln__node_make1(p, NULL, in, 2, fn) : NULL;
+    if (y) {
+        y->weak = weak;
+    }
+    kiln__release_all(in, 2);
+    return y;
+}
+
+#define KILN_X_(op)                                                       \
+    kiln_array *kiln_##op(kiln_array *x)                                  \
+    {                                                                     \
+        return kiln__ret(kiln__op_unary(&kiln__prim_##op, x, #op));       \
+    }
+KILN_UNARY_OP_LIST(KILN_X_)
+#undef KILN_X_
+
+#define KILN_X_(op)                                                       \
+    kiln_array *kiln_##op(kiln_array *a, kiln_array *b)                   \
+    {                                                                     \
+        return kiln__ret(kiln__op_binary(&kiln__prim_##op, a, b, #op));   \
+    }
+KILN_BINARY_OP_LIST(KILN_X_)
+#undef KILN_X_
+
+kiln_array *kiln_astype(kiln_array *x, kiln_dtype dt)
+{
+    return kiln__ret(kiln__op_astype(x, dt, "astype"));
+}
+
+kiln_array *kiln_round(kiln_array *x, int decimals)
+{
+    const char *fn = "round";
+    if (!x) {
+        kiln__err_null(fn);
+        return NULL;
+    }
+    if (decimals == 0 || !kiln_dtype_is_float(x->dtype)) {
+        return kiln__ret(kiln__op_unary(&kiln__prim_round, x, fn));
+    }
+    /* round(x * 10^d) / 10^d, as MLX and numpy do */
+    kiln_array *s = kiln__scalar(pow(10.0, decimals), x->dtype, true);
+    kiln_array *t[4] = {s, NULL, NULL, NULL};
+    t[1] = kiln__op_binary(&kiln__prim_multiply, x, s, fn);
+    t[2] = kiln__op_unary(&kiln__prim_round, t[1], fn);
+    t[3] = kiln__op_binary(&kiln__prim_divide, t[2], s, fn);
+    kiln_array *y = t[3];
+    kiln__release_all(t, 3);
+    return kiln__ret(y);
+}
+
+kiln_array *kiln_where(kiln_array *cond, kiln_array *a, kiln_array *b)
+{
+    const char *fn = "where";
+    bool weak;
+    if (!cond || !a || !b) {
+        kiln__err_null(fn);
+        return NULL;
+    }
+    kiln_dtype dt =
+        kiln__dtype_promote_weak(a->dtype, a->weak, b->dtype, b->weak, &weak);
+    kiln_array *in[3] = {kiln__op_astype(cond, KILN_DTYPE_BOOL, fn), NULL,
+                         NULL};
+    in[1] = in[0] ? kiln__op_astype(a, dt, fn) : NULL;
+    in[2] = in[1] ? kiln__op_astype(b, dt, fn) : NULL;
+    kiln_array *y =
+        in[2] ? kiln__node_make1(&kiln__prim_where, NULL, in, 3, fn) : NULL;
+    kiln__release_all(in, 3);
+    return kiln__ret(y);
+}
+
+kiln_array *kiln_clip(kiln_array *x, kiln_array *lo, kiln_array *hi)
+{
+    const char *fn = "clip";
+    if (!x) {
+        kiln__err_null(fn);
+        return NULL;
+    }
+    if (!lo && !hi) {
+        kiln__err(KILN_ERR_VALUE, "[%s] needs at least one of lo and hi", fn);
+        return NULL;
+    }
+    kiln_array *t = kiln_array_retain(x);
+    if (lo) {
+        kiln_array *u = kiln__op_binary(&kiln__prim_maximum, t, lo, fn);
+        kiln_array_release(t);
+        t = u;
+    }
+    if (hi && t) {
+        kiln_array *u = kiln__op_binary(&kiln__prim_minimum, t, hi, fn);
+        kiln_array_release(t);
+        t = u;
+    }
+    return kiln__ret(t);
+}

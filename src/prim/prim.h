@@ -1,0 +1,105 @@
+/*
+ * prim.h - the primitive descriptor: the one place a primitive lives.
+ *
+ * Each primitive is one `const kiln_prim` in its family file (unary.c,
+ * binary.c, reduce.c, movement.c, matmul.c, index.c, random.c) and one line
+ * of prim_list.h, which generates the registry. Nothing outside the registry
+ * switches on a primitive's identity: whatever differs between primitives
+ * is a field here (flags, the dtype rule, the kernel table).
+ *
+ * Invariants:
+ * - `infer` is the only shape rule. It is called when a node is created
+ *   (kiln__node_make) and again whenever shapes must be recomputed.
+ * - `eval_cpu` receives inputs that are all evaluated, and outputs whose
+ *   dtype/ndim/shape are set (from infer) but which hold no buffer; it must
+ *   give each output a buffer (kiln__array_alloc, a view, or a donated
+ *   input buffer) or fail with an error naming the primitive.
+ * - params are plain bytes (no pointers), zero-initialised before being
+ *   filled, so the default equal/hash compare and hash the bytes.
+ */
+#ifndef KILN_PRIM_PRIM_H
+#define KILN_PRIM_PRIM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kiln.h"
+
+#define KILN_MAX_OUTPUTS 4
+
+typedef struct kiln_node kiln_node;
+typedef struct kiln_prim kiln_prim;
+
+/* What infer sees of an input and writes for an output. */
+typedef struct kiln_meta {
+    kiln_dtype dtype;
+    int ndim;
+    int64_t shape[KILN_MAX_NDIM];
+} kiln_meta;
+
+enum {
+    KILN_PRIM_ELEMENTWISE = 1u << 0, /* out[i] reads only in[i] (after
+                                        broadcasting) */
+    KILN_PRIM_FUSABLE = 1u << 1,     /* may join a fused region */
+    KILN_PRIM_REDUCTION = 1u << 2,
+    KILN_PRIM_VIEW = 1u << 3,        /* output shares its input's buffer */
+    KILN_PRIM_RANDOM = 1u << 4,
+    KILN_PRIM_NO_SHAPELESS = 1u << 5 /* cannot replay on new shapes */
+};
+
+/* How the public op chooses dtypes for an elementwise primitive; read by
+ * the ops layer (ops/elementwise.c), never by name. */
+typedef enum kiln_dtype_rule {
+    KILN_RULE_SAME,      /* result in the (promoted) input dtype */
+    KILN_RULE_FLOAT,     /* integers and bool promote to float32 first */
+    KILN_RULE_TO_BOOL,   /* inputs promoted together, result bool */
+    KILN_RULE_BOOL,      /* inputs cast to bool, result bool */
+    KILN_RULE_INTEGER,   /* integers and bool only, result promoted */
+    KILN_RULE_NUMERIC    /* like SAME, but bool inputs are rejected */
+} kiln_dtype_rule;
+
+typedef kiln_status (*kiln_infer_fn)(const kiln_prim *p, const void *params,
+                                     const kiln_meta *in, int nin,
+                                     kiln_meta *out, int *nout);
+typedef kiln_status (*kiln_eval_fn)(const kiln_node *n,
+                                    kiln_array *const *in,
+                                    kiln_array *const *out);
+
+struct kiln_prim {
+    const char *name;
+    unsigned flags;
+    int nin;            /* number of inputs, -1 when variadic */
+    size_t params_size; /* bytes of the params struct, 0 for none */
+    kiln_infer_fn infer;
+    kiln_eval_fn eval_cpu;
+    /* NULL: compare/hash the params bytes */
+    bool (*equal)(const void *a, const void *b, size_t size);
+    uint64_t (*hash)(const void *params, size_t size);
+    /* Transform and codegen facets, filled by later work; NULL means "not
+     * differentiable / batchable / emittable", which callers report as a
+     * clear error naming the primitive. */
+    const void *vjp;
+    const void *jvp;
+    const void *vmap;
+    const void *emit;
+    /* Family data: the dtype rule of an elementwise op and its table of
+     * kernels (one per input dtype), whose type the family file defines. */
+    kiln_dtype_rule rule;
+    const void *kernels;
+};
+
+/* The registry: every primitive, generated from prim_list.h. */
+#define KILN_X_(name) extern const kiln_prim kiln__prim_##name;
+#include "prim_list.h"
+#undef KILN_X_
+
+extern const kiln_prim *const kiln__prims[];
+extern const int kiln__nprims;
+
+/* Default params equality and hash (bytes). */
+bool kiln__prim_params_equal(const kiln_prim *p, const void *a,
+                             const void *b);
+uint64_t kiln__prim_params_hash(const kiln_prim *p, const void *params);
+
+#endif

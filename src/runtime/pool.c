@@ -1,0 +1,464 @@
+/*
+ * pool.c - the process-wide thread pool behind kiln__pool_for.
+ *
+ * Kernels and eager loops hand the pool a range [0, n) and a range function;
+ * the pool cuts it into one contiguous part per thread (a static split: the
+ * parts of an elementwise loop cost the same), runs the first part on the
+ * calling thread and the others on workers, and returns when all are done.
+ *
+ * Dispatch latency is the cost users see on mid-sized arrays, so the hand-off
+ * avoids locks on the hot path. Each worker owns a cache-line-aligned mailbox
+ * (task fields and a sequence number); the caller fills the mailbox, then
+ * bumps the number. A worker that has just finished spins on its number for
+ * SPIN_NS with a pause instruction, then sleeps on its own condition
+ * variable; the caller signals only workers that say they sleep. Completion
+ * is a shared countdown the caller spins on the same way.
+ *
+ * A part is run by whoever claims it first: its worker, or the caller once
+ * its own part is done. So a worker still waking from sleep (tens of
+ * microseconds) never makes the caller wait longer than running that part
+ * itself would; the late worker finds its part taken and goes back to wait.
+ *
+ * Invariants:
+ * - One dispatcher at a time: `pool.use` is held from posting the parts to
+ *   the last part's end, and workers touch task fields only in that window.
+ *   Any other thread that calls in, and any nested call (`inside`), runs its
+ *   range inline instead of waiting, so no call can deadlock.
+ * - Task number s is unclaimed while `taken` == s - 1; claiming is one CAS
+ *   to s, by the worker or the caller, and only the claimer reads the task
+ *   fields and counts the part down. The caller rewrites a mailbox only after
+ *   the countdown reaches zero (acquire), which the claimer reaches after its
+ *   last read of the fields (release).
+ * - Sleep/wake races are closed Dekker-style with sequentially consistent
+ *   atomics: a sleeper stores `sleeping` then loads the sequence number; the
+ *   caller stores the number then loads `sleeping`. At least one side sees
+ *   the other, and a signal is sent under the sleeper's mutex.
+ * - Workers exist only while `pool.built` names the size they were made for;
+ *   resizing (set_nthreads, or a changed size at the next split) stops and
+ *   joins them all, then starts the new set. At exit they are stopped and
+ *   joined unless a dispatch is running then; after exit everything runs
+ *   inline. A forked child forgets the parent's workers and starts afresh.
+ * - A failed thread start is not an error: the pool runs with the workers it
+ *   got, inline when it got none.
+ */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L
+#endif
+
+#include "pool.h"
+
+#include "env.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Threads, caller included; a guard against typos like 10000. */
+#define MAX_THREADS 256
+
+/* How long a worker waits for the next task, and the caller for the last
+   part, before going to sleep. Calls that come within this window cost a
+   fraction of a microsecond; waking a sleeper costs the caller a futex call
+   (1-4 us measured) and the sleeper itself up to tens of microseconds. */
+#define SPIN_NS 20000
+
+/* Pause-loop iterations between clock reads while spinning. */
+#define SPIN_BATCH 16
+
+#define CACHE_LINE 64
+
+typedef struct worker {
+    /* Hot line: written by the caller per task, read by the worker. */
+    _Alignas(CACHE_LINE) atomic_uint seq;
+    atomic_uint taken; /* last task number claimed */
+    atomic_int sleeping;
+    atomic_int stop;
+    kiln_range_fn fn;
+    void *ctx;
+    int64_t lo;
+    int64_t hi;
+    /* Cold: only touched to sleep, wake, start and stop. */
+    _Alignas(CACHE_LINE) pthread_mutex_t mu;
+    pthread_cond_t cv;
+    pthread_t tid;
+} worker;
+
+static struct {
+    pthread_mutex_t use;  /* held by the one dispatching thread */
+    atomic_int want;      /* configured threads; 0 until first read */
+    int built;            /* the `want` the workers were made for; 0: none */
+    int closed;           /* set at exit: run everything inline */
+    int nworkers;         /* workers actually running */
+    worker *workers;
+    pthread_mutex_t done_mu;
+    pthread_cond_t done_cv;
+    /* Own line: counted down by whoever finishes each posted part. */
+    _Alignas(CACHE_LINE) atomic_int pending;
+    atomic_int caller_sleeping;
+} pool = {
+    .use = PTHREAD_MUTEX_INITIALIZER,
+    .done_mu = PTHREAD_MUTEX_INITIALIZER,
+    .done_cv = PTHREAD_COND_INITIALIZER,
+};
+
+/* Nonzero on pool workers, and on a caller while it dispatches. */
+static _Thread_local int inside;
+
+static pthread_once_t hooks_once = PTHREAD_ONCE_INIT;
+
+/* ---------------------------------------------------------------------- */
+/* Small helpers                                                           */
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__) || defined(__arm__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+static int clamp_threads(long long n)
+{
+    if (n < 1) {
+        return 1;
+    }
+    return n > MAX_THREADS ? MAX_THREADS : (int)n;
+}
+
+static int count_cores(void)
+{
+    return clamp_threads(sysconf(_SC_NPROCESSORS_ONLN));
+}
+
+/* The configured size; the first call settles it from KILN_NUM_THREADS. */
+static int resolve_nthreads(void)
+{
+    int n = atomic_load_explicit(&pool.want, memory_order_relaxed);
+    long long env;
+    int expect = 0;
+    if (n != 0) {
+        return n;
+    }
+    env = kiln__env_int(KILN_ENV_NUM_THREADS, 0);
+    n = env >= 1 ? clamp_threads(env) : count_cores();
+    if (!atomic_compare_exchange_strong(&pool.want, &expect, n)) {
+        n = expect; /* a concurrent set_nthreads won */
+    }
+    return n;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Workers                                                                 */
+
+/* Returns the worker's next sequence number once it differs from `seen`. */
+static unsigned wait_for_task(worker *w, unsigned seen)
+{
+    int64_t start = now_ns();
+    unsigned s;
+    for (;;) {
+        for (int i = 0; i < SPIN_BATCH; i++) {
+            s = atomic_load_explicit(&w->seq, memory_order_acquire);
+            if (s != seen) {
+                return s;
+            }
+            cpu_relax();
+        }
+        if (now_ns() - start > SPIN_NS) {
+            break;
+        }
+    }
+    pthread_mutex_lock(&w->mu);
+    atomic_store(&w->sleeping, 1);
+    while ((s = atomic_load(&w->seq)) == seen) {
+        pthread_cond_wait(&w->cv, &w->mu);
+    }
+    atomic_store(&w->sleeping, 0);
+    pthread_mutex_unlock(&w->mu);
+    return s;
+}
+
+/* Claims task number s of w's mailbox; nonzero when this thread won it. */
+static int claim(worker *w, unsigned s)
+{
+    unsigned expect = s - 1;
+    return atomic_compare_exchange_strong(&w->taken, &expect, s);
+}
+
+/* Counts one part done; the last one wakes a sleeping caller. */
+static void finish_part(void)
+{
+    if (atomic_fetch_sub(&pool.pending, 1) == 1 &&
+        atomic_load(&pool.caller_sleeping)) {
+        pthread_mutex_lock(&pool.done_mu);
+        pthread_cond_signal(&pool.done_cv);
+        pthread_mutex_unlock(&pool.done_mu);
+    }
+}
+
+static void *run_worker(void *arg)
+{
+    worker *w = arg;
+    unsigned seen = 0;
+    inside = 1;
+    for (;;) {
+        seen = wait_for_task(w, seen);
+        if (atomic_load_explicit(&w->stop, memory_order_relaxed)) {
+            break;
+        }
+        if (claim(w, seen)) {
+            w->fn(w->ctx, w->lo, w->hi);
+            finish_part();
+        }
+    }
+    return NULL;
+}
+
+/* Hands a task to a worker, waking it if it sleeps. */
+static void post(worker *w, kiln_range_fn fn, void *ctx, int64_t lo,
+                 int64_t hi)
+{
+    w->fn = fn;
+    w->ctx = ctx;
+    w->lo = lo;
+    w->hi = hi;
+    atomic_fetch_add(&w->seq, 1);
+    if (atomic_load(&w->sleeping)) {
+        pthread_mutex_lock(&w->mu);
+        pthread_cond_signal(&w->cv);
+        pthread_mutex_unlock(&w->mu);
+    }
+}
+
+/* Runs, on the caller, the posted parts no worker has claimed yet; the last
+   posted first, as its worker was woken last. */
+static void steal_parts(int nposted)
+{
+    for (int k = nposted - 1; k >= 0; k--) {
+        worker *w = &pool.workers[k];
+        unsigned s = atomic_load_explicit(&w->seq, memory_order_relaxed);
+        if (claim(w, s)) {
+            w->fn(w->ctx, w->lo, w->hi);
+            finish_part();
+        }
+    }
+}
+
+/* Returns when every posted part has finished. */
+static void wait_for_parts(void)
+{
+    int64_t start = now_ns();
+    for (;;) {
+        for (int i = 0; i < SPIN_BATCH; i++) {
+            if (atomic_load_explicit(&pool.pending, memory_order_acquire) ==
+                0) {
+                return;
+            }
+            cpu_relax();
+        }
+        if (now_ns() - start > SPIN_NS) {
+            break;
+        }
+    }
+    pthread_mutex_lock(&pool.done_mu);
+    atomic_store(&pool.caller_sleeping, 1);
+    while (atomic_load(&pool.pending) != 0) {
+        pthread_cond_wait(&pool.done_cv, &pool.done_mu);
+    }
+    atomic_store(&pool.caller_sleeping, 0);
+    pthread_mutex_unlock(&pool.done_mu);
+}
+
+/* Stops and joins every worker. Caller holds pool.use (or is the only
+   thread, in a forked child). */
+static void stop_workers(void)
+{
+    for (int i = 0; i < pool.nworkers; i++) {
+        worker *w = &pool.workers[i];
+        atomic_store(&w->stop, 1);
+        atomic_fetch_add(&w->seq, 1);
+        pthread_mutex_lock(&w->mu);
+        pthread_cond_signal(&w->cv);
+        pthread_mutex_unlock(&w->mu);
+    }
+    for (int i = 0; i < pool.nworkers; i++) {
+        worker *w = &pool.workers[i];
+        pthread_join(w->tid, NULL);
+        pthread_cond_destroy(&w->cv);
+        pthread_mutex_destroy(&w->mu);
+    }
+    free(pool.workers);
+    pool.workers = NULL;
+    pool.nworkers = 0;
+    pool.built = 0;
+}
+
+static void stop_at_exit(void)
+{
+    /* exit() from inside a range, or while another thread dispatches: the
+       workers may be busy, so leave them to end with the process. */
+    if (inside || pthread_mutex_trylock(&pool.use) != 0) {
+        return;
+    }
+    stop_workers();
+    pool.closed = 1;
+    pthread_mutex_unlock(&pool.use);
+}
+
+/* The child of fork has only the forking thread: drop the parent's workers
+   without joining them and start from scratch. */
+static void reset_in_child(void)
+{
+    free(pool.workers);
+    pool.workers = NULL;
+    pool.nworkers = 0;
+    pool.built = 0;
+    atomic_store(&pool.pending, 0);
+    atomic_store(&pool.caller_sleeping, 0);
+    pthread_mutex_init(&pool.use, NULL);
+    pthread_mutex_init(&pool.done_mu, NULL);
+    pthread_cond_init(&pool.done_cv, NULL);
+}
+
+static void register_hooks(void)
+{
+    atexit(stop_at_exit);
+    pthread_atfork(NULL, NULL, reset_in_child);
+}
+
+/* Starts up to n workers; keeps however many start. Caller holds pool.use. */
+static void start_workers(int n)
+{
+    sigset_t all, old;
+    int started = 0;
+    if (n < 1) {
+        return;
+    }
+    pthread_once(&hooks_once, register_hooks);
+    pool.workers = aligned_alloc(CACHE_LINE, (size_t)n * sizeof(worker));
+    if (pool.workers == NULL) {
+        return;
+    }
+    memset(pool.workers, 0, (size_t)n * sizeof(worker));
+    /* Workers inherit a full signal mask: signals go to user threads. */
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    for (; started < n; started++) {
+        worker *w = &pool.workers[started];
+        atomic_init(&w->seq, 0);
+        atomic_init(&w->taken, 0);
+        atomic_init(&w->sleeping, 0);
+        atomic_init(&w->stop, 0);
+        pthread_mutex_init(&w->mu, NULL);
+        pthread_cond_init(&w->cv, NULL);
+        if (pthread_create(&w->tid, NULL, run_worker, w) != 0) {
+            pthread_cond_destroy(&w->cv);
+            pthread_mutex_destroy(&w->mu);
+            break;
+        }
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pool.nworkers = started;
+    if (started == 0) {
+        free(pool.workers);
+        pool.workers = NULL;
+    }
+}
+
+/* Makes the running workers match `want` threads. Caller holds pool.use. */
+static void resize(int want)
+{
+    if (want == pool.built) {
+        return;
+    }
+    stop_workers();
+    start_workers(want - 1);
+    pool.built = want;
+}
+
+/* ---------------------------------------------------------------------- */
+/* API                                                                     */
+
+void kiln__pool_for(int64_t n, int64_t grain, kiln_range_fn fn, void *ctx)
+{
+    int nparts;
+    int64_t q, r, lo, len;
+    if (n <= 0) {
+        return;
+    }
+    if (grain < 1) {
+        grain = 1;
+    }
+    /* n < 2 * grain, written so it cannot overflow */
+    if (n / 2 < grain || inside || resolve_nthreads() == 1) {
+        goto run_inline;
+    }
+    if (pthread_mutex_trylock(&pool.use) != 0) {
+        goto run_inline;
+    }
+    if (!pool.closed) {
+        resize(resolve_nthreads());
+    }
+    nparts = pool.nworkers + 1;
+    if (n / grain < nparts) {
+        nparts = (int)(n / grain);
+    }
+    if (pool.closed || nparts < 2) {
+        goto unlock_use;
+    }
+
+    /* Part k gets q items, plus one while k < r. Part 0 is the caller's. */
+    q = n / nparts;
+    r = n % nparts;
+    inside = 1;
+    atomic_store_explicit(&pool.pending, nparts - 1, memory_order_relaxed);
+    lo = q + (r > 0);
+    for (int k = 1; k < nparts; k++) {
+        len = q + (k < r);
+        post(&pool.workers[k - 1], fn, ctx, lo, lo + len);
+        lo += len;
+    }
+    fn(ctx, 0, q + (r > 0));
+    steal_parts(nparts - 1);
+    wait_for_parts();
+    inside = 0;
+    pthread_mutex_unlock(&pool.use);
+    return;
+
+unlock_use:
+    pthread_mutex_unlock(&pool.use);
+run_inline:
+    fn(ctx, 0, n);
+}
+
+int kiln__pool_nthreads(void)
+{
+    return resolve_nthreads();
+}
+
+int kiln__pool_set_nthreads(int n)
+{
+    if (n < 1) {
+        return -1;
+    }
+    atomic_store(&pool.want, clamp_threads(n));
+    /* Running workers follow now when that is free; else the next split. */
+    if (!inside && pthread_mutex_trylock(&pool.use) == 0) {
+        if (pool.built != 0 && !pool.closed) {
+            resize(atomic_load(&pool.want));
+        }
+        pthread_mutex_unlock(&pool.use);
+    }
+    return 0;
+}

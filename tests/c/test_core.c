@@ -1,0 +1,192 @@
+/*
+ * test_core.c - arrays, refcounts, scopes, lists, eval and errors.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+#include "kiln.h"
+
+TEST(core_from_data_and_read)
+{
+    float data[6] = {1, 2, 3, 4, 5, 6};
+    int64_t shape[2] = {2, 3};
+    kiln_array *a = kiln_array_from_data(data, shape, 2, KILN_DTYPE_FLOAT32);
+    CHECK(a != NULL);
+    CHECK(kiln_array_ndim(a) == 2);
+    CHECK(kiln_array_size(a) == 6);
+    CHECK(kiln_array_nbytes(a) == 24);
+    CHECK(kiln_array_itemsize(a) == 4);
+    CHECK(kiln_array_dim(a, -1) == 3);
+    const float *p = kiln_array_data(a);
+    CHECK(p && memcmp(p, data, sizeof data) == 0);
+    kiln_array_release(a);
+}
+
+TEST(core_add_exp_eval)
+{
+    float x[4] = {0, 1, 2, 3};
+    int64_t n = 4;
+    kiln_scope_begin();
+    kiln_array *a = kiln_array_from_data(x, &n, 1, KILN_DTYPE_FLOAT32);
+    kiln_array *y = kiln_exp(kiln_add(a, a));
+    CHECK(!kiln_array_is_evaluated(y));
+    const float *p = kiln_array_data(y);
+    CHECK(p != NULL);
+    for (int i = 0; p && i < 4; i++) {
+        CHECK_NEAR(p[i], exp(2.0 * x[i]), 1e-5 * exp(2.0 * x[i]));
+    }
+    kiln_scope_end(NULL);
+}
+
+TEST(core_broadcast_binary)
+{
+    int32_t a[3] = {1, 2, 3};
+    int32_t b[2] = {10, 20};
+    int64_t sa[2] = {1, 3}, sb[2] = {2, 1};
+    kiln_scope_begin();
+    kiln_array *x = kiln_array_from_data(a, sa, 2, KILN_DTYPE_INT32);
+    kiln_array *y = kiln_array_from_data(b, sb, 2, KILN_DTYPE_INT32);
+    kiln_array *z = kiln_multiply(x, y);
+    CHECK(kiln_array_ndim(z) == 2 && kiln_array_dim(z, 0) == 2 &&
+          kiln_array_dim(z, 1) == 3);
+    const int32_t *p = kiln_array_data(z);
+    int32_t want[6] = {10, 20, 30, 20, 40, 60};
+    CHECK(p && memcmp(p, want, sizeof want) == 0);
+    kiln_scope_end(NULL);
+}
+
+TEST(core_weak_promotion)
+{
+    kiln_scope_begin();
+    int64_t n = 2;
+    uint16_t h[2] = {0x3c00, 0x4000}; /* 1, 2 in float16 */
+    kiln_array *x = kiln_array_from_data(h, &n, 1, KILN_DTYPE_FLOAT16);
+    CHECK(kiln_array_dtype(kiln_multiply(x, kiln_weak_f64(2.0))) ==
+          KILN_DTYPE_FLOAT16);
+    int8_t i8[2] = {1, 2};
+    kiln_array *xi = kiln_array_from_data(i8, &n, 1, KILN_DTYPE_INT8);
+    CHECK(kiln_array_dtype(kiln_add(xi, kiln_weak_i64(3))) ==
+          KILN_DTYPE_INT8);
+    CHECK(kiln_array_dtype(kiln_add(xi, kiln_weak_f64(0.5))) ==
+          KILN_DTYPE_FLOAT32);
+    CHECK(kiln_array_dtype(kiln_exp(xi)) == KILN_DTYPE_FLOAT32);
+    CHECK(kiln_array_dtype(kiln_less(xi, xi)) == KILN_DTYPE_BOOL);
+    CHECK(kiln_promote_types(KILN_DTYPE_UINT8, KILN_DTYPE_INT8) ==
+          KILN_DTYPE_INT16);
+    CHECK(kiln_promote_types(KILN_DTYPE_UINT64, KILN_DTYPE_INT8) ==
+          KILN_DTYPE_FLOAT32);
+    CHECK(kiln_promote_types(KILN_DTYPE_FLOAT16, KILN_DTYPE_BFLOAT16) ==
+          KILN_DTYPE_FLOAT32);
+    kiln_scope_end(NULL);
+}
+
+TEST(core_errors)
+{
+    kiln_errclear();
+    float a[3] = {0}, b[2] = {0};
+    int64_t na = 3, nb = 2;
+    kiln_scope_begin();
+    kiln_array *x = kiln_array_from_data(a, &na, 1, KILN_DTYPE_FLOAT32);
+    kiln_array *y = kiln_array_from_data(b, &nb, 1, KILN_DTYPE_FLOAT32);
+    CHECK(kiln_add(x, y) == NULL);
+    CHECK(kiln_errcode() == KILN_ERR_VALUE);
+    CHECK(strstr(kiln_errmsg(), "[add]") != NULL);
+    CHECK(strstr(kiln_errmsg(), "(3) and (2)") != NULL);
+    /* NULL propagates and keeps the first error */
+    CHECK(kiln_exp(kiln_add(x, y)) == NULL);
+    CHECK(strstr(kiln_errmsg(), "[add]") != NULL);
+    kiln_errclear();
+    CHECK(kiln_exp(NULL) == NULL);
+    CHECK(strstr(kiln_errmsg(), "[exp] argument is NULL") != NULL);
+    kiln_errclear();
+    CHECK(kiln_bitwise_and(x, x) == NULL);
+    CHECK(kiln_errcode() == KILN_ERR_TYPE);
+    kiln_errclear();
+    int64_t bad[2] = {-1, 2};
+    CHECK(kiln_array_from_data(a, bad, 2, KILN_DTYPE_FLOAT32) == NULL);
+    CHECK(kiln_errcode() == KILN_ERR_VALUE);
+    kiln_errclear();
+    int64_t huge[3] = {INT64_MAX / 2, 4, 4};
+    CHECK(kiln_array_from_data(a, huge, 3, KILN_DTYPE_FLOAT32) == NULL);
+    CHECK(kiln_errcode() == KILN_ERR_VALUE);
+    kiln_errclear();
+    CHECK(kiln_array_from_data(a, &na, 1, (kiln_dtype)99) == NULL);
+    CHECK(kiln_errcode() == KILN_ERR_TYPE);
+    kiln_errclear();
+    kiln_scope_end(NULL);
+}
+
+TEST(core_million_op_chain)
+{
+    float one = 1.0f;
+    kiln_array *x = kiln_array_from_data(&one, NULL, 0, KILN_DTYPE_FLOAT32);
+    kiln_array *inc = kiln_scalar_f64(1.0, KILN_DTYPE_FLOAT32);
+    kiln_array *y = kiln_array_retain(x);
+    int n = getenv("KILN_SANITIZE") ? 200000 : 1000000;
+    for (int i = 0; i < n; i++) {
+        kiln_array *z = kiln_add(y, inc);
+        kiln_array_release(y);
+        y = z;
+    }
+    double v = 0;
+    CHECK(kiln_array_item_f64(y, &v) == KILN_OK);
+    /* float32 accumulation of +1 is exact up to 2^24 */
+    CHECK(v == 1.0 + n);
+    kiln_array_release(y);
+    /* an unevaluated chain releases without recursion too */
+    y = kiln_array_retain(x);
+    for (int i = 0; i < n; i++) {
+        kiln_array *z = kiln_add(y, inc);
+        kiln_array_release(y);
+        y = z;
+    }
+    kiln_array_release(y);
+    kiln_array_release(x);
+    kiln_array_release(inc);
+}
+
+TEST(core_eval_shared_work)
+{
+    kiln_scope_begin();
+    float v[2] = {1, 2};
+    int64_t n = 2;
+    kiln_array *x = kiln_array_from_data(v, &n, 1, KILN_DTYPE_FLOAT32);
+    kiln_array *s = kiln_exp(x);
+    kiln_array *a = kiln_add(s, s);
+    kiln_array *b = kiln_multiply(s, s);
+    kiln_array *both[2] = {a, b};
+    CHECK(kiln_eval(both, 2) == KILN_OK);
+    CHECK(kiln_array_is_evaluated(a) && kiln_array_is_evaluated(b));
+    CHECK(kiln_array_is_evaluated(s));
+    const float *pa = kiln_array_data(a), *pb = kiln_array_data(b);
+    CHECK_NEAR(pa[1], 2 * exp(2.0), 1e-4);
+    CHECK_NEAR(pb[1], exp(4.0), 1e-3);
+    kiln_scope_end(NULL);
+}
+
+TEST(core_scope_keep)
+{
+    size_t before = kiln_memory_active();
+    kiln_scope_begin();
+    kiln_array *k = kiln_scalar_f64(3.0, KILN_DTYPE_FLOAT64);
+    kiln_array *kept = kiln_scope_end(kiln_add(k, k));
+    double v = 0;
+    CHECK(kiln_array_item_f64(kept, &v) == KILN_OK && v == 6.0);
+    kiln_array_release(kept);
+    CHECK(kiln_memory_active() == before);
+}
+
+TEST(core_list)
+{
+    kiln_list *l = kiln_list_new();
+    kiln_array *a = kiln_scalar_i64(7, KILN_DTYPE_INT64);
+    CHECK(kiln_list_push(l, a) == KILN_OK);
+    kiln_array_release(a);
+    CHECK(kiln_list_size(l) == 1);
+    int64_t v = 0;
+    CHECK(kiln_array_item_i64(kiln_list_get(l, 0), &v) == KILN_OK && v == 7);
+    CHECK(kiln_list_get(l, 3) == NULL && kiln_errcode() == KILN_ERR_INDEX);
+    kiln_errclear();
+    kiln_list_free(l);
+}
