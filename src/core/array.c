@@ -489,6 +489,7 @@ kiln_array *kiln__scalar(double v, kiln_dtype dt, bool weak)
     if (a) {
         kiln__dtype_store_f64(a->buf->data, dt, v);
         a->weak = weak;
+        a->wfloat = v;
     }
     return a;
 }
@@ -500,12 +501,15 @@ kiln_array *kiln_weak_f64(double v)
 
 kiln_array *kiln_weak_i64(int64_t v)
 {
-    kiln_array *a = scalar_new(KILN_DTYPE_INT32, "weak_i64");
+    /* int32 like MLX's Python ints, int64 when the value needs it */
+    bool small = v >= INT32_MIN && v <= INT32_MAX;
+    kiln_dtype dt = small ? KILN_DTYPE_INT32 : KILN_DTYPE_INT64;
+    kiln_array *a = scalar_new(dt, "weak_i64");
     if (a) {
-        /* Stored as int32 as MLX does; values outside int32 wrap there
-         * too. */
-        *(int32_t *)a->buf->data = (int32_t)(uint32_t)(uint64_t)v;
+        kiln__dtype_store_i64(a->buf->data, dt, v);
         a->weak = true;
+        a->weak_is_int = true;
+        a->wint = v;
     }
     return kiln__ret(a);
 }
@@ -527,7 +531,7 @@ const int64_t *kiln_array_shape(const kiln_array *a)
 
 int64_t kiln_array_dim(const kiln_array *a, int axis)
 {
-    int ax;
+    int ax = 0;
     if (!a) {
         kiln__err_null("array_dim");
         return -1;

@@ -101,7 +101,7 @@ kiln_status kiln__shape_axes(const int *axes, int naxes, int ndim,
         return kiln__err(KILN_ERR_VALUE, "[%s] negative number of axes", fn);
     }
     for (int i = 0; i < naxes; i++) {
-        int ax;
+        int ax = 0;
         if (kiln__shape_axis(axes[i], ndim, &ax, fn) != KILN_OK) {
             return KILN_ERR_INDEX;
         }

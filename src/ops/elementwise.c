@@ -33,6 +33,17 @@ kiln_array *kiln__op_astype(kiln_array *x, kiln_dtype dt, const char *fn)
     if (x->dtype == dt) {
         return kiln_array_retain(x);
     }
+    if (x->weak && x->buf) {
+        /* a weak scalar becomes the other operand's dtype from its exact
+         * value (x_f64 + 0.1 adds the double 0.1, not the float 0.1f) */
+        kiln_array *s = kiln__scalar(0.0, dt, false);
+        if (s && x->weak_is_int) {
+            kiln__dtype_store_i64(kiln__array_ptr(s), dt, x->wint);
+        } else if (s) {
+            kiln__dtype_store_f64(kiln__array_ptr(s), dt, x->wfloat);
+        }
+        return s;
+    }
     struct {
         kiln_dtype dtype;
     } params = {dt};

@@ -300,7 +300,7 @@ static kiln_status item_ptr(kiln_array *a, const char **p, const char *fn)
 
 kiln_status kiln_array_item_f64(kiln_array *a, double *out)
 {
-    const char *p;
+    const char *p = NULL;
     if (!out) {
         return kiln__err_null("array_item");
     }
@@ -313,7 +313,7 @@ kiln_status kiln_array_item_f64(kiln_array *a, double *out)
 
 kiln_status kiln_array_item_i64(kiln_array *a, int64_t *out)
 {
-    const char *p;
+    const char *p = NULL;
     if (!out) {
         return kiln__err_null("array_item");
     }
