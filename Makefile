@@ -24,6 +24,9 @@ BLAS_LIBS   := $(shell sh scripts/deps.sh libs 2>/dev/null)
 CFLAGS_LIB  := -std=c11 $(OPT) $(ARCH) -fno-math-errno -fPIC \
                -fvisibility=hidden $(WARN) $(DEFS) -Iinclude $(BLAS_CFLAGS)
 LIBS    := $(BLAS_LIBS) -lpthread -lm -ldl
+# OpenBLAS picks its kernels at load time from this variable; see deps.sh.
+OPENBLAS_CORETYPE ?= $(shell sh scripts/deps.sh coretype 2>/dev/null)
+export OPENBLAS_CORETYPE
 
 SRC     := $(sort $(wildcard src/*/*.c src/*/*/*.c))
 OBJ     := $(SRC:%.c=$(BUILD)/%.o)

@@ -4,6 +4,8 @@
 #   deps.sh install   apt-get install libopenblas-dev when missing and root
 #   deps.sh cflags    compiler flags: -DKILN_HAVE_CBLAS and the include dir
 #   deps.sh libs      linker flags
+#   deps.sh coretype  an OPENBLAS_CORETYPE for CPUs OpenBLAS 0.3.21 does
+#                     not recognise (it falls back to slow generic kernels)
 find_header() {
     for d in /usr/include/x86_64-linux-gnu /usr/include/aarch64-linux-gnu \
              /usr/include/openblas /usr/include; do
@@ -30,6 +32,16 @@ cflags)
     ;;
 libs)
     find_header >/dev/null && echo "-lopenblas"
+    ;;
+coretype)
+    # Newer Xeons (e.g. family 6 model 207) are unknown to Debian 12's
+    # OpenBLAS, which then picks its "Prescott" kernels: about 5x slower
+    # sgemm than the SkylakeX kernels these CPUs run fine.
+    if grep -qw avx512f /proc/cpuinfo 2>/dev/null; then
+        echo SkylakeX
+    elif grep -qw avx2 /proc/cpuinfo 2>/dev/null; then
+        echo Haswell
+    fi
     ;;
 esac
 exit 0

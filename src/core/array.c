@@ -331,6 +331,9 @@ typedef struct scope {
 
 static _Thread_local scope *scopes;
 static _Thread_local size_t nscopes, scopes_cap;
+/* scopes that could not be opened (out of memory): their arrays went to
+ * the enclosing scope, and their kiln_scope_end must not close it */
+static _Thread_local size_t unopened_scopes;
 
 static bool scope_push_item(scope *s, kiln_array *a)
 {
@@ -368,6 +371,7 @@ void kiln_scope_begin(void)
             /* Out of memory: the new scope is not opened; its arrays go
              * to the enclosing one. Recorded so the caller can see it. */
             kiln__err_oom("scope_begin", cap * sizeof *s);
+            unopened_scopes++;
             return;
         }
         scopes = s;
@@ -393,6 +397,12 @@ kiln_array *kiln_scope_keep(kiln_array *a)
 
 kiln_array *kiln_scope_end(kiln_array *keep)
 {
+    if (unopened_scopes > 0) {
+        /* what was returned inside, keep included, is already owned by
+         * the enclosing scope (or, with none, by the caller) */
+        unopened_scopes--;
+        return keep;
+    }
     if (nscopes == 0) {
         return keep;
     }

@@ -154,17 +154,30 @@ kiln_array *kiln_round(kiln_array *x, int decimals)
         kiln__err_null(fn);
         return NULL;
     }
-    if (decimals == 0 || !kiln_dtype_is_float(x->dtype)) {
+    if (decimals == 0 || x->dtype == KILN_DTYPE_BOOL ||
+        (!kiln_dtype_is_float(x->dtype) && decimals > 0)) {
         return kiln__ret(kiln__op_unary(&kiln__prim_round, x, fn));
     }
-    /* round(x * 10^d) / 10^d, as MLX and numpy do */
-    kiln_array *s = kiln__scalar(pow(10.0, decimals), x->dtype, true);
-    kiln_array *t[4] = {s, NULL, NULL, NULL};
-    t[1] = kiln__op_binary(&kiln__prim_multiply, x, s, fn);
-    t[2] = kiln__op_unary(&kiln__prim_round, t[1], fn);
-    t[3] = kiln__op_binary(&kiln__prim_divide, t[2], s, fn);
-    kiln_array *y = t[3];
-    kiln__release_all(t, 3);
+    /* numpy's recipe: scale by the exact power of ten (x * 10^d, or
+     * x / 10^-d for negative d, where 10^d itself would be inexact), round
+     * half to even, scale back. Integers (negative d only) go through
+     * float64 and back, so round(25, -1) is 20. */
+    kiln_dtype dt = x->dtype;
+    kiln_dtype ct = kiln_dtype_is_float(dt) ? dt : KILN_DTYPE_FLOAT64;
+    const kiln_prim *down =
+        decimals > 0 ? &kiln__prim_multiply : &kiln__prim_divide;
+    const kiln_prim *up =
+        decimals > 0 ? &kiln__prim_divide : &kiln__prim_multiply;
+    double p = pow(10.0, decimals > 0 ? decimals : -(double)decimals);
+    kiln_array *t[6] = {kiln__scalar(p, ct, true), NULL, NULL, NULL, NULL,
+                        NULL};
+    t[1] = kiln__op_astype(x, ct, fn);
+    t[2] = kiln__op_binary(down, t[1], t[0], fn);
+    t[3] = kiln__op_unary(&kiln__prim_round, t[2], fn);
+    t[4] = kiln__op_binary(up, t[3], t[0], fn);
+    t[5] = kiln__op_astype(t[4], dt, fn);
+    kiln_array *y = t[5];
+    kiln__release_all(t, 5);
     return kiln__ret(y);
 }
 

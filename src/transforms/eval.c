@@ -359,7 +359,23 @@ size_t kiln_array_format(kiln_array *a, char *buf, size_t cap)
     }
     for (int64_t i = 0; i < show; i++) {
         if (i > 0) {
+            /* close and reopen one bracket per trailing dim that wraps */
+            int wraps = 0;
+            int64_t span = 1;
+            for (int d = a->ndim - 1; d > 0; d--) {
+                span *= a->shape[d];
+                if (i % span != 0) {
+                    break;
+                }
+                wraps++;
+            }
+            for (int d = 0; d < wraps; d++) {
+                PUT("]");
+            }
             PUT(", ");
+            for (int d = 0; d < wraps; d++) {
+                PUT("[");
+            }
         }
         if (kiln_dtype_is_float(a->dtype)) {
             PUT("%g", kiln__dtype_load_f64(p + (size_t)i * isz, a->dtype));

@@ -279,9 +279,11 @@ static inline kiln_b kiln_s_bitwise_invert_b(kiln_b a)
     }                                                                     \
     static inline T kiln_s_remainder_##t(T a, T b)                        \
     {                                                                     \
-        /* Python's %: the result takes the divisor's sign */             \
+        /* Python's %: the result takes the divisor's sign, a zero        \
+         * result too (4 % -2 is -0.0) */                                 \
         T r = fmod##s##_(a, b);                                           \
-        return (r != 0 && ((r < 0) != (b < 0))) ? r + b : r;              \
+        T z = copysign##s##_((T)0, b);                                    \
+        return r == 0 ? z : (((r < 0) != (b < 0)) ? r + b : r);           \
     }                                                                     \
     static inline T kiln_s_power_##t(T a, T b)                            \
     {                                                                     \
@@ -446,6 +448,8 @@ static inline kiln_b kiln_s_bitwise_invert_b(kiln_b a)
 #define rintf_ rintf
 #define rintd_ rint
 #define fmodf_ fmodf
+#define copysignf_ copysignf
+#define copysignd_ copysign
 #define fmodd_ fmod
 #define powf_ powf
 #define powd_ pow
@@ -484,7 +488,12 @@ KILN_FLOAT_TYPES(KILN_DEF_FLOAT)
     static inline kiln_b kiln_s_isnan_##t(T a)                            \
     {                                                                     \
         return a != a;                                                    \
-    }                                                                     \
+    }
+
+/* infinity predicates: floats compare; integers and bool are always
+ * finite ((T)INFINITY would be undefined for them, and in practice makes
+ * isinf(uint8 255) true) */
+#define KILN_DEF_INF_FLOAT(t, T)                                          \
     static inline kiln_b kiln_s_isinf_##t(T a)                            \
     {                                                                     \
         return a == (T)INFINITY || a == (T)-INFINITY;                     \
@@ -501,10 +510,36 @@ KILN_FLOAT_TYPES(KILN_DEF_FLOAT)
     {                                                                     \
         return a == (T)-INFINITY;                                         \
     }
+#define KILN_DEF_INF_INT(t, T)                                            \
+    static inline kiln_b kiln_s_isinf_##t(T a)                            \
+    {                                                                     \
+        (void)a;                                                          \
+        return 0;                                                         \
+    }                                                                     \
+    static inline kiln_b kiln_s_isfinite_##t(T a)                         \
+    {                                                                     \
+        (void)a;                                                          \
+        return 1;                                                         \
+    }                                                                     \
+    static inline kiln_b kiln_s_isposinf_##t(T a)                         \
+    {                                                                     \
+        (void)a;                                                          \
+        return 0;                                                         \
+    }                                                                     \
+    static inline kiln_b kiln_s_isneginf_##t(T a)                         \
+    {                                                                     \
+        (void)a;                                                          \
+        return 0;                                                         \
+    }
 
-#define KILN_DEF_CMP_INT(t, T, W, BITS) KILN_DEF_CMP(t, T)
-#define KILN_DEF_CMP_FLOAT(t, T, s) KILN_DEF_CMP(t, T)
+#define KILN_DEF_CMP_INT(t, T, W, BITS)                                   \
+    KILN_DEF_CMP(t, T)                                                    \
+    KILN_DEF_INF_INT(t, T)
+#define KILN_DEF_CMP_FLOAT(t, T, s)                                       \
+    KILN_DEF_CMP(t, T)                                                    \
+    KILN_DEF_INF_FLOAT(t, T)
 KILN_DEF_CMP(b, kiln_b)
+KILN_DEF_INF_INT(b, kiln_b)
 KILN_SINT_TYPES(KILN_DEF_CMP_INT)
 KILN_UINT_TYPES(KILN_DEF_CMP_INT)
 KILN_FLOAT_TYPES(KILN_DEF_CMP_FLOAT)

@@ -15,6 +15,7 @@
 
 #include "../../core/dtype.h"
 #include "../../core/error.h"
+#include "copy_cpu.h"
 #include "elementwise.h"
 #include "iter.h"
 #include "scalar.h"
@@ -282,22 +283,14 @@ kiln_status kiln__cpu_eval_astype(const kiln_node *n, kiln_array *const *in,
 void kiln__cpu_copy_contig(const kiln_array *src, void *dst)
 {
     int64_t st_out[KILN_MAX_NDIM], st_in[KILN_MAX_NDIM];
-    int64_t isz = (int64_t)kiln_dtype_size(src->dtype);
-    int64_t s = isz;
+    size_t isz = kiln_dtype_size(src->dtype);
+    int64_t s = (int64_t)isz;
     for (int i = src->ndim - 1; i >= 0; i--) {
         st_out[i] = s;
         s *= src->shape[i];
     }
     kiln__array_byte_strides(src, st_in);
-    char *base[2] = {dst, kiln__array_ptr(src)};
-    const int64_t *strides[2] = {st_out, st_in};
-    kiln_iter it;
-    kiln__iter_init(&it, src->ndim, src->shape, 2, base, strides);
-    /* bit copy: the astype kernel of same-size unsigned type */
-    static const kiln_dtype by_size[9] = {
-        [1] = KILN_DTYPE_UINT8, [2] = KILN_DTYPE_UINT16,
-        [4] = KILN_DTYPE_UINT32, [8] = KILN_DTYPE_UINT64};
-    kiln_dtype u = by_size[isz];
-    kiln_unary_kernel k = kiln__cpu_astype[u][u];
-    kiln__iter_run(&it, KILN_GRAIN_ELEMENTWISE, unary_row, &k);
+    /* the tiled copy keeps transposed reads cache-friendly */
+    kiln__cpu_copy(src->ndim, src->shape, isz, dst, st_out,
+                   kiln__array_ptr(src), st_in);
 }

@@ -10,10 +10,14 @@
  *
  * Invariants:
  * - No branches per element: range reduction uses arithmetic and bit
- *   manipulation through memcpy; cases are merged with `c ? a : b` selects on
- *   values computed for every element. No call into libm except sqrt (which
- *   gcc inlines as an instruction under -fno-math-errno) and, for the float64
- *   functions listed as "libm" in docs/vmath.md, the libm function itself.
+ *   manipulation through memcpy; cases are merged by selecting between
+ *   values computed for every element, with the bit-blend select
+ *   kiln__vmath_fsel/dsel rather than `?:` (see there why). No call into
+ *   libm except sqrt (which gcc inlines as an instruction under
+ *   -fno-math-errno) and, for the float64 functions listed as "libm" in
+ *   docs/vmath.md, the libm function itself.
+ * - No FMA is assumed: under -std=c11 gcc does not contract a*b + c, so the
+ *   scalar and vector code round identically.
  * - NaN in gives NaN out. Infinities, signed zeros, overflow to inf and
  *   underflow follow C99 Annex F (libm) behaviour; subnormal results are
  *   produced (not flushed) with at most one extra rounding.
@@ -148,8 +152,8 @@ static inline double kiln__vmath_dldexp(double x, int64_t n)
  * Shared reduction: x = n*ln2 + r with |r| <= ln2/2 (plus rounding), and
  * returns p = expm1(r), so e^x = 2^n (1 + p). n = round(x/ln2) comes from
  * the 1.5*2^23 trick: its low mantissa bits are n + 2^22. ln2 is split
- * Cody-Waite style, LN2HI having 16 significant bits so n*LN2HI is exact
- * for |n| < 256 and x - n*LN2HI is exact (Sterbenz). Callers clamp x to
+ * Cody-Waite style, ln2hi having 16 significant bits so n*ln2hi is exact
+ * for |n| < 256 and x - n*ln2hi is exact (Sterbenz). Callers clamp x to
  * [-104, 90]. expm1(r) = r + r^2 q(r), q a degree-4 minimax fit for relative
  * error of expm1 on [-ln2/2, ln2/2] (fit error 1.3e-8).
  */
@@ -178,8 +182,8 @@ static inline float kiln__vmath_expm1f_red(float x, int32_t *n)
 static inline float kiln_vexpf(float x)
 {
     int32_t n;
-    float xc = x > 90.0f ? 90.0f : x;
-    xc = xc < -104.0f ? -104.0f : xc;
+    float xc = kiln__vmath_fsel(x > 90.0f, 90.0f, x);
+    xc = kiln__vmath_fsel(xc < -104.0f, -104.0f, xc);
     float p = kiln__vmath_expm1f_red(xc, &n);
     return kiln__vmath_fldexp(1.0f + p, n);
 }
@@ -192,8 +196,8 @@ static inline float kiln_vexpf(float x)
 static inline float kiln_vexpm1f(float x)
 {
     int32_t n;
-    float xc = x > 90.0f ? 90.0f : x;
-    xc = xc < -18.0f ? -18.0f : xc;
+    float xc = kiln__vmath_fsel(x > 90.0f, 90.0f, x);
+    xc = kiln__vmath_fsel(xc < -18.0f, -18.0f, xc);
     float p = kiln__vmath_expm1f_red(xc, &n);
     float t = kiln__vmath_fpow2(n);
     float ys = t * p + (t - 1.0f);
@@ -211,7 +215,7 @@ static inline float kiln_vsinhf(float x)
 {
     int32_t n;
     float a = kiln__vmath_fabs(x);
-    float ac = a > 90.0f ? 90.0f : a;
+    float ac = kiln__vmath_fsel(a > 90.0f, 90.0f, a);
     float p = kiln__vmath_expm1f_red(ac, &n);
     float t = kiln__vmath_fpow2(n);
     float em1 = t * p + (t - 1.0f);
@@ -226,7 +230,7 @@ static inline float kiln_vcoshf(float x)
 {
     int32_t n;
     float a = kiln__vmath_fabs(x);
-    float ac = a > 90.0f ? 90.0f : a;
+    float ac = kiln__vmath_fsel(a > 90.0f, 90.0f, a);
     float p = kiln__vmath_expm1f_red(ac, &n);
     float e = kiln__vmath_fpow2(n) * (1.0f + p);
     float ys = 0.5f * e + 0.5f / e;
@@ -235,18 +239,27 @@ static inline float kiln_vcoshf(float x)
 }
 
 /*
- * tanh(x) = E/(E + 2), E = expm1(2|x|). |x| is clamped to 10, where tanh
- * already rounds to 1, so inf gives +-1 and no inf/inf appears.
+ * tanh(x) = E/(E + 2), E = expm1(2|x|), for |x| >= 0.625; |x| is clamped to
+ * 10, where tanh already rounds to 1, so inf gives +-1 and no inf/inf
+ * appears. Below 0.625, where that quotient collects up to 3 ulp,
+ * tanh = a + a z P(z), z = a^2, P a degree-4 minimax fit (relative fit error
+ * 4.4e-9).
  */
 static inline float kiln_vtanhf(float x)
 {
     int32_t n;
     float a = kiln__vmath_fabs(x);
-    float ac = a > 10.0f ? 10.0f : a;
+    float ac = kiln__vmath_fsel(a > 10.0f, 10.0f, a);
     float p = kiln__vmath_expm1f_red(2.0f * ac, &n);
     float t = kiln__vmath_fpow2(n);
     float em1 = t * p + (t - 1.0f);
-    float y = em1 / (em1 + 2.0f);
+    float yb = em1 / (em1 + 2.0f);
+    float z = a * a;
+    float q = -0x1.555532p-2f +
+              z * (0x1.110726p-3f +
+                   z * (-0x1.b83c5ap-5f +
+                        z * (0x1.52269cp-6f + z * -0x1.75e1cep-8f)));
+    float y = kiln__vmath_fsel(a < 0.625f, a + a * z * q, yb);
     return kiln__vmath_fcopysign(y, x);
 }
 
@@ -258,7 +271,7 @@ static inline float kiln_vtanhf(float x)
 static inline float kiln_vsigmoidf(float x)
 {
     float e = kiln_vexpf(-kiln__vmath_fabs(x));
-    float num = x < 0.0f ? e : 1.0f;
+    float num = kiln__vmath_fsel(x < 0.0f, e, 1.0f);
     return num / (1.0f + e);
 }
 
@@ -312,12 +325,13 @@ static inline float kiln__vmath_log1pf_corr(float a, float u)
 static inline float kiln_vlogf(float x)
 {
     float xs = kiln__vmath_fsel(x < 0x1p-126f, x * 0x1p23f, x);
-    float y = kiln__vmath_logf_core(xs, 0.0f, x < 0x1p-126f ? -23 : 0);
+    float y = kiln__vmath_logf_core(xs, 0.0f, -23 * (x < 0x1p-126f));
     y = kiln__vmath_fsel(x < 0.0f, NAN, y);
     y = kiln__vmath_fsel(x == 0.0f, -INFINITY, y);
     return kiln__vmath_fsel(!(x < INFINITY), x + x, y);
 }
 
+/* log(1 + x) without losing the low bits of x to the rounding of 1 + x. */
 static inline float kiln_vlog1pf(float x)
 {
     float u = 1.0f + x;
@@ -330,8 +344,8 @@ static inline float kiln_vlog1pf(float x)
 
 /*
  * log2 and log10: log1p(f) is split into hi (12 significant bits, so hi
- * times a 12-bit constant is exact) and lo, which keeps the error near 1
- * ulp where the result is small (x near 1) and exact at powers of 2 / 10.
+ * times a 12-bit constant is exact) and lo, which keeps the error below 1
+ * ulp where the result is small (x near 1); log2 is exact at powers of 2.
  */
 static inline float kiln_vlog2f(float x)
 {
@@ -341,7 +355,7 @@ static inline float kiln_vlog2f(float x)
     float hfsq, t;
     float xs = kiln__vmath_fsel(x < 0x1p-126f, x * 0x1p23f, x);
     float f = kiln__vmath_logf_red(xs, &e, &hfsq, &t);
-    float ef = (float)(e - (x < 0x1p-126f ? 23 : 0));
+    float ef = (float)(e - 23 * (x < 0x1p-126f));
     float hi = kiln__vmath_ffrom(kiln__vmath_fbits(f - hfsq) & 0xfffff000u);
     float lo = (f - hi) - hfsq + t;
     float y = ((lo + hi) * ivln2lo + lo * ivln2hi) + hi * ivln2hi + ef;
@@ -360,7 +374,7 @@ static inline float kiln_vlog10f(float x)
     float hfsq, t;
     float xs = kiln__vmath_fsel(x < 0x1p-126f, x * 0x1p23f, x);
     float f = kiln__vmath_logf_red(xs, &e, &hfsq, &t);
-    float ef = (float)(e - (x < 0x1p-126f ? 23 : 0));
+    float ef = (float)(e - 23 * (x < 0x1p-126f));
     float hi = kiln__vmath_ffrom(kiln__vmath_fbits(f - hfsq) & 0xfffff000u);
     float lo = (f - hi) - hfsq + t;
     float y = ef * lg2lo + (lo + hi) * ivln10lo + lo * ivln10hi +
@@ -378,9 +392,9 @@ static inline float kiln_vlog10f(float x)
  * x = q*pi/2 + r, |r| <= pi/4, done in double: pi/2 = P1 + P2 + P3 with P1
  * and P2 of 24 bits, so k*P1 and k*P2 are exact for |k| < 2^29 and the
  * subtractions are exact; the 101-bit pi/2 keeps r accurate for every float
- * |x| < 2^28 (about 2.7e8). Beyond that r is clamped to [-pi/4, pi/4], so the
- * result stays in [-1, 1] but is not accurate. Returns r as float; inf and
- * NaN give NaN.
+ * |x| <= 2^28 (checked exhaustively; sampled, up to 2^30). Beyond that r
+ * loses accuracy, and the clamp to [-pi/4, pi/4] keeps the result finite
+ * (in [-1, 1] for sin and cos). Returns r as float; inf and NaN give NaN.
  */
 static inline float kiln__vmath_trigf_red(float x, uint32_t *q)
 {
@@ -395,8 +409,8 @@ static inline float kiln__vmath_trigf_red(float x, uint32_t *q)
     double r = ((xd - kf * p1) - kf * p2) - kf * p3;
     float rf = (float)r;
     *q = (uint32_t)kiln__vmath_dbits(k) & 3u;
-    rf = rf > 0.7854f ? 0.7854f : rf;
-    return rf < -0.7854f ? -0.7854f : rf;
+    rf = kiln__vmath_fsel(rf > 0.7854f, 0.7854f, rf);
+    return kiln__vmath_fsel(rf < -0.7854f, -0.7854f, rf);
 }
 
 /*
@@ -525,8 +539,9 @@ static inline float kiln__vmath_atanf_tail(float u)
  * ay/ax < tan(pi/8): u = ay/ax, b = 0; ay/ax > tan(3pi/8): u = -ax/ay,
  * b = pi/2; otherwise u = (ay-ax)/(ay+ax), b = pi/4. For x < 0 (sign bit)
  * the result is pi - that, i.e. b' = pi - b and u' = -u. Both-zero and
- * both-inf pairs are selected explicitly; huge pairs are scaled by 1/4 so
- * ay + ax cannot overflow.
+ * both-inf pairs are selected explicitly. Huge pairs are scaled by 1/4 so
+ * ay + ax cannot overflow, and tiny pairs by 2^64 so the interval tests
+ * (tan(pi/8) * ax) do not underflow.
  */
 static inline float kiln_vatan2f(float y, float x)
 {
@@ -534,7 +549,10 @@ static inline float kiln_vatan2f(float y, float x)
     const float tanpio8 = 0x1.a8279ap-2f;
     float ax = kiln__vmath_fabs(x);
     float ay = kiln__vmath_fabs(y);
-    float sc = (ax > 0x1p126f) | (ay > 0x1p126f) ? 0.25f : 1.0f;
+    int huge = (ax > 0x1p126f) | (ay > 0x1p126f);
+    int tiny = (ax < 0x1p-100f) & (ay < 0x1p-100f);
+    float sc = kiln__vmath_fsel(huge, 0.25f,
+                                kiln__vmath_fsel(tiny, 0x1p64f, 1.0f));
     ax *= sc;
     ay *= sc;
     int lo = ay < tanpio8 * ax;
@@ -548,15 +566,17 @@ static inline float kiln_vatan2f(float y, float x)
     den = kiln__vmath_fsel(zz | ii, 1.0f, den);
     float u = num / den;
     u = kiln__vmath_fsel(neg, -u, u);
-    /* b' = pi - b for x < 0, as hi + lo pairs */
-    float bhi = lo | zz ? 0.0f : (hi ? 0x1.921fb6p+0f : 0x1.921fb6p-1f);
-    float blo = lo | zz ? 0.0f : (hi ? -0x1.777a5cp-25f : -0x1.777a5cp-26f);
-    float nbhi = lo | zz ? 0x1.921fb6p+1f : (hi ? 0x1.921fb6p+0f
-                                                : 0x1.2d97c8p+1f);
-    float nblo = lo | zz ? -0x1.777a5cp-24f : (hi ? -0x1.777a5cp-25f
-                                                  : -0x1.99bc5cp-28f);
-    bhi = neg ? nbhi : bhi;
-    blo = neg ? nblo : blo;
+    /* b for x >= 0, pi - b for x < 0, each as a hi + lo pair */
+    float bhi = kiln__vmath_fsel(hi, 0x1.921fb6p+0f,
+                                 kiln__vmath_fsel(neg, 0x1.2d97c8p+1f,
+                                                  0x1.921fb6p-1f));
+    float blo = kiln__vmath_fsel(hi, -0x1.777a5cp-25f,
+                                 kiln__vmath_fsel(neg, -0x1.99bc5cp-28f,
+                                                  -0x1.777a5cp-26f));
+    bhi = kiln__vmath_fsel(lo | zz,
+                           kiln__vmath_fsel(neg, 0x1.921fb6p+1f, 0.0f), bhi);
+    blo = kiln__vmath_fsel(lo | zz,
+                           kiln__vmath_fsel(neg, -0x1.777a5cp-24f, 0.0f), blo);
     float r = bhi + (u + (blo + kiln__vmath_atanf_tail(u)));
     return kiln__vmath_fcopysign(r, y);
 }
@@ -573,8 +593,10 @@ static inline float kiln_vatanf(float x)
     float num = kiln__vmath_fsel(lo, a, kiln__vmath_fsel(hi, -1.0f, a - 1.0f));
     float den = kiln__vmath_fsel(lo, 1.0f, kiln__vmath_fsel(hi, a, a + 1.0f));
     float u = num / den;
-    float bhi = lo ? 0.0f : (hi ? 0x1.921fb6p+0f : 0x1.921fb6p-1f);
-    float blo = lo ? 0.0f : (hi ? -0x1.777a5cp-25f : -0x1.777a5cp-26f);
+    float bhi = kiln__vmath_fsel(
+        lo, 0.0f, kiln__vmath_fsel(hi, 0x1.921fb6p+0f, 0x1.921fb6p-1f));
+    float blo = kiln__vmath_fsel(
+        lo, 0.0f, kiln__vmath_fsel(hi, -0x1.777a5cp-25f, -0x1.777a5cp-26f));
     float r = bhi + (u + (blo + kiln__vmath_atanf_tail(u)));
     return kiln__vmath_fcopysign(r, x);
 }
@@ -669,7 +691,7 @@ static inline float kiln_verff(float x)
 {
     float a = kiln__vmath_fabs(x);
     float ys = a + kiln__vmath_erff_tail(a);
-    float ac = a > 4.0f ? 4.0f : a;
+    float ac = kiln__vmath_fsel(a > 4.0f, 4.0f, a);
     float t = ac - 2.5f;
     float m = -0x1.8e8b9ep+0f +
               t * (-0x1.69289ap-2f +
@@ -719,7 +741,7 @@ static inline float kiln_verfinvf(float x)
     float y = kiln__vmath_fsel(w < 5.0f, p1, p2) * a;
     float f = (y - a) + kiln__vmath_erff_tail(y);
     float d = 0x1.20dd76p+0f * kiln_vexpf(-y * y);
-    f = y < 1.0f ? f : 0.0f;
+    f = kiln__vmath_fsel(y < 1.0f, f, 0.0f);
     y = y - f / (d + y * f);
     y = kiln__vmath_fsel(a == 1.0f, INFINITY, y);
     y = kiln__vmath_fsel(a > 1.0f, NAN, y);
@@ -733,7 +755,7 @@ static inline float kiln_verfinvf(float x)
 /*
  * As kiln__vmath_expm1f_red in double: x = n ln2 + r, returns expm1(r) =
  * r + r^2 q(r), q a degree-9 minimax fit (relative fit error 1.8e-17).
- * LN2HI has 42 bits, so n*LN2HI is exact for |n| < 2^11. Callers clamp x to
+ * ln2hi has 42 bits, so n*ln2hi is exact for |n| < 2^11. Callers clamp x to
  * [-746, 711].
  */
 static inline double kiln__vmath_expm1d_red(double x, int64_t *n)
@@ -759,8 +781,8 @@ static inline double kiln__vmath_expm1d_red(double x, int64_t *n)
 static inline double kiln_vexpd(double x)
 {
     int64_t n;
-    double xc = x > 711.0 ? 711.0 : x;
-    xc = xc < -746.0 ? -746.0 : xc;
+    double xc = kiln__vmath_dsel(x > 711.0, 711.0, x);
+    xc = kiln__vmath_dsel(xc < -746.0, -746.0, xc);
     double p = kiln__vmath_expm1d_red(xc, &n);
     return kiln__vmath_dldexp(1.0 + p, n);
 }
@@ -768,8 +790,8 @@ static inline double kiln_vexpd(double x)
 static inline double kiln_vexpm1d(double x)
 {
     int64_t n;
-    double xc = x > 711.0 ? 711.0 : x;
-    xc = xc < -40.0 ? -40.0 : xc;
+    double xc = kiln__vmath_dsel(x > 711.0, 711.0, x);
+    xc = kiln__vmath_dsel(xc < -40.0, -40.0, xc);
     double p = kiln__vmath_expm1d_red(xc, &n);
     double t = kiln__vmath_dpow2(n);
     double ys = t * p + (t - 1.0);
@@ -783,7 +805,7 @@ static inline double kiln_vsinhd(double x)
 {
     int64_t n;
     double a = kiln__vmath_dabs(x);
-    double ac = a > 711.0 ? 711.0 : a;
+    double ac = kiln__vmath_dsel(a > 711.0, 711.0, a);
     double p = kiln__vmath_expm1d_red(ac, &n);
     double t = kiln__vmath_dpow2(n);
     double em1 = t * p + (t - 1.0);
@@ -797,7 +819,7 @@ static inline double kiln_vcoshd(double x)
 {
     int64_t n;
     double a = kiln__vmath_dabs(x);
-    double ac = a > 711.0 ? 711.0 : a;
+    double ac = kiln__vmath_dsel(a > 711.0, 711.0, a);
     double p = kiln__vmath_expm1d_red(ac, &n);
     double e = kiln__vmath_dpow2(n) * (1.0 + p);
     double ys = 0.5 * e + 0.5 / e;
@@ -810,7 +832,7 @@ static inline double kiln_vtanhd(double x)
 {
     int64_t n;
     double a = kiln__vmath_dabs(x);
-    double ac = a > 22.0 ? 22.0 : a;
+    double ac = kiln__vmath_dsel(a > 22.0, 22.0, a);
     double p = kiln__vmath_expm1d_red(2.0 * ac, &n);
     double t = kiln__vmath_dpow2(n);
     double em1 = t * p + (t - 1.0);
@@ -820,7 +842,7 @@ static inline double kiln_vtanhd(double x)
 static inline double kiln_vsigmoidd(double x)
 {
     double e = kiln_vexpd(-kiln__vmath_dabs(x));
-    double num = x < 0.0 ? e : 1.0;
+    double num = kiln__vmath_dsel(x < 0.0, e, 1.0);
     return num / (1.0 + e);
 }
 
@@ -865,7 +887,7 @@ static inline double kiln__vmath_log1pd_corr(double a, double u)
 static inline double kiln_vlogd(double x)
 {
     double xs = kiln__vmath_dsel(x < 0x1p-1022, x * 0x1p54, x);
-    double y = kiln__vmath_logd_core(xs, 0.0, x < 0x1p-1022 ? -54.0 : 0.0);
+    double y = kiln__vmath_logd_core(xs, 0.0, -54.0 * (x < 0x1p-1022));
     y = kiln__vmath_dsel(x < 0.0, (double)NAN, y);
     y = kiln__vmath_dsel(x == 0.0, -(double)INFINITY, y);
     return kiln__vmath_dsel(!(x < (double)INFINITY), x + x, y);
@@ -930,7 +952,7 @@ static inline double kiln_verfd(double x)
 {
     double a = kiln__vmath_dabs(x);
     double ys = a + kiln__vmath_erfd_tail(a);
-    double ac = a > 5.95 ? 5.95 : a;
+    double ac = kiln__vmath_dsel(a > 5.95, 5.95, a);
     double yb = 1.0 - kiln__vmath_erfcd_big(ac);
     double y = kiln__vmath_dsel(a < 1.0, ys, yb);
     return kiln__vmath_dcopysign(y, x);
@@ -966,7 +988,8 @@ static inline double kiln_verfinvd(double x)
     p2 = 0x1.05e6fe3c19285p+2 + t2 * (0x1.028df21fe1be4p+0 + t2 * p2);
     double y = kiln__vmath_dsel(w <= 6.25, p1, p2) * a;
     double fs = (y - a) + kiln__vmath_erfd_tail(y);
-    double fb = (1.0 - a) - kiln__vmath_erfcd_big(y > 5.95 ? 5.95 : y);
+    double fb = (1.0 - a) -
+                kiln__vmath_erfcd_big(kiln__vmath_dsel(y > 5.95, 5.95, y));
     double f = kiln__vmath_dsel(y < 1.0, fs, fb);
     double d = 0x1.20dd750429b6dp+0 * kiln_vexpd(-y * y);
     y = y - f / (d + y * f);

@@ -1,0 +1,588 @@
+/*
+ * matmul_cpu.c - eager matmul and addmm (shape rule in prim/matmul.c).
+ *
+ * Every product is seen as a batch of (m x k) @ (k x n) products, one per
+ * index of the broadcast batch shape; each operand carries element strides
+ * for its batch dims (zero where it is broadcast) and for its two matrix
+ * dims, so transposed and sliced views need no copy. The output is always
+ * a fresh contiguous buffer from the pool.
+ *
+ * Paths:
+ * - BLAS (KILN_HAVE_CBLAS, all dims fit BLAS's int): float32/float64 call
+ *   cblas_sgemm/dgemm directly on the inputs when their matrix dims are
+ *   row-major with a leading dimension or the transpose of that; otherwise
+ *   the operand is packed first. float16/bfloat16 are widened to float32,
+ *   multiplied by sgemm and rounded back. addmm copies c into the output
+ *   and passes beta. Big products run one after another, each threaded by
+ *   OpenBLAS itself (kept at kiln's thread count, so the two pools never
+ *   oversubscribe the cores); batches of small products (below OpenBLAS's
+ *   own threading threshold) are split over kiln's pool instead.
+ * - loops (every other dtype, and every dtype without CBLAS): blocked
+ *   i-k-j loops over row blocks of each product, split over kiln's pool.
+ *   A (KB x NB) block of b is packed in the accumulation type, then each
+ *   row of the (IB x NB) accumulator tile gets a[i, k] * b[k, :] added by
+ *   a vectorised loop, four k at a time (same summation order as one at a
+ *   time). Accumulation: float for float16/bfloat16/float32, double for
+ *   float64, uint32 for integers up to 32 bits and uint64 for 64-bit ones
+ *   (wrapping like the dtype itself), "or of ands" for bool.
+ */
+#include <limits.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#ifdef KILN_HAVE_CBLAS
+#include <cblas.h>
+#endif
+
+#include "../../core/buffer.h"
+#include "../../core/error.h"
+#include "../../core/half.h"
+#include "../../core/shape.h"
+#include "../../runtime/pool.h"
+#include "matmul_cpu.h"
+
+/* Loop blocking: rows of a per task, depth and width of a packed b block. */
+#define IB 32
+#define KB 256
+#define NB 256
+
+/* Multiply-adds worth giving a thread of their own. */
+#define GRAIN_FLOPS (1 << 18)
+
+/* OpenBLAS threads a gemm only above m * n * k = 4 * 65536 (its
+ * GEMM_MULTITHREAD_THRESHOLD * SMP_THRESHOLD_MIN); below that, batches go
+ * to kiln's pool. */
+#define SMALL_GEMM (4.0 * 65536.0)
+
+/* One matrix operand: its first element, element strides of the batch
+ * dims (broadcast to the output's batch shape) and of rows and cols. */
+typedef struct {
+    const char *base;
+    int64_t bs[KILN_MAX_NDIM];
+    int64_t rs, cs;
+} operand;
+
+typedef struct mm_job {
+    kiln_dtype dt;
+    int64_t isz;
+    int64_t m, n, k;
+    int nb;
+    int64_t bshape[KILN_MAX_NDIM];
+    int64_t nbatch;
+    operand a, b, c;
+    bool has_c; /* addmm with beta != 0 */
+    double alpha, beta;
+    char *y; /* contiguous, batch stride m * n */
+    int64_t ntiles; /* row blocks per product (loop path) */
+    atomic_int failed;
+} mm_job;
+
+static int64_t min64(int64_t a, int64_t b)
+{
+    return a < b ? a : b;
+}
+
+/* Describes the product of a and b (and c for addmm) into y. */
+static void setup(mm_job *j, const kiln_array *a, const kiln_array *b,
+                  const kiln_array *c, const kiln_array *y)
+{
+    bool am = a->ndim > 1, bn = b->ndim > 1;
+    int nd = y->ndim;
+    memset(j, 0, sizeof *j);
+    j->dt = y->dtype;
+    j->isz = (int64_t)kiln_dtype_size(y->dtype);
+    j->nb = nd - am - bn;
+    j->m = am ? a->shape[a->ndim - 2] : 1;
+    j->k = a->shape[a->ndim - 1];
+    j->n = bn ? b->shape[b->ndim - 1] : 1;
+    j->nbatch = 1;
+    for (int i = 0; i < j->nb; i++) {
+        j->bshape[i] = y->shape[i];
+        j->nbatch *= y->shape[i];
+    }
+    j->a.base = kiln__array_ptr(a);
+    kiln__shape_bcast_strides(a->shape, a->strides, am ? a->ndim - 2 : 0,
+                              j->nb, j->bshape, j->a.bs);
+    j->a.rs = am ? a->strides[a->ndim - 2] : 0;
+    j->a.cs = a->strides[a->ndim - 1];
+    j->b.base = kiln__array_ptr(b);
+    kiln__shape_bcast_strides(b->shape, b->strides, bn ? b->ndim - 2 : 0,
+                              j->nb, j->bshape, j->b.bs);
+    j->b.rs = bn ? b->strides[b->ndim - 2] : b->strides[0];
+    j->b.cs = bn ? b->strides[b->ndim - 1] : 0;
+    j->alpha = 1.0;
+    if (c) {
+        int64_t cst[KILN_MAX_NDIM];
+        kiln__shape_bcast_strides(c->shape, c->strides, c->ndim, nd,
+                                  y->shape, cst);
+        j->c.base = kiln__array_ptr(c);
+        memcpy(j->c.bs, cst, sizeof *cst * (size_t)j->nb);
+        j->c.rs = am ? cst[j->nb] : 0;
+        j->c.cs = bn ? cst[nd - 1] : 0;
+    }
+    j->y = kiln__array_ptr(y);
+    j->ntiles = (j->m + IB - 1) / IB;
+    atomic_init(&j->failed, 0);
+}
+
+/* Element offsets of batch t in a, b and c. */
+static void batch_at(const mm_job *j, int64_t t, int64_t *oa, int64_t *ob,
+                     int64_t *oc)
+{
+    *oa = *ob = *oc = 0;
+    for (int d = j->nb - 1; d >= 0; d--) {
+        int64_t i = t % j->bshape[d];
+        t /= j->bshape[d];
+        *oa += i * j->a.bs[d];
+        *ob += i * j->b.bs[d];
+        *oc += i * j->c.bs[d];
+    }
+}
+
+/* Items of `flops` multiply-adds each that make one pool part. */
+static int64_t grain_for(double flops)
+{
+    double g = GRAIN_FLOPS / (flops > 1.0 ? flops : 1.0);
+    return g < 1.0 ? 1 : (int64_t)g;
+}
+
+/* ------------------------------------------------------------------ */
+/* loops                                                              */
+/* ------------------------------------------------------------------ */
+
+/* Rows [i0, i1) of product t; scratch holds KB * NB + IB * NB ACCs.
+ * LD loads a T as ACC, ST stores an ACC as T, MAC(x, a, b) is x "plus"
+ * a "times" b, EPI(acc, i, col) the value stored for an accumulator. */
+#define LOOP_KERNEL(name, T, ACC, LD, ST, MAC, EPI)                       \
+    static void name(const mm_job *j, int64_t t, int64_t i0, int64_t i1,  \
+                     void *scratch)                                       \
+    {                                                                     \
+        ACC *bp = scratch;                                                \
+        ACC *acc = bp + KB * NB;                                          \
+        int64_t oa, ob, oc;                                               \
+        batch_at(j, t, &oa, &ob, &oc);                                    \
+        const T *pa = (const T *)(const void *)j->a.base + oa;            \
+        const T *pb = (const T *)(const void *)j->b.base + ob;            \
+        const T *pc =                                                     \
+            j->has_c ? (const T *)(const void *)j->c.base + oc : NULL;    \
+        T *py = (T *)(void *)j->y + t * j->m * j->n;                      \
+        const int64_t ars = j->a.rs, acs = j->a.cs;                       \
+        const int64_t brs = j->b.rs, bcs = j->b.cs;                       \
+        (void)pc;                                                         \
+        for (int64_t j0 = 0; j0 < j->n; j0 += NB) {                       \
+            int64_t nc = min64(NB, j->n - j0);                            \
+            for (int64_t r = 0; r < (i1 - i0) * NB; r++) {                \
+                acc[r] = 0;                                               \
+            }                                                             \
+            for (int64_t k0 = 0; k0 < j->k; k0 += KB) {                   \
+                int64_t kc = min64(KB, j->k - k0);                        \
+                for (int64_t kk = 0; kk < kc; kk++) {                     \
+                    const T *src = pb + (k0 + kk) * brs + j0 * bcs;       \
+                    ACC *dst = bp + kk * NB;                              \
+                    for (int64_t jj = 0; jj < nc; jj++) {                 \
+                        dst[jj] = LD(src[jj * bcs]);                      \
+                    }                                                     \
+                }                                                         \
+                for (int64_t i = i0; i < i1; i++) {                       \
+                    ACC *cr = acc + (i - i0) * NB;                        \
+                    const T *ar = pa + i * ars + k0 * acs;                \
+                    int64_t kk = 0;                                       \
+                    for (; kk + 4 <= kc; kk += 4) {                       \
+                        const ACC a0 = LD(ar[kk * acs]);                  \
+                        const ACC a1 = LD(ar[(kk + 1) * acs]);            \
+                        const ACC a2 = LD(ar[(kk + 2) * acs]);            \
+                        const ACC a3 = LD(ar[(kk + 3) * acs]);            \
+                        const ACC *b0 = bp + kk * NB;                     \
+                        const ACC *b1 = b0 + NB, *b2 = b1 + NB;           \
+                        const ACC *b3 = b2 + NB;                          \
+                        for (int64_t jj = 0; jj < nc; jj++) {             \
+                            cr[jj] = MAC(MAC(MAC(MAC(cr[jj], a0, b0[jj]), \
+                                                 a1, b1[jj]),             \
+                                             a2, b2[jj]),                 \
+                                         a3, b3[jj]);                     \
+                        }                                                 \
+                    }                                                     \
+                    for (; kk < kc; kk++) {                               \
+                        const ACC a0 = LD(ar[kk * acs]);                  \
+                        const ACC *b0 = bp + kk * NB;                     \
+                        for (int64_t jj = 0; jj < nc; jj++) {             \
+                            cr[jj] = MAC(cr[jj], a0, b0[jj]);             \
+                        }                                                 \
+                    }                                                     \
+                }                                                         \
+            }                                                             \
+            for (int64_t i = i0; i < i1; i++) {                           \
+                const ACC *cr = acc + (i - i0) * NB;                      \
+                T *yr = py + i * j->n + j0;                               \
+                for (int64_t jj = 0; jj < nc; jj++) {                     \
+                    yr[jj] = ST(EPI(cr[jj], i, j0 + jj));                 \
+                }                                                         \
+            }                                                             \
+        }                                                                 \
+    }
+
+#define MAC_NUM(x, a, b) ((x) + (a) * (b))
+#define MAC_BOOL(x, a, b) ((uint8_t)((x) | ((a) & (b))))
+#define EPI_NONE(v, i, col) (v)
+/* alpha * v + beta * c[i, col], c read through its broadcast strides */
+#define EPI_ADDMM(ACC, LD)                                                \
+    ((ACC)j->alpha * v_ +                                                 \
+     (pc ? (ACC)j->beta * LD(pc[i_ * j->c.rs + col_ * j->c.cs]) : (ACC)0))
+
+#define LD_SAME(v) (v)
+#define ST_SAME(v) (v)
+#define LD_F16(v) kiln_f16_to_f32(v)
+#define ST_F16(v) kiln_f32_to_f16(v)
+#define LD_BF16(v) kiln_bf16_to_f32(v)
+#define ST_BF16(v) kiln_f32_to_bf16(v)
+#define LD_U32(v) ((uint32_t)(v))
+#define LD_U64(v) ((uint64_t)(v))
+#define LD_B(v) ((uint8_t)((v) != 0))
+
+/* Float kernels come in two flavours: plain matmul and addmm. One
+ * expansion: FLOAT_KERNELS(f32, float, float, LD_SAME, ST_SAME) defines
+ * loop_f32 (stores acc) and loop_addmm_f32 (stores alpha*acc + beta*c). */
+#define FLOAT_KERNELS(t, T, ACC, LD, ST)                                  \
+    static inline ACC epi_##t(const mm_job *j, const T *pc, ACC v_,       \
+                              int64_t i_, int64_t col_)                   \
+    {                                                                     \
+        return EPI_ADDMM(ACC, LD);                                        \
+    }                                                                     \
+    LOOP_KERNEL(loop_##t, T, ACC, LD, ST, MAC_NUM, EPI_NONE)              \
+    LOOP_KERNEL(loop_addmm_##t, T, ACC, LD, ST, MAC_NUM, EPI_##t)
+#define EPI_f32(v, i, col) epi_f32(j, pc, v, i, col)
+#define EPI_f64(v, i, col) epi_f64(j, pc, v, i, col)
+#define EPI_f16(v, i, col) epi_f16(j, pc, v, i, col)
+#define EPI_bf16(v, i, col) epi_bf16(j, pc, v, i, col)
+
+FLOAT_KERNELS(f32, float, float, LD_SAME, ST_SAME)
+FLOAT_KERNELS(f64, double, double, LD_SAME, ST_SAME)
+FLOAT_KERNELS(f16, kiln_f16, float, LD_F16, ST_F16)
+FLOAT_KERNELS(bf16, kiln_bf16, float, LD_BF16, ST_BF16)
+
+/* Integers accumulate in an unsigned type at least as wide, so overflow
+ * wraps (defined behaviour) and the stored low bits are the dtype's. */
+#define INT_KERNEL(t, T, ACC, LD)                                         \
+    LOOP_KERNEL(loop_##t, T, ACC, LD, (T), MAC_NUM, EPI_NONE)
+INT_KERNEL(u8, uint8_t, uint32_t, LD_U32)
+INT_KERNEL(u16, uint16_t, uint32_t, LD_U32)
+INT_KERNEL(u32, uint32_t, uint32_t, LD_U32)
+INT_KERNEL(u64, uint64_t, uint64_t, LD_U64)
+INT_KERNEL(i8, int8_t, uint32_t, LD_U32)
+INT_KERNEL(i16, int16_t, uint32_t, LD_U32)
+INT_KERNEL(i32, int32_t, uint32_t, LD_U32)
+INT_KERNEL(i64, int64_t, uint64_t, LD_U64)
+LOOP_KERNEL(loop_b, uint8_t, uint8_t, LD_B, ST_SAME, MAC_BOOL, EPI_NONE)
+
+typedef void (*loop_fn)(const mm_job *j, int64_t t, int64_t i0, int64_t i1,
+                        void *scratch);
+
+static const loop_fn loops[KILN_DTYPE_COUNT] = {
+    [KILN_DTYPE_BOOL] = loop_b,      [KILN_DTYPE_UINT8] = loop_u8,
+    [KILN_DTYPE_UINT16] = loop_u16,  [KILN_DTYPE_UINT32] = loop_u32,
+    [KILN_DTYPE_UINT64] = loop_u64,  [KILN_DTYPE_INT8] = loop_i8,
+    [KILN_DTYPE_INT16] = loop_i16,   [KILN_DTYPE_INT32] = loop_i32,
+    [KILN_DTYPE_INT64] = loop_i64,   [KILN_DTYPE_FLOAT16] = loop_f16,
+    [KILN_DTYPE_BFLOAT16] = loop_bf16, [KILN_DTYPE_FLOAT32] = loop_f32,
+    [KILN_DTYPE_FLOAT64] = loop_f64,
+};
+
+static const loop_fn loops_addmm[KILN_DTYPE_COUNT] = {
+    [KILN_DTYPE_FLOAT16] = loop_addmm_f16,
+    [KILN_DTYPE_BFLOAT16] = loop_addmm_bf16,
+    [KILN_DTYPE_FLOAT32] = loop_addmm_f32,
+    [KILN_DTYPE_FLOAT64] = loop_addmm_f64,
+};
+
+typedef struct {
+    mm_job *j;
+    loop_fn fn;
+} loop_ctx;
+
+/* Tasks [lo, hi): task = batch * ntiles + row block. */
+static void loop_range(void *ctx, int64_t lo, int64_t hi)
+{
+    loop_ctx *lc = ctx;
+    mm_job *j = lc->j;
+    /* the widest accumulator is 8 bytes */
+    kiln_buffer *scratch = kiln__buffer_new(8 * (size_t)(KB * NB + IB * NB));
+    if (!scratch) {
+        atomic_store(&j->failed, 1);
+        return;
+    }
+    for (int64_t task = lo; task < hi; task++) {
+        int64_t t = task / j->ntiles;
+        int64_t i0 = (task % j->ntiles) * IB;
+        lc->fn(j, t, i0, min64(i0 + IB, j->m), scratch->data);
+    }
+    kiln__buffer_release(scratch);
+}
+
+static void run_loops(mm_job *j, bool addmm)
+{
+    loop_ctx lc = {j, addmm ? loops_addmm[j->dt] : loops[j->dt]};
+    double flops = (double)min64(IB, j->m) * (double)j->n *
+                   (double)(j->k > 0 ? j->k : 1);
+    kiln__pool_for(j->nbatch * j->ntiles, grain_for(flops), loop_range,
+                   &lc);
+}
+
+/* ------------------------------------------------------------------ */
+/* BLAS                                                               */
+/* ------------------------------------------------------------------ */
+
+#ifdef KILN_HAVE_CBLAS
+
+/* Whether a rows x cols matrix with element strides (rs, cs) can be given
+ * to row-major BLAS as is: as itself (ld = rs) or as the transpose of a
+ * row-major matrix (ld = cs). Strides of unit dims do not matter. */
+static bool blas_layout(int64_t rows, int64_t cols, int64_t rs, int64_t cs,
+                        bool *trans, int *ld)
+{
+    if (cols == 1) {
+        cs = 1;
+    }
+    if (rows == 1) {
+        rs = cs == 1 ? cols : 1;
+    }
+    if (cs == 1 && rs >= cols && rs >= 1 && rs <= INT_MAX) {
+        *trans = false;
+        *ld = (int)rs;
+        return true;
+    }
+    if (rs == 1 && cs >= rows && cs >= 1 && cs <= INT_MAX) {
+        *trans = true;
+        *ld = (int)cs;
+        return true;
+    }
+    return false;
+}
+
+/* Copies a strided rows x cols matrix of float32/float64 (or, with
+ * widen, of float16/bfloat16 into float32) to contiguous dst. */
+static void pack(void *dst, const char *src, int64_t rows, int64_t cols,
+                 int64_t rs, int64_t cs, kiln_dtype dt)
+{
+    for (int64_t r = 0; r < rows; r++) {
+        switch (dt) {
+        case KILN_DTYPE_FLOAT64: {
+            const double *s = (const double *)(const void *)src + r * rs;
+            double *d = (double *)dst + r * cols;
+            for (int64_t c = 0; c < cols; c++) {
+                d[c] = s[c * cs];
+            }
+            break;
+        }
+        case KILN_DTYPE_FLOAT16: {
+            const kiln_f16 *s = (const kiln_f16 *)(const void *)src + r * rs;
+            float *d = (float *)dst + r * cols;
+            for (int64_t c = 0; c < cols; c++) {
+                d[c] = kiln_f16_to_f32(s[c * cs]);
+            }
+            break;
+        }
+        case KILN_DTYPE_BFLOAT16: {
+            const kiln_bf16 *s =
+                (const kiln_bf16 *)(const void *)src + r * rs;
+            float *d = (float *)dst + r * cols;
+            for (int64_t c = 0; c < cols; c++) {
+                d[c] = kiln_bf16_to_f32(s[c * cs]);
+            }
+            break;
+        }
+        default: {
+            const float *s = (const float *)(const void *)src + r * rs;
+            float *d = (float *)dst + r * cols;
+            for (int64_t c = 0; c < cols; c++) {
+                d[c] = s[c * cs];
+            }
+            break;
+        }
+        }
+    }
+}
+
+/* Rounds n float32 values to float16/bfloat16. */
+static void narrow(char *dst, const float *src, int64_t n, kiln_dtype dt)
+{
+    if (dt == KILN_DTYPE_FLOAT16) {
+        kiln_f16 *d = (kiln_f16 *)(void *)dst;
+        for (int64_t i = 0; i < n; i++) {
+            d[i] = kiln_f32_to_f16(src[i]);
+        }
+    } else {
+        kiln_bf16 *d = (kiln_bf16 *)(void *)dst;
+        for (int64_t i = 0; i < n; i++) {
+            d[i] = kiln_f32_to_bf16(src[i]);
+        }
+    }
+}
+
+/* Keeps OpenBLAS's thread count equal to kiln's, so a big gemm uses the
+ * cores kiln was told to use and no more. */
+static void sync_blas_threads(void)
+{
+#ifdef OPENBLAS_VERSION
+    static atomic_int synced;
+    int n = kiln__pool_nthreads();
+    if (atomic_load(&synced) != n) {
+        if (openblas_get_num_threads() != n) {
+            openblas_set_num_threads(n);
+        }
+        atomic_store(&synced, n);
+    }
+#endif
+}
+
+/* Product t through BLAS; false when scratch memory ran out. */
+static bool gemm_one(const mm_job *j, int64_t t)
+{
+    int64_t oa, ob, oc;
+    const int64_t m = j->m, n = j->n, k = j->k;
+    bool widen = j->dt == KILN_DTYPE_FLOAT16 || j->dt == KILN_DTYPE_BFLOAT16;
+    int64_t wsz = widen ? 4 : j->isz;
+    batch_at(j, t, &oa, &ob, &oc);
+    const char *pa = j->a.base + oa * j->isz;
+    const char *pb = j->b.base + ob * j->isz;
+    char *py = j->y + t * m * n * j->isz;
+    bool ta = false, tb = false;
+    int lda = (int)k, ldb = (int)n;
+    size_t need = 0;
+    bool pack_a = widen || !blas_layout(m, k, j->a.rs, j->a.cs, &ta, &lda);
+    bool pack_b = widen || !blas_layout(k, n, j->b.rs, j->b.cs, &tb, &ldb);
+    need += pack_a ? (size_t)(m * k * wsz) : 0;
+    need += pack_b ? (size_t)(k * n * wsz) : 0;
+    need += widen ? (size_t)(m * n * 4) : 0;
+    /* scratch from the buffer pool: a big pack reuses warm pages */
+    kiln_buffer *scratch = need > 0 ? kiln__buffer_new(need) : NULL;
+    if (need > 0 && !scratch) {
+        return false;
+    }
+    char *next = scratch ? scratch->data : NULL;
+    const void *A = pa, *B = pb;
+    void *C = py;
+    if (pack_a) {
+        pack(next, pa, m, k, j->a.rs, j->a.cs, j->dt);
+        A = next;
+        ta = false;
+        lda = (int)k;
+        next += m * k * wsz;
+    }
+    if (pack_b) {
+        pack(next, pb, k, n, j->b.rs, j->b.cs, j->dt);
+        B = next;
+        tb = false;
+        ldb = (int)n;
+        next += k * n * wsz;
+    }
+    if (widen) {
+        C = next;
+    }
+    if (j->has_c) {
+        /* C starts as c (broadcast); gemm scales it by beta */
+        pack(C, j->c.base + oc * j->isz, m, n, j->c.rs, j->c.cs, j->dt);
+    }
+    enum CBLAS_TRANSPOSE ca = ta ? CblasTrans : CblasNoTrans;
+    enum CBLAS_TRANSPOSE cb = tb ? CblasTrans : CblasNoTrans;
+    double beta = j->has_c ? j->beta : 0.0;
+    if (j->dt == KILN_DTYPE_FLOAT64) {
+        cblas_dgemm(CblasRowMajor, ca, cb, (int)m, (int)n, (int)k, j->alpha,
+                    A, lda, B, ldb, beta, C, (int)n);
+    } else {
+        cblas_sgemm(CblasRowMajor, ca, cb, (int)m, (int)n, (int)k,
+                    (float)j->alpha, A, lda, B, ldb, (float)beta, C, (int)n);
+    }
+    if (widen) {
+        narrow(py, C, m * n, j->dt);
+    }
+    kiln__buffer_release(scratch);
+    return true;
+}
+
+static void gemm_range(void *ctx, int64_t lo, int64_t hi)
+{
+    mm_job *j = ctx;
+    for (int64_t t = lo; t < hi; t++) {
+        if (!gemm_one(j, t)) {
+            atomic_store(&j->failed, 1);
+            return;
+        }
+    }
+}
+
+/* Whether the BLAS path takes this product. */
+static bool use_blas(const mm_job *j)
+{
+    bool blas_dt = j->dt == KILN_DTYPE_FLOAT32 ||
+                   j->dt == KILN_DTYPE_FLOAT64 ||
+                   j->dt == KILN_DTYPE_FLOAT16 ||
+                   j->dt == KILN_DTYPE_BFLOAT16;
+    return blas_dt && j->k > 0 && j->m <= INT_MAX && j->n <= INT_MAX &&
+           j->k <= INT_MAX;
+}
+
+static void run_blas(mm_job *j)
+{
+    double flops = (double)j->m * (double)j->n * (double)j->k;
+    if (j->nbatch > 1 && flops <= SMALL_GEMM) {
+        kiln__pool_for(j->nbatch, grain_for(flops), gemm_range, j);
+        return;
+    }
+    sync_blas_threads();
+    gemm_range(j, 0, j->nbatch);
+}
+
+#endif /* KILN_HAVE_CBLAS */
+
+/* ------------------------------------------------------------------ */
+/* eval                                                               */
+/* ------------------------------------------------------------------ */
+
+static kiln_status run(const kiln_node *n, kiln_array *c, kiln_array *a,
+                       kiln_array *b, kiln_array *y, double alpha,
+                       double beta)
+{
+    const char *fn = n->prim->name;
+    mm_job j;
+    if (kiln__array_alloc(y, fn) != KILN_OK) {
+        return kiln_errcode();
+    }
+    if (y->size == 0) {
+        return KILN_OK;
+    }
+    setup(&j, a, b, c && beta != 0.0 ? c : NULL, y);
+    j.alpha = alpha;
+    j.beta = beta;
+    j.has_c = c && beta != 0.0;
+    bool addmm = c != NULL;
+    if (addmm && !loops_addmm[j.dt]) {
+        return kiln__err(KILN_ERR_TYPE, "[%s] not supported for dtype %s",
+                         fn, kiln_dtype_name(j.dt));
+    }
+#ifdef KILN_HAVE_CBLAS
+    if (use_blas(&j)) {
+        run_blas(&j);
+    } else {
+        run_loops(&j, addmm);
+    }
+#else
+    run_loops(&j, addmm);
+#endif
+    if (atomic_load(&j.failed)) {
+        return kiln__err_oom(fn, 8 * (size_t)(KB * NB + IB * NB));
+    }
+    return KILN_OK;
+}
+
+kiln_status kiln__cpu_eval_matmul(const kiln_node *n, kiln_array *const *in,
+                                  kiln_array *const *out)
+{
+    return run(n, NULL, in[0], in[1], out[0], 1.0, 0.0);
+}
+
+kiln_status kiln__cpu_eval_addmm(const kiln_node *n, kiln_array *const *in,
+                                 kiln_array *const *out)
+{
+    const kiln_addmm_params *p = n->params;
+    return run(n, in[0], in[1], in[2], out[0], p->alpha, p->beta);
+}

@@ -1,0 +1,553 @@
+/*
+ * test_matmul.c - matmul, addmm, inner, outer against a reference loop.
+ *
+ * The reference implements numpy's matmul in double from the values the
+ * inputs actually hold (read back after conversion to their dtype), so
+ * float16/bfloat16 inputs are compared fairly; integer products are
+ * checked exactly with wrapping arithmetic.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+#include "kiln.h"
+
+static uint64_t seed_ = 0x9e3779b97f4a7c15ull;
+
+/* uniform in [-1, 1) */
+static double rnd(void)
+{
+    seed_ = seed_ * 6364136223846793005ull + 1442695040888963407ull;
+    return (double)(seed_ >> 11) * 0x1p-52 - 1.0;
+}
+
+static int64_t numel(const int64_t *shape, int nd)
+{
+    int64_t n = 1;
+    for (int i = 0; i < nd; i++) {
+        n *= shape[i];
+    }
+    return n;
+}
+
+/* A random array of dtype dt (inside a scope). */
+static kiln_array *rand_array(const int64_t *shape, int nd, kiln_dtype dt)
+{
+    int64_t n = numel(shape, nd);
+    double *v = malloc(sizeof *v * (size_t)(n ? n : 1));
+    for (int64_t i = 0; i < n; i++) {
+        v[i] = kiln_dtype_is_float(dt) ? rnd() * 4.0
+                                        : (double)(int64_t)(rnd() * 100.0);
+    }
+    kiln_array *x = kiln_astype(
+        kiln_array_from_data(v, shape, nd, KILN_DTYPE_FLOAT64), dt);
+    free(v);
+    return x;
+}
+
+/* The values of x as doubles (malloc'ed), in row-major order. */
+static double *values(kiln_array *x)
+{
+    kiln_array *d = kiln_astype(x, KILN_DTYPE_FLOAT64);
+    int64_t n = kiln_array_size(d);
+    double *v = malloc(sizeof *v * (size_t)(n ? n : 1));
+    if (kiln_array_read(d, v, sizeof *v * (size_t)n) != KILN_OK) {
+        memset(v, 0, sizeof *v * (size_t)n);
+    }
+    return v;
+}
+
+/* numpy matmul in double. Writes the result shape to so/no; returns the
+ * malloc'ed values. */
+static double *ref_matmul(const double *a, const int64_t *sa0, int na0,
+                          const double *b, const int64_t *sb0, int nb0,
+                          int64_t *so, int *no)
+{
+    int64_t sa[KILN_MAX_NDIM + 1], sb[KILN_MAX_NDIM + 1];
+    int na = na0, nb = nb0;
+    memcpy(sa + (na0 == 1), sa0, sizeof *sa * (size_t)na0);
+    memcpy(sb, sb0, sizeof *sb * (size_t)nb0);
+    if (na0 == 1) {
+        sa[0] = 1;
+        na = 2;
+    }
+    if (nb0 == 1) {
+        sb[1] = 1;
+        nb = 2;
+    }
+    int64_t m = sa[na - 2], k = sa[na - 1], n = sb[nb - 1];
+    int nbat = (na > nb ? na : nb) - 2;
+    int64_t bat[KILN_MAX_NDIM];
+    for (int i = 0; i < nbat; i++) {
+        int ia = i - (nbat - (na - 2)), ib = i - (nbat - (nb - 2));
+        int64_t da = ia >= 0 ? sa[ia] : 1, db = ib >= 0 ? sb[ib] : 1;
+        bat[i] = da > db ? da : db;
+    }
+    int64_t nbatch = numel(bat, nbat);
+    double *y = calloc((size_t)(nbatch * m * n + 1), sizeof *y);
+    for (int64_t t = 0; t < nbatch; t++) {
+        int64_t oa = 0, ob = 0, sta = m * k, stb = k * n, r = t;
+        for (int i = nbat - 1; i >= 0; i--) {
+            int64_t idx = r % bat[i];
+            r /= bat[i];
+            int ia = i - (nbat - (na - 2)), ib = i - (nbat - (nb - 2));
+            if (ia >= 0) {
+                oa += (sa[ia] == 1 ? 0 : idx) * sta;
+                sta *= sa[ia];
+            }
+            if (ib >= 0) {
+                ob += (sb[ib] == 1 ? 0 : idx) * stb;
+                stb *= sb[ib];
+            }
+        }
+        for (int64_t i = 0; i < m; i++) {
+            for (int64_t j = 0; j < n; j++) {
+                double s = 0;
+                for (int64_t q = 0; q < k; q++) {
+                    s += a[oa + i * k + q] * b[ob + q * n + j];
+                }
+                y[(t * m + i) * n + j] = s;
+            }
+        }
+    }
+    *no = 0;
+    for (int i = 0; i < nbat; i++) {
+        so[(*no)++] = bat[i];
+    }
+    if (na0 > 1) {
+        so[(*no)++] = m;
+    }
+    if (nb0 > 1) {
+        so[(*no)++] = n;
+    }
+    return y;
+}
+
+/* An exact integer result wrapped to dtype dt, as the dtype stores it. */
+static double wrap(double v, kiln_dtype dt)
+{
+    uint64_t u = (uint64_t)(int64_t)v;
+    switch (dt) {
+    case KILN_DTYPE_INT8:
+        return (int8_t)(uint8_t)u;
+    case KILN_DTYPE_INT16:
+        return (int16_t)(uint16_t)u;
+    case KILN_DTYPE_INT32:
+        return (int32_t)(uint32_t)u;
+    case KILN_DTYPE_UINT8:
+        return (uint8_t)u;
+    case KILN_DTYPE_UINT16:
+        return (uint16_t)u;
+    case KILN_DTYPE_UINT32:
+        return (uint32_t)u;
+    default:
+        return v;
+    }
+}
+
+/* Checks kiln_matmul(a, b) against the reference, relative tolerance tol
+ * (scaled by k). */
+static void check_product(kiln_array *a, kiln_array *b, double tol,
+                          int line)
+{
+    kiln_array *y = kiln_matmul(a, b);
+    CHECK_MSG(y != NULL, "line %d: matmul failed: %s", line, kiln_errmsg());
+    if (!y) {
+        return;
+    }
+    /* evaluate before reading: reading a view makes it contiguous */
+    CHECK(kiln_array_eval(y) == KILN_OK);
+    double *va = values(a), *vb = values(b);
+    int64_t so[KILN_MAX_NDIM];
+    int no;
+    double *want = ref_matmul(va, kiln_array_shape(a), kiln_array_ndim(a),
+                              vb, kiln_array_shape(b), kiln_array_ndim(b),
+                              so, &no);
+    CHECK_MSG(kiln_array_ndim(y) == no &&
+                  memcmp(kiln_array_shape(y), so, sizeof *so * (size_t)no) ==
+                      0,
+              "line %d: wrong shape", line);
+    CHECK_MSG(kiln_array_dtype(y) == kiln_array_dtype(a),
+              "line %d: wrong dtype", line);
+    double *got = values(y);
+    int bad = 0;
+    for (int64_t i = 0; i < kiln_array_size(y) && bad < 3; i++) {
+        if (kiln_dtype_is_integer(kiln_array_dtype(y))) {
+            want[i] = wrap(want[i], kiln_array_dtype(y));
+        }
+        double err = fabs(got[i] - want[i]);
+        if (err > tol * (1.0 + fabs(want[i]))) {
+            kt_fail(__FILE__, line, "element %lld: %.9g vs %.9g",
+                    (long long)i, got[i], want[i]);
+            bad++;
+        }
+    }
+    free(va);
+    free(vb);
+    free(want);
+    free(got);
+}
+
+#define CHECK_PRODUCT(a, b, tol) check_product(a, b, tol, __LINE__)
+
+TEST(matmul_shapes_f32)
+{
+    kiln_scope_begin();
+    int64_t s34[2] = {3, 4}, s45[2] = {4, 5}, s4[1] = {4};
+    int64_t s243[3] = {2, 4, 3}, s2134[4] = {2, 1, 3, 4};
+    int64_t s546[3] = {5, 4, 6}, s11[2] = {1, 1}, s1[1] = {1};
+    kiln_dtype f = KILN_DTYPE_FLOAT32;
+    CHECK_PRODUCT(rand_array(s34, 2, f), rand_array(s45, 2, f), 1e-5);
+    /* 1-D operands: the added dim is dropped */
+    CHECK_PRODUCT(rand_array(s4, 1, f), rand_array(s4, 1, f), 1e-5);
+    CHECK_PRODUCT(rand_array(s4, 1, f), rand_array(s45, 2, f), 1e-5);
+    CHECK_PRODUCT(rand_array(s34, 2, f), rand_array(s4, 1, f), 1e-5);
+    CHECK_PRODUCT(rand_array(s4, 1, f), rand_array(s546, 3, f), 1e-5);
+    CHECK_PRODUCT(rand_array(s243, 3, f), rand_array(s34, 2, f), 1e-5);
+    CHECK_PRODUCT(rand_array(s2134, 4, f), rand_array(s4, 1, f), 1e-5);
+    /* broadcast batch dims */
+    CHECK_PRODUCT(rand_array(s2134, 4, f), rand_array(s546, 3, f), 1e-5);
+    CHECK_PRODUCT(rand_array(s11, 2, f), rand_array(s1, 1, f), 1e-5);
+    kiln_array *v = kiln_matmul(rand_array(s4, 1, f), rand_array(s4, 1, f));
+    CHECK(kiln_array_ndim(v) == 0);
+    kiln_scope_end(NULL);
+}
+
+TEST(matmul_dtypes)
+{
+    kiln_scope_begin();
+    int64_t sa[3] = {3, 17, 33}, sb[2] = {33, 9};
+    CHECK_PRODUCT(rand_array(sa, 3, KILN_DTYPE_FLOAT64),
+                  rand_array(sb, 2, KILN_DTYPE_FLOAT64), 1e-13);
+    /* float16/bfloat16 accumulate in float32, then round once */
+    CHECK_PRODUCT(rand_array(sa, 3, KILN_DTYPE_FLOAT16),
+                  rand_array(sb, 2, KILN_DTYPE_FLOAT16), 2e-3);
+    CHECK_PRODUCT(rand_array(sa, 3, KILN_DTYPE_BFLOAT16),
+                  rand_array(sb, 2, KILN_DTYPE_BFLOAT16), 1e-2);
+    CHECK_PRODUCT(rand_array(sa, 3, KILN_DTYPE_INT32),
+                  rand_array(sb, 2, KILN_DTYPE_INT32), 0);
+    CHECK_PRODUCT(rand_array(sa, 3, KILN_DTYPE_INT64),
+                  rand_array(sb, 2, KILN_DTYPE_INT64), 0);
+    /* promotion: int32 @ float32 -> float32, uint8 @ int8 -> int16 */
+    kiln_array *y = kiln_matmul(rand_array(sa, 3, KILN_DTYPE_INT32),
+                                rand_array(sb, 2, KILN_DTYPE_FLOAT32));
+    CHECK(kiln_array_dtype(y) == KILN_DTYPE_FLOAT32);
+    y = kiln_matmul(rand_array(sa, 3, KILN_DTYPE_UINT8),
+                    rand_array(sb, 2, KILN_DTYPE_INT8));
+    CHECK(kiln_array_dtype(y) == KILN_DTYPE_INT16);
+    kiln_scope_end(NULL);
+}
+
+TEST(matmul_int_wraps)
+{
+    kiln_scope_begin();
+    /* int8: 100 * 100 * 3 wraps modulo 256, as numpy does */
+    int8_t a8[3] = {100, 100, 100}, b8[3] = {100, 100, 100};
+    int64_t s3 = 3;
+    kiln_array *y = kiln_matmul(
+        kiln_array_from_data(a8, &s3, 1, KILN_DTYPE_INT8),
+        kiln_array_from_data(b8, &s3, 1, KILN_DTYPE_INT8));
+    int64_t v = 0;
+    CHECK(kiln_array_item_i64(y, &v) == KILN_OK);
+    CHECK(v == (int8_t)(uint8_t)(30000u & 0xffu));
+    /* int32 near the top of the range */
+    int32_t a32[2] = {INT32_MAX, 3}, b32[2] = {2, INT32_MAX};
+    int64_t s2 = 2;
+    y = kiln_matmul(kiln_array_from_data(a32, &s2, 1, KILN_DTYPE_INT32),
+                    kiln_array_from_data(b32, &s2, 1, KILN_DTYPE_INT32));
+    CHECK(kiln_array_item_i64(y, &v) == KILN_OK);
+    uint32_t want = (uint32_t)INT32_MAX * 2u + 3u * (uint32_t)INT32_MAX;
+    CHECK(v == (int32_t)want);
+    /* uint64 wraps modulo 2^64 */
+    uint64_t a64[2] = {UINT64_MAX, 2}, b64[2] = {2, 3};
+    y = kiln_matmul(kiln_array_from_data(a64, &s2, 1, KILN_DTYPE_UINT64),
+                    kiln_array_from_data(b64, &s2, 1, KILN_DTYPE_UINT64));
+    const uint64_t *p = kiln_array_data(y);
+    CHECK(p && *p == UINT64_MAX * 2 + 6);
+    /* bool: or of ands */
+    uint8_t ba[4] = {1, 0, 0, 0}, bb[4] = {0, 1, 1, 0};
+    int64_t s22[2] = {2, 2};
+    y = kiln_matmul(kiln_array_from_data(ba, s22, 2, KILN_DTYPE_BOOL),
+                    kiln_array_from_data(bb, s22, 2, KILN_DTYPE_BOOL));
+    CHECK(kiln_array_dtype(y) == KILN_DTYPE_BOOL);
+    const uint8_t *q = kiln_array_data(y);
+    CHECK(q && q[0] == 0 && q[1] == 1 && q[2] == 0 && q[3] == 0);
+    kiln_scope_end(NULL);
+}
+
+TEST(matmul_large_blocks)
+{
+    /* several row tiles and packed b blocks in both directions, over the
+     * pool: loops for int32, BLAS (or loops) for the floats */
+    kiln_scope_begin();
+    int64_t sa[2] = {70, 300}, sb[2] = {300, 270};
+    CHECK_PRODUCT(rand_array(sa, 2, KILN_DTYPE_INT32),
+                  rand_array(sb, 2, KILN_DTYPE_INT32), 0);
+    CHECK_PRODUCT(rand_array(sa, 2, KILN_DTYPE_FLOAT32),
+                  rand_array(sb, 2, KILN_DTYPE_FLOAT32), 1e-4);
+    CHECK_PRODUCT(rand_array(sa, 2, KILN_DTYPE_FLOAT16),
+                  rand_array(sb, 2, KILN_DTYPE_FLOAT16), 1e-2);
+    /* many small products: split over batches */
+    int64_t bs[3] = {64, 8, 8};
+    CHECK_PRODUCT(rand_array(bs, 3, KILN_DTYPE_FLOAT32),
+                  rand_array(bs, 3, KILN_DTYPE_FLOAT32), 1e-5);
+    CHECK_PRODUCT(rand_array(bs, 3, KILN_DTYPE_INT16),
+                  rand_array(bs, 3, KILN_DTYPE_INT16), 0);
+    kiln_scope_end(NULL);
+}
+
+TEST(matmul_strided_inputs)
+{
+    kiln_scope_begin();
+    int64_t s[2] = {6, 8}, sv[1] = {8}, sb[3] = {3, 6, 8};
+    kiln_dtype dts[3] = {KILN_DTYPE_FLOAT32, KILN_DTYPE_FLOAT64,
+                         KILN_DTYPE_INT32};
+    for (int d = 0; d < 3; d++) {
+        kiln_dtype dt = dts[d];
+        kiln_array *a = rand_array(s, 2, dt);
+        kiln_array *b = rand_array(s, 2, dt);
+        /* transposes: BLAS reads them as they are */
+        CHECK_PRODUCT(kiln_transpose(a, NULL, 0), b, 1e-5);
+        CHECK_PRODUCT(a, kiln_transpose(b, NULL, 0), 1e-5);
+        CHECK_PRODUCT(kiln_transpose(b, NULL, 0), a,
+                      1e-5);
+        /* every other row and column, and reversed: packed first */
+        int64_t st[2] = {0, 0}, sp[2] = {KILN_SLICE_END, KILN_SLICE_END};
+        int64_t step2[2] = {2, 2}, rev[2] = {-1, -1};
+        int64_t rst[2] = {KILN_SLICE_BEGIN, KILN_SLICE_BEGIN};
+        int64_t rsp[2] = {KILN_SLICE_END, KILN_SLICE_END};
+        kiln_array *a2 = kiln_slice(a, st, sp, step2);   /* (3, 4) */
+        kiln_array *b2 = kiln_slice(b, st, sp, step2);   /* (3, 4) */
+        CHECK_PRODUCT(a2, kiln_transpose(b2, NULL, 0), 1e-5);
+        CHECK_PRODUCT(kiln_slice(a, rst, rsp, rev),
+                      kiln_transpose(b, NULL, 0), 1e-5);
+        /* a column slice keeps a leading dimension: BLAS reads it */
+        int64_t cst[2] = {0, 0}, csp[2] = {6, 5}, one[2] = {1, 1};
+        CHECK_PRODUCT(kiln_slice(a, cst, csp, one),
+                      kiln_slice(kiln_transpose(b, NULL, 0), cst,
+                                 (int64_t[]){5, 6}, one),
+                      1e-5);
+        /* broadcast views (zero strides) */
+        kiln_array *bv = kiln_broadcast_to(rand_array(sv, 1, dt), s, 2);
+        CHECK_PRODUCT(kiln_transpose(bv, NULL, 0), a, 1e-5);
+        CHECK_PRODUCT(a, kiln_transpose(bv, NULL, 0), 1e-5);
+        kiln_array *ab = kiln_broadcast_to(a, sb, 3);
+        CHECK_PRODUCT(ab, kiln_transpose(b, NULL, 0), 1e-5);
+        /* a strided vector */
+        int64_t vst[1] = {0}, vsp[1] = {KILN_SLICE_END}, vstep[1] = {2};
+        int64_t s16 = 16;
+        kiln_array *v = kiln_slice(rand_array(&s16, 1, dt), vst, vsp, vstep);
+        CHECK_PRODUCT(a, v, 1e-5);
+        CHECK_PRODUCT(v, kiln_transpose(a, NULL, 0), 1e-5);
+    }
+    kiln_scope_end(NULL);
+}
+
+TEST(matmul_size_zero)
+{
+    kiln_scope_begin();
+    int64_t s03[2] = {0, 3}, s34[2] = {3, 4}, s30[2] = {3, 0};
+    int64_t s04[2] = {0, 4}, s204[3] = {2, 0, 4};
+    kiln_dtype f = KILN_DTYPE_FLOAT32;
+    kiln_array *y = kiln_matmul(rand_array(s03, 2, f), rand_array(s34, 2, f));
+    CHECK(y && kiln_array_dim(y, 0) == 0 && kiln_array_dim(y, 1) == 4);
+    CHECK(kiln_array_eval(y) == KILN_OK);
+    /* k == 0: zeros */
+    CHECK_PRODUCT(rand_array(s30, 2, f), rand_array(s04, 2, f), 0);
+    CHECK_PRODUCT(rand_array(s30, 2, KILN_DTYPE_INT32),
+                  rand_array(s04, 2, KILN_DTYPE_INT32), 0);
+    y = kiln_matmul(rand_array(s34, 2, f), rand_array(s204, 3, f));
+    CHECK(y == NULL && kiln_errcode() == KILN_ERR_VALUE);
+    kiln_errclear();
+    int64_t s230[3] = {2, 3, 0};
+    y = kiln_matmul(rand_array(s230, 3, f), rand_array(s04, 2, f));
+    CHECK(y && kiln_array_size(y) == 24);
+    const float *p = kiln_array_data(y);
+    for (int i = 0; p && i < 24; i++) {
+        CHECK(p[i] == 0.0f);
+    }
+    kiln_scope_end(NULL);
+}
+
+TEST(matmul_errors)
+{
+    kiln_scope_begin();
+    int64_t s23[2] = {2, 3}, s45[2] = {4, 5}, s3[1] = {3};
+    int64_t s234[3] = {2, 3, 4}, s345[3] = {3, 4, 5};
+    kiln_dtype f = KILN_DTYPE_FLOAT32;
+    kiln_errclear();
+    CHECK(kiln_matmul(rand_array(s23, 2, f), rand_array(s45, 2, f)) == NULL);
+    CHECK(kiln_errcode() == KILN_ERR_VALUE);
+    CHECK(strstr(kiln_errmsg(), "[matmul]") != NULL);
+    CHECK(strstr(kiln_errmsg(), "(2,3)") != NULL);
+    CHECK(strstr(kiln_errmsg(), "(4,5)") != NULL);
+    kiln_errclear();
+    /* batch dims that do not broadcast */
+    CHECK(kiln_matmul(rand_array(s234, 3, f), rand_array(s345, 3, f)) ==
+          NULL);
+    CHECK(kiln_errcode() == KILN_ERR_VALUE);
+    CHECK(strstr(kiln_errmsg(), "(2,3,4)") != NULL);
+    kiln_errclear();
+    /* 0-d operands */
+    CHECK(kiln_matmul(kiln_scalar_f64(2, f), rand_array(s3, 1, f)) == NULL);
+    CHECK(kiln_errcode() == KILN_ERR_VALUE);
+    kiln_errclear();
+    CHECK(kiln_matmul(NULL, rand_array(s3, 1, f)) == NULL);
+    CHECK(strstr(kiln_errmsg(), "[matmul] argument is NULL") != NULL);
+    kiln_errclear();
+    CHECK(kiln_addmm(NULL, rand_array(s3, 1, f), rand_array(s3, 1, f), 1,
+                     1) == NULL);
+    kiln_errclear();
+    CHECK(kiln_inner(rand_array(s23, 2, f), rand_array(s45, 2, f)) == NULL);
+    CHECK(kiln_errcode() == KILN_ERR_VALUE);
+    CHECK(strstr(kiln_errmsg(), "[inner]") != NULL);
+    kiln_errclear();
+    CHECK(kiln_outer(NULL, rand_array(s3, 1, f)) == NULL);
+    kiln_errclear();
+    kiln_scope_end(NULL);
+}
+
+/* alpha * a @ b + beta * c against the reference, c broadcast. */
+static void check_addmm(kiln_array *c, kiln_array *a, kiln_array *b,
+                        double alpha, double beta, double tol, int line)
+{
+    kiln_array *y = kiln_addmm(c, a, b, alpha, beta);
+    CHECK_MSG(y != NULL, "line %d: addmm failed: %s", line, kiln_errmsg());
+    if (!y) {
+        return;
+    }
+    CHECK(kiln_array_eval(y) == KILN_OK);
+    kiln_array *cb = kiln_broadcast_to(c, kiln_array_shape(y),
+                                       kiln_array_ndim(y));
+    double *va = values(a), *vb = values(b), *vc = values(cb);
+    int64_t so[KILN_MAX_NDIM];
+    int no;
+    double *p = ref_matmul(va, kiln_array_shape(a), kiln_array_ndim(a), vb,
+                           kiln_array_shape(b), kiln_array_ndim(b), so, &no);
+    double *got = values(y);
+    for (int64_t i = 0; i < kiln_array_size(y); i++) {
+        double want = alpha * p[i] + (beta != 0 ? beta * vc[i] : 0.0);
+        if (fabs(got[i] - want) > tol * (1 + fabs(want))) {
+            kt_fail(__FILE__, line, "element %lld: %.9g vs %.9g",
+                    (long long)i, got[i], want);
+            break;
+        }
+    }
+    free(va);
+    free(vb);
+    free(vc);
+    free(p);
+    free(got);
+}
+
+TEST(matmul_addmm)
+{
+    kiln_scope_begin();
+    int64_t s34[2] = {3, 4}, s45[2] = {4, 5}, s35[2] = {3, 5}, s5[1] = {5};
+    int64_t s235[3] = {2, 3, 5}, s245[3] = {2, 4, 5}, s31[2] = {3, 1};
+    kiln_dtype f = KILN_DTYPE_FLOAT32;
+    kiln_array *a = rand_array(s34, 2, f), *b = rand_array(s45, 2, f);
+    check_addmm(rand_array(s35, 2, f), a, b, 2.0, 0.5, 1e-5, __LINE__);
+    check_addmm(rand_array(s5, 1, f), a, b, -1.0, 3.0, 1e-5, __LINE__);
+    check_addmm(rand_array(s31, 2, f), a, b, 1.0, 1.0, 1e-5, __LINE__);
+    check_addmm(kiln_scalar_f64(7, f), a, b, 1.0, 1.0, 1e-5, __LINE__);
+    check_addmm(rand_array(s235, 3, f), a, rand_array(s245, 3, f), 0.5, 2.0,
+                1e-5, __LINE__);
+    check_addmm(rand_array(s35, 2, KILN_DTYPE_FLOAT64),
+                rand_array(s34, 2, KILN_DTYPE_FLOAT64),
+                rand_array(s45, 2, KILN_DTYPE_FLOAT64), 1.5, -2.0, 1e-13,
+                __LINE__);
+    check_addmm(rand_array(s35, 2, KILN_DTYPE_FLOAT16),
+                rand_array(s34, 2, KILN_DTYPE_FLOAT16),
+                rand_array(s45, 2, KILN_DTYPE_FLOAT16), 1.5, -2.0, 3e-3,
+                __LINE__);
+    /* transposed c */
+    int64_t s53[2] = {5, 3};
+    check_addmm(kiln_transpose(rand_array(s53, 2, f), NULL, 0), a, b, 1.0,
+                1.0, 1e-5, __LINE__);
+    /* beta == 0 ignores c, NaN included */
+    kiln_array *nan = kiln_full(s35, 2, NAN, f);
+    kiln_array *y = kiln_addmm(nan, a, b, 1.0, 0.0);
+    const float *p = kiln_array_data(y);
+    for (int i = 0; p && i < 15; i++) {
+        CHECK(!isnan(p[i]));
+    }
+    /* k == 0: beta * c */
+    int64_t s30[2] = {3, 0}, s05[2] = {0, 5};
+    check_addmm(rand_array(s35, 2, f), rand_array(s30, 2, f),
+                rand_array(s05, 2, f), 1.0, 2.0, 1e-6, __LINE__);
+    /* integers compute in float32 */
+    y = kiln_addmm(rand_array(s35, 2, KILN_DTYPE_INT32),
+                   rand_array(s34, 2, KILN_DTYPE_INT32),
+                   rand_array(s45, 2, KILN_DTYPE_INT32), 1.0, 1.0);
+    CHECK(kiln_array_dtype(y) == KILN_DTYPE_FLOAT32);
+    /* a weak c takes the product's dtype */
+    y = kiln_addmm(kiln_weak_f64(1.0), rand_array(s34, 2, KILN_DTYPE_FLOAT16),
+                   rand_array(s45, 2, KILN_DTYPE_FLOAT16), 1.0, 1.0);
+    CHECK(kiln_array_dtype(y) == KILN_DTYPE_FLOAT16);
+    /* c may not widen the result */
+    int64_t s25[2] = {2, 5};
+    kiln_errclear();
+    CHECK(kiln_addmm(rand_array(s25, 2, f), a, b, 1, 1) == NULL);
+    CHECK(kiln_errcode() == KILN_ERR_VALUE);
+    CHECK(strstr(kiln_errmsg(), "[addmm]") != NULL);
+    kiln_errclear();
+    kiln_scope_end(NULL);
+}
+
+TEST(matmul_inner_outer)
+{
+    kiln_scope_begin();
+    kiln_dtype f = KILN_DTYPE_FLOAT64;
+    int64_t s23[2] = {2, 3}, s423[3] = {4, 2, 3}, s3[1] = {3};
+    kiln_array *a = rand_array(s23, 2, f), *b = rand_array(s423, 3, f);
+    kiln_array *y = kiln_inner(a, b);
+    CHECK(y && kiln_array_ndim(y) == 3 && kiln_array_dim(y, 0) == 2 &&
+          kiln_array_dim(y, 1) == 4 && kiln_array_dim(y, 2) == 2);
+    double *va = values(a), *vb = values(b), *vy = values(y);
+    for (int i = 0; i < 2; i++) {
+        for (int j = 0; j < 8; j++) {
+            double s = 0;
+            for (int q = 0; q < 3; q++) {
+                s += va[i * 3 + q] * vb[j * 3 + q];
+            }
+            CHECK_NEAR(vy[i * 8 + j], s, 1e-12);
+        }
+    }
+    free(va);
+    free(vb);
+    free(vy);
+    /* vectors, and vector with matrix */
+    kiln_array *v = rand_array(s3, 1, f);
+    CHECK(kiln_array_ndim(kiln_inner(v, v)) == 0);
+    y = kiln_inner(a, v);
+    CHECK(kiln_array_ndim(y) == 1 && kiln_array_dim(y, 0) == 2);
+    y = kiln_inner(v, b);
+    CHECK(kiln_array_ndim(y) == 2 && kiln_array_dim(y, 0) == 4);
+    /* a 0-d operand multiplies */
+    y = kiln_inner(kiln_scalar_f64(2, f), a);
+    CHECK(kiln_array_ndim(y) == 2);
+    /* k == 0 */
+    int64_t s20[2] = {2, 0}, s30[2] = {3, 0};
+    y = kiln_inner(rand_array(s20, 2, f), rand_array(s30, 2, f));
+    CHECK(y && kiln_array_dim(y, 0) == 2 && kiln_array_dim(y, 1) == 3);
+    const double *p = kiln_array_data(y);
+    for (int i = 0; p && i < 6; i++) {
+        CHECK(p[i] == 0.0);
+    }
+    /* outer flattens both */
+    int32_t ia[4] = {1, 2, 3, 4}, ib[3] = {1, -1, 10};
+    int64_t s22[2] = {2, 2};
+    y = kiln_outer(kiln_array_from_data(ia, s22, 2, KILN_DTYPE_INT32),
+                   kiln_array_from_data(ib, s3, 1, KILN_DTYPE_INT32));
+    CHECK(kiln_array_dtype(y) == KILN_DTYPE_INT32);
+    CHECK(kiln_array_dim(y, 0) == 4 && kiln_array_dim(y, 1) == 3);
+    const int32_t *q = kiln_array_data(y);
+    for (int i = 0; q && i < 4; i++) {
+        for (int j = 0; j < 3; j++) {
+            CHECK(q[i * 3 + j] == ia[i] * ib[j]);
+        }
+    }
+    kiln_scope_end(NULL);
+}
