@@ -8,6 +8,7 @@
  */
 #include "array.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -235,6 +236,21 @@ void kiln__node_release(kiln_node *n)
 /* nodes                                                              */
 /* ------------------------------------------------------------------ */
 
+/* infer names its primitive; the user called `fn` (kiln_clip reaching
+ * maximum, say): make the message name the entry point. */
+static void rename_entry_point(const char *prim, const char *fn)
+{
+    char msg[1024];
+    size_t np = strlen(prim);
+    const char *m = kiln_errmsg();
+    if (!fn || strcmp(prim, fn) == 0 || m[0] != '[' ||
+        strncmp(m + 1, prim, np) != 0 || m[np + 1] != ']') {
+        return;
+    }
+    snprintf(msg, sizeof msg, "%s", m + np + 2);
+    kiln__err(kiln_errcode(), "[%s]%s", fn, msg);
+}
+
 kiln_status kiln__node_make(const kiln_prim *p, const void *params,
                             kiln_array *const *in, int nin, kiln_array **outs,
                             int *nout, const char *fn)
@@ -263,6 +279,7 @@ kiln_status kiln__node_make(const kiln_prim *p, const void *params,
         free(inm);
     }
     if (st != KILN_OK) {
+        rename_entry_point(p->name, fn);
         return st;
     }
     size_t psz = p->params_size;
@@ -370,7 +387,9 @@ void kiln_scope_begin(void)
         if (!s) {
             /* Out of memory: the new scope is not opened; its arrays go
              * to the enclosing one. Recorded so the caller can see it. */
-            kiln__err_oom("scope_begin", cap * sizeof *s);
+            if (kiln_errcode() == KILN_OK) {
+                kiln__err_oom("scope_begin", cap * sizeof *s);
+            }
             unopened_scopes++;
             return;
         }
@@ -388,8 +407,13 @@ kiln_array *kiln_scope_keep(kiln_array *a)
     if (a && nscopes > 0) {
         /* one extra reference, handed on when the scope ends */
         kiln_array_retain(a);
-        if (nscopes > 1) {
-            scope_push_item(&scopes[nscopes - 2], a);
+        if (nscopes > 1 && !scope_push_item(&scopes[nscopes - 2], a)) {
+            /* the enclosing scope cannot own it: drop the extra
+             * reference rather than leak it, and say so */
+            kiln_array_release(a);
+            if (kiln_errcode() == KILN_OK) {
+                kiln__err_oom("scope_keep", sizeof a);
+            }
         }
     }
     return a;
@@ -499,6 +523,7 @@ kiln_array *kiln__scalar(double v, kiln_dtype dt, bool weak)
     if (a) {
         kiln__dtype_store_f64(a->buf->data, dt, v);
         a->weak = weak;
+        a->weak_exact = weak;
         a->wfloat = v;
     }
     return a;
@@ -518,6 +543,7 @@ kiln_array *kiln_weak_i64(int64_t v)
     if (a) {
         kiln__dtype_store_i64(a->buf->data, dt, v);
         a->weak = true;
+        a->weak_exact = true;
         a->weak_is_int = true;
         a->wint = v;
     }
@@ -614,7 +640,11 @@ size_t kiln_list_size(const kiln_list *l)
 
 kiln_array *kiln_list_get(const kiln_list *l, size_t i)
 {
-    if (!l || i >= l->n) {
+    if (!l) {
+        kiln__err_null("list_get");
+        return NULL;
+    }
+    if (i >= l->n) {
         kiln__err(KILN_ERR_INDEX, "[list_get] index %zu out of range", i);
         return NULL;
     }

@@ -26,7 +26,8 @@ struct kiln_array {
     kiln_dtype dtype;
     int ndim;
     bool weak;         /* a Python-style scalar (see kiln_weak_f64) */
-    bool weak_is_int;  /* weak: the exact value is wint, else wfloat */
+    bool weak_exact;   /* a weak leaf whose exact value is below */
+    bool weak_is_int;  /* weak_exact: the value is wint, else wfloat */
     int64_t wint;      /* weak scalars keep their exact value, so casting */
     double wfloat;     /* them to the other operand's dtype loses nothing */
     int out_index;     /* which output of node */

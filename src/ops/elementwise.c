@@ -37,10 +37,21 @@ kiln_array *kiln__op_astype(kiln_array *x, kiln_dtype dt, const char *fn)
         /* a weak scalar becomes the other operand's dtype from its exact
          * value (x_f64 + 0.1 adds the double 0.1, not the float 0.1f) */
         kiln_array *s = kiln__scalar(0.0, dt, false);
-        if (s && x->weak_is_int) {
+        const void *src = kiln__array_ptr(x);
+        if (!s) {
+            return NULL;
+        }
+        if (x->weak_exact && x->weak_is_int) {
             kiln__dtype_store_i64(kiln__array_ptr(s), dt, x->wint);
-        } else if (s) {
+        } else if (x->weak_exact) {
             kiln__dtype_store_f64(kiln__array_ptr(s), dt, x->wfloat);
+        } else if (kiln_dtype_is_float(x->dtype)) {
+            /* a weak result of weak operands: its stored value */
+            kiln__dtype_store_f64(kiln__array_ptr(s), dt,
+                                  kiln__dtype_load_f64(src, x->dtype));
+        } else {
+            kiln__dtype_store_i64(kiln__array_ptr(s), dt,
+                                  kiln__dtype_load_i64(src, x->dtype));
         }
         return s;
     }
@@ -120,7 +131,8 @@ kiln_array *kiln__op_binary(const kiln_prim *p, kiln_array *a, kiln_array *b,
     in[1] = in[0] ? kiln__op_astype(b, dt, fn) : NULL;
     kiln_array *y = in[1] ? kiln__node_make1(p, NULL, in, 2, fn) : NULL;
     if (y) {
-        y->weak = weak;
+        /* a bool or float result of weak ints is not a Python number */
+        y->weak = weak && y->dtype == in[0]->dtype;
     }
     kiln__release_all(in, 2);
     return y;

@@ -16,7 +16,7 @@
  *
  * where(cond, a, b): cond bool, a and b one dtype, all three broadcast.
  */
-#include "../backend/cpu/elementwise.h"
+#include "../backend/cpu/elementwise_cpu.h"
 #include "../core/error.h"
 #include "../core/shape.h"
 #include "prim.h"

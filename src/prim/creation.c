@@ -17,7 +17,7 @@
 
 #include <string.h>
 
-#include "../backend/cpu/elementwise.h"
+#include "../backend/cpu/elementwise_cpu.h"
 #include "../core/array.h"
 #include "../core/dtype.h"
 #include "../core/error.h"
@@ -131,7 +131,7 @@ static kiln_status eval_arange(const kiln_node *n, kiln_array *const *in,
 
 const kiln_prim kiln__prim_arange = {
     .name = "arange",
-    .flags = 0,
+    .flags = KILN_PRIM_NO_SHAPELESS, /* params hold the output shape */
     .nin = 0,
     .params_size = sizeof(kiln_range_params),
     .infer = infer_range,
@@ -154,7 +154,7 @@ static kiln_status eval_linspace(const kiln_node *n, kiln_array *const *in,
 
 const kiln_prim kiln__prim_linspace = {
     .name = "linspace",
-    .flags = 0,
+    .flags = KILN_PRIM_NO_SHAPELESS, /* params hold the output shape */
     .nin = 0,
     .params_size = sizeof(kiln_range_params),
     .infer = infer_range,
@@ -216,7 +216,7 @@ static kiln_status eval_eye(const kiln_node *n, kiln_array *const *in,
 
 const kiln_prim kiln__prim_eye = {
     .name = "eye",
-    .flags = 0,
+    .flags = KILN_PRIM_NO_SHAPELESS, /* params hold the output shape */
     .nin = 0,
     .params_size = sizeof(kiln_eye_params),
     .infer = infer_eye,

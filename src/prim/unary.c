@@ -16,7 +16,7 @@
  * stop_gradient: identity, evaluated as a view of its input.
  * astype: params {dtype}; converts (float to integer saturates).
  */
-#include "../backend/cpu/elementwise.h"
+#include "../backend/cpu/elementwise_cpu.h"
 #include "../core/array.h"
 #include "../core/error.h"
 #include "prim.h"

@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../backend/cpu/elementwise.h"
+#include "../backend/cpu/elementwise_cpu.h"
 #include "../core/array.h"
 #include "../core/dtype.h"
 #include "../core/error.h"
@@ -154,6 +154,12 @@ static kiln_status run_node(kiln_node *n)
     }
     st = n->prim->eval_cpu(n, n->in, outs);
     if (st != KILN_OK) {
+        /* a kernel may have given outputs buffers before failing: drop
+         * them, so the outputs stay pending and a later eval reruns */
+        for (int i = 0; i < n->nout; i++) {
+            kiln__buffer_release(outs[i]->buf);
+            outs[i]->buf = NULL;
+        }
         goto cleanup;
     }
     for (int i = 0; i < n->nout; i++) {

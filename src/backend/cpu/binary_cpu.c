@@ -13,7 +13,7 @@
 #include "../../core/dtype.h"
 #include "../../core/error.h"
 #include "../../core/shape.h"
-#include "elementwise.h"
+#include "elementwise_cpu.h"
 #include "iter.h"
 #include "scalar.h"
 

@@ -42,7 +42,7 @@
 #include "../../core/half.h"
 #include "../../core/shape.h"
 #include "../../runtime/pool.h"
-#include "elementwise.h"
+#include "elementwise_cpu.h"
 #include "iter.h"
 
 /* ------------------------------------------------------------------ */

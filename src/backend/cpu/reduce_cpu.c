@@ -55,7 +55,7 @@
 
 #include "../../core/error.h"
 #include "../../runtime/pool.h"
-#include "elementwise.h"
+#include "elementwise_cpu.h"
 #include "iter.h"
 #include "scalar.h"
 

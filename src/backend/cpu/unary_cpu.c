@@ -16,7 +16,7 @@
 #include "../../core/dtype.h"
 #include "../../core/error.h"
 #include "copy_cpu.h"
-#include "elementwise.h"
+#include "elementwise_cpu.h"
 #include "iter.h"
 #include "scalar.h"
 

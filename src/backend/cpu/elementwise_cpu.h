@@ -1,5 +1,5 @@
 /*
- * elementwise.h - eager CPU loops for elementwise primitives.
+ * elementwise_cpu.h - eager CPU loops for elementwise primitives.
  *
  * A kernel handles one row of n elements with byte strides; inside, it
  * picks a contiguous loop (which the compiler vectorises), a loop with a
@@ -10,8 +10,8 @@
  *
  * Operand order in the iterator: output first, then inputs.
  */
-#ifndef KILN_CPU_ELEMENTWISE_H
-#define KILN_CPU_ELEMENTWISE_H
+#ifndef KILN_CPU_ELEMENTWISE_CPU_H
+#define KILN_CPU_ELEMENTWISE_CPU_H
 
 #include <stdint.h>
 
