@@ -91,67 +91,67 @@ static double libm_sigmoid(double x)
 
 /* X(name, vmath fn, double reference, libm float fn or 0, bound domain lo,
  * hi, throughput input lo, hi) */
-#define VF_LIST(X)                                                        \
-    X(expf, kiln_vexpf, exp, expf, -104.0, 89.0, -10.0, 10.0)             \
-    X(expm1f, kiln_vexpm1f, expm1, expm1f, -FLT_MAX, 89.0, -10.0, 10.0)   \
-    X(logf, kiln_vlogf, log, logf, 0.0, FLT_MAX, 0.0, 100.0)              \
-    X(log1pf, kiln_vlog1pf, log1p, log1pf, -1.0, FLT_MAX, -0.9, 100.0)    \
-    X(log2f, kiln_vlog2f, log2, log2f, 0.0, FLT_MAX, 0.0, 100.0)          \
-    X(log10f, kiln_vlog10f, log10, log10f, 0.0, FLT_MAX, 0.0, 100.0)      \
-    X(sinf, kiln_vsinf, sin, sinf, -0x1p28, 0x1p28, -10.0, 10.0)          \
-    X(cosf, kiln_vcosf, cos, cosf, -0x1p28, 0x1p28, -10.0, 10.0)          \
-    X(tanf, kiln_vtanf, tan, tanf, -0x1p28, 0x1p28, -10.0, 10.0)          \
-    X(asinf, kiln_vasinf, asin, asinf, -1.0, 1.0, -1.0, 1.0)              \
-    X(acosf, kiln_vacosf, acos, acosf, -1.0, 1.0, -1.0, 1.0)              \
-    X(atanf, kiln_vatanf, atan, atanf, -FLT_MAX, FLT_MAX, -10.0, 10.0)    \
-    X(sinhf, kiln_vsinhf, sinh, sinhf, -90.0, 90.0, -10.0, 10.0)          \
-    X(coshf, kiln_vcoshf, cosh, coshf, -90.0, 90.0, -10.0, 10.0)          \
-    X(tanhf, kiln_vtanhf, tanh, tanhf, -FLT_MAX, FLT_MAX, -10.0, 10.0)    \
-    X(asinhf, kiln_vasinhf, asinh, asinhf, -FLT_MAX, FLT_MAX, -10.0, 10.0) \
-    X(acoshf, kiln_vacoshf, acosh, acoshf, 1.0, FLT_MAX, 1.0, 100.0)      \
-    X(atanhf, kiln_vatanhf, atanh, atanhf, -1.0, 1.0, -1.0, 1.0)          \
-    X(sigmoidf, kiln_vsigmoidf, ref_sigmoid, libm_sigmoidf, -FLT_MAX,     \
-      FLT_MAX, -10.0, 10.0)                                               \
-    X(erff, kiln_verff, erf, erff, -FLT_MAX, FLT_MAX, -3.0, 3.0)          \
+#define VF_LIST(X)                                                             \
+    X(expf, kiln_vexpf, exp, expf, -104.0, 89.0, -10.0, 10.0)                  \
+    X(expm1f, kiln_vexpm1f, expm1, expm1f, -FLT_MAX, 89.0, -10.0, 10.0)        \
+    X(logf, kiln_vlogf, log, logf, 0.0, FLT_MAX, 0.0, 100.0)                   \
+    X(log1pf, kiln_vlog1pf, log1p, log1pf, -1.0, FLT_MAX, -0.9, 100.0)         \
+    X(log2f, kiln_vlog2f, log2, log2f, 0.0, FLT_MAX, 0.0, 100.0)               \
+    X(log10f, kiln_vlog10f, log10, log10f, 0.0, FLT_MAX, 0.0, 100.0)           \
+    X(sinf, kiln_vsinf, sin, sinf, -0x1p28, 0x1p28, -10.0, 10.0)               \
+    X(cosf, kiln_vcosf, cos, cosf, -0x1p28, 0x1p28, -10.0, 10.0)               \
+    X(tanf, kiln_vtanf, tan, tanf, -0x1p28, 0x1p28, -10.0, 10.0)               \
+    X(asinf, kiln_vasinf, asin, asinf, -1.0, 1.0, -1.0, 1.0)                   \
+    X(acosf, kiln_vacosf, acos, acosf, -1.0, 1.0, -1.0, 1.0)                   \
+    X(atanf, kiln_vatanf, atan, atanf, -FLT_MAX, FLT_MAX, -10.0, 10.0)         \
+    X(sinhf, kiln_vsinhf, sinh, sinhf, -90.0, 90.0, -10.0, 10.0)               \
+    X(coshf, kiln_vcoshf, cosh, coshf, -90.0, 90.0, -10.0, 10.0)               \
+    X(tanhf, kiln_vtanhf, tanh, tanhf, -FLT_MAX, FLT_MAX, -10.0, 10.0)         \
+    X(asinhf, kiln_vasinhf, asinh, asinhf, -FLT_MAX, FLT_MAX, -10.0, 10.0)     \
+    X(acoshf, kiln_vacoshf, acosh, acoshf, 1.0, FLT_MAX, 1.0, 100.0)           \
+    X(atanhf, kiln_vatanhf, atanh, atanhf, -1.0, 1.0, -1.0, 1.0)               \
+    X(sigmoidf, kiln_vsigmoidf, ref_sigmoid, libm_sigmoidf, -FLT_MAX, FLT_MAX, \
+      -10.0, 10.0)                                                             \
+    X(erff, kiln_verff, erf, erff, -FLT_MAX, FLT_MAX, -3.0, 3.0)               \
     X(erfinvf, kiln_verfinvf, ref_erfinv, 0, -1.0, 1.0, -1.0, 1.0)
 
 /* float64: only the functions with their own code (the others are libm). */
-#define VD_LIST(X)                                                        \
-    X(expd, kiln_vexpd, expl, exp, -746.0, 710.0, -10.0, 10.0)            \
-    X(expm1d, kiln_vexpm1d, expm1l, expm1, -50.0, 710.0, -10.0, 10.0)     \
-    X(logd, kiln_vlogd, logl, log, 0.0, DBL_MAX, 0.0, 100.0)              \
-    X(log1pd, kiln_vlog1pd, log1pl, log1p, -1.0, DBL_MAX, -0.9, 100.0)    \
-    X(sinhd, kiln_vsinhd, sinhl, sinh, -711.0, 711.0, -10.0, 10.0)        \
-    X(coshd, kiln_vcoshd, coshl, cosh, -711.0, 711.0, -10.0, 10.0)        \
-    X(tanhd, kiln_vtanhd, tanhl, tanh, -30.0, 30.0, -10.0, 10.0)          \
-    X(sigmoidd, kiln_vsigmoidd, refl_sigmoid, libm_sigmoid, -750.0, 50.0, \
-      -10.0, 10.0)                                                        \
-    X(erfd, kiln_verfd, erfl, erf, -7.0, 7.0, -3.0, 3.0)                  \
+#define VD_LIST(X)                                                             \
+    X(expd, kiln_vexpd, expl, exp, -746.0, 710.0, -10.0, 10.0)                 \
+    X(expm1d, kiln_vexpm1d, expm1l, expm1, -50.0, 710.0, -10.0, 10.0)          \
+    X(logd, kiln_vlogd, logl, log, 0.0, DBL_MAX, 0.0, 100.0)                   \
+    X(log1pd, kiln_vlog1pd, log1pl, log1p, -1.0, DBL_MAX, -0.9, 100.0)         \
+    X(sinhd, kiln_vsinhd, sinhl, sinh, -711.0, 711.0, -10.0, 10.0)             \
+    X(coshd, kiln_vcoshd, coshl, cosh, -711.0, 711.0, -10.0, 10.0)             \
+    X(tanhd, kiln_vtanhd, tanhl, tanh, -30.0, 30.0, -10.0, 10.0)               \
+    X(sigmoidd, kiln_vsigmoidd, refl_sigmoid, libm_sigmoid, -750.0, 50.0,      \
+      -10.0, 10.0)                                                             \
+    X(erfd, kiln_verfd, erfl, erf, -7.0, 7.0, -3.0, 3.0)                       \
     X(erfinvd, kiln_verfinvd, 0, 0, -1.0, 1.0, -1.0, 1.0)
 
 /* One expansion: static void run_expf(const float *x, float *y, size_t n)
  * { for (i) y[i] = kiln_vexpf(x[i]); } and libm_run_expf likewise. */
-#define VF_LOOPS(name, fn, ref, lm, lo, hi, slo, shi)                     \
-    static void run_##name(const float *x, float *y, size_t n)            \
-    {                                                                     \
-        for (size_t i = 0; i < n; i++) {                                  \
-            y[i] = fn(x[i]);                                              \
-        }                                                                 \
-    }                                                                     \
-    static double ref1_##name(double x)                                   \
-    {                                                                     \
-        return ref(x);                                                    \
+#define VF_LOOPS(name, fn, ref, lm, lo, hi, slo, shi)                          \
+    static void run_##name(const float *x, float *y, size_t n)                 \
+    {                                                                          \
+        for (size_t i = 0; i < n; i++) {                                       \
+            y[i] = fn(x[i]);                                                   \
+        }                                                                      \
+    }                                                                          \
+    static double ref1_##name(double x)                                        \
+    {                                                                          \
+        return ref(x);                                                         \
     }
 VF_LIST(VF_LOOPS)
 
-#define VD_LOOPS(name, fn, ref, lm, lo, hi, slo, shi)                     \
-    static void run_##name(const float *xf, float *yf, size_t n)          \
-    {                                                                     \
-        const double *x = (const double *)(const void *)xf;               \
-        double *y = (double *)(void *)yf;                                 \
-        for (size_t i = 0; i < n; i++) {                                  \
-            y[i] = fn(x[i]);                                              \
-        }                                                                 \
+#define VD_LOOPS(name, fn, ref, lm, lo, hi, slo, shi)                          \
+    static void run_##name(const float *xf, float *yf, size_t n)               \
+    {                                                                          \
+        const double *x = (const double *)(const void *)xf;                    \
+        double *y = (double *)(void *)yf;                                      \
+        for (size_t i = 0; i < n; i++) {                                       \
+            y[i] = fn(x[i]);                                                   \
+        }                                                                      \
     }
 VD_LIST(VD_LOOPS)
 
@@ -171,9 +171,9 @@ struct row {
     double lo, hi, slo, shi;
 };
 
-#define VF_ROW(name, fn, ref, lm, lo, hi, slo, shi)                       \
+#define VF_ROW(name, fn, ref, lm, lo, hi, slo, shi)                            \
     {#name, run_##name, ref1_##name, 0, lm, 0, lo, hi, slo, shi},
-#define VD_ROW(name, fn, ref, lm, lo, hi, slo, shi)                       \
+#define VD_ROW(name, fn, ref, lm, lo, hi, slo, shi)                            \
     {#name, run_##name, 0, ref, 0, lm, lo, hi, slo, shi},
 
 static const struct row frows[] = {VF_LIST(VF_ROW)};
@@ -329,8 +329,8 @@ static struct err sweep_d(const struct row *r, long nsamples)
         }
         r->run((const float *)(const void *)xs, (float *)(void *)ys, BATCH);
         for (size_t k = 0; k < BATCH; k++) {
-            long double ref = r->refl ? r->refl(xs[k])
-                                      : refl_erfinv(xs[k], ys[k]);
+            long double ref =
+                r->refl ? r->refl(xs[k]) : refl_erfinv(xs[k], ys[k]);
             measure_d(&e, ys[k], ref, xs[k]);
         }
     }
@@ -487,8 +487,10 @@ int main(int argc, char **argv)
         } else if (!strcmp(argv[i], "--only") && i + 1 < argc) {
             only = argv[++i];
         } else {
-            fprintf(stderr, "usage: %s [--stride N] [--samples N] "
-                            "[--no-speed] [--only NAME]\n", argv[0]);
+            fprintf(stderr,
+                    "usage: %s [--stride N] [--samples N] "
+                    "[--no-speed] [--only NAME]\n",
+                    argv[0]);
             return 2;
         }
     }
@@ -504,9 +506,10 @@ int main(int argc, char **argv)
         }
     }
     printf("float32: every %u-th bit pattern in the domain + 1M-point grid; "
-           "float64: %ld random inputs\n", stride, nsamples);
-    printf("%-9s %-25s %8s %5s  %-14s %6s %6s\n", "function", "domain",
-           "ulp", "iulp", "max ulp at", "ns/el", "libm");
+           "float64: %ld random inputs\n",
+           stride, nsamples);
+    printf("%-9s %-25s %8s %5s  %-14s %6s %6s\n", "function", "domain", "ulp",
+           "iulp", "max ulp at", "ns/el", "libm");
     for (size_t k = 0; k < sizeof frows / sizeof frows[0]; k++) {
         const struct row *r = &frows[k];
         if (only && strcmp(only, r->name)) {

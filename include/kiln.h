@@ -15,6 +15,8 @@
  * kiln_status. The code and a message naming the entry point live in
  * thread-local storage (kiln_errcode(), kiln_errmsg()). An op given a NULL
  * argument returns NULL and keeps the first error, so chains stay readable.
+ * A NULL optional argument means its default only when no error is
+ * pending; otherwise it propagates the error.
  *
  * Arrays are immutable values. Ops build a lazy graph; kiln_eval (or reading
  * data) runs it. Shapes are int64_t; axes may be negative.
@@ -285,8 +287,14 @@ KILN_SCAN_OP_LIST(KILN_X_)
 /* linear algebra                                                     */
 /* ------------------------------------------------------------------ */
 
+/* numpy's matmul (1-D operands, broadcast batch dims). The operands
+ * promote to one dtype, which the result keeps; integer and bool inputs
+ * are allowed (MLX rejects them): integers wrap, bool is "or" of "and"s. */
 KILN_API kiln_array *kiln_matmul(kiln_array *a, kiln_array *b);
-/* alpha * (a @ b) + beta * c */
+/* alpha * (a @ b) + beta * c, in the promoted float dtype (integer and bool
+ * operands compute in float32). c broadcasts to the shape of a @ b (it
+ * never widens the result); beta == 0 ignores c, so NaN or Inf in c does
+ * not propagate. */
 KILN_API kiln_array *kiln_addmm(kiln_array *c, kiln_array *a, kiln_array *b,
                                 double alpha, double beta);
 KILN_API kiln_array *kiln_inner(kiln_array *a, kiln_array *b);
@@ -318,7 +326,10 @@ KILN_API kiln_array *kiln_broadcast_to(kiln_array *x, const int64_t *shape,
 KILN_API kiln_list *kiln_broadcast_arrays(kiln_array *const *xs, int n);
 /* Python-style slicing per axis: start/stop/step arrays of length ndim,
  * already meaning what Python means (negative wraps; out of range clamps).
- * Use KILN_SLICE_END for an open end. Negative steps allowed, not 0. */
+ * KILN_SLICE_BEGIN (start) and KILN_SLICE_END (stop) mean an omitted bound
+ * (Python's None) whatever the step's sign: x[::-1] is start BEGIN, stop
+ * END, step -1. Negative steps allowed, not 0; step == NULL means a step of
+ * 1 on every axis. */
 #define KILN_SLICE_END INT64_MAX
 #define KILN_SLICE_BEGIN INT64_MIN
 KILN_API kiln_array *kiln_slice(kiln_array *x, const int64_t *start,
@@ -328,9 +339,15 @@ KILN_API kiln_array *kiln_slice_update(kiln_array *x, kiln_array *update,
                                        const int64_t *start,
                                        const int64_t *stop,
                                        const int64_t *step);
-/* take along `axis` (flattened when flat). Negative indices wrap. */
+/* take along `axis` (of x flattened when flat), numpy's take: the
+ * result has x's shape with that axis replaced by indices' shape. indices
+ * may have any integer dtype; a negative index wraps once (i + n), then
+ * every index is clamped into [0, n - 1], so none reads out of bounds. */
 KILN_API kiln_array *kiln_take(kiln_array *x, kiln_array *indices, int axis,
                                bool flat);
+/* numpy's take_along_axis: indices has x's ndim and broadcasts against x
+ * on every axis but `axis`; when flat, x is read flattened and indices must
+ * be 1-D. Index dtypes and bounds as kiln_take. */
 KILN_API kiln_array *kiln_take_along_axis(kiln_array *x,
                                           kiln_array *indices, int axis,
                                           bool flat);
@@ -349,8 +366,10 @@ KILN_API kiln_array *kiln_tile(kiln_array *x, const int64_t *reps, int nreps);
 KILN_API kiln_array *kiln_repeat(kiln_array *x, int64_t repeats, int axis,
                                  bool flat);
 KILN_API kiln_array *kiln_sort(kiln_array *x, int axis, bool flat);
+/* Stable sort order along axis (NaN last), as uint32 indices. */
 KILN_API kiln_array *kiln_argsort(kiln_array *x, int axis, bool flat);
-/* The k largest along axis, in unspecified order as in MLX. */
+/* The k largest along axis (0 <= k <= the axis length), in their original
+ * order along the axis (MLX leaves the order unspecified). */
 KILN_API kiln_array *kiln_topk(kiln_array *x, int k, int axis, bool flat);
 KILN_API kiln_array *kiln_array_equal(kiln_array *a, kiln_array *b,
                                       bool equal_nan);
@@ -372,18 +391,27 @@ KILN_API kiln_array *kiln_random_state(void);
 KILN_API kiln_status kiln_random_set_state(kiln_array *key);
 /* num keys, shape (num, 2). */
 KILN_API kiln_array *kiln_random_split(kiln_array *key, int num);
+/* Uniform in [lo, hi) of dtype dt (a float type); lo == NULL means 0 and
+ * hi == NULL means 1. lo and hi must broadcast into shape. */
 KILN_API kiln_array *kiln_random_uniform(kiln_array *lo, kiln_array *hi,
                                          const int64_t *shape, int ndim,
                                          kiln_dtype dt, kiln_array *key);
 KILN_API kiln_array *kiln_random_normal(const int64_t *shape, int ndim,
                                         kiln_dtype dt, double loc,
                                         double scale, kiln_array *key);
+/* Integers in [lo, hi) of dtype dt (an integer type or bool). The bounds
+ * are never read while the graph is built: where hi <= lo the result is
+ * lo, as in MLX. */
 KILN_API kiln_array *kiln_random_randint(kiln_array *lo, kiln_array *hi,
                                          const int64_t *shape, int ndim,
                                          kiln_dtype dt, kiln_array *key);
+/* bool samples, true with probability p (a float array; NULL means 0.5);
+ * shape == NULL (ndim 0) means p's shape. */
 KILN_API kiln_array *kiln_random_bernoulli(kiln_array *p,
                                            const int64_t *shape, int ndim,
                                            kiln_array *key);
+/* Standard normal samples truncated to [lo, hi]; shape == NULL (ndim 0)
+ * means the broadcast shape of lo and hi. */
 KILN_API kiln_array *kiln_random_truncated_normal(kiln_array *lo,
                                                   kiln_array *hi,
                                                   const int64_t *shape,

@@ -174,6 +174,27 @@ static void destroy_node(kiln_node *n, dead_stack *s)
     free(n);
 }
 
+/* Frees every dead array on s and whatever dies with it (their nodes, and
+ * those nodes' inputs), then the stack's own storage. */
+static void drain(dead_stack *s)
+{
+    while (s->n > 0) {
+        kiln_array *x = s->items[--s->n];
+        kiln_node *n = x->node;
+        kiln__buffer_release(x->buf);
+        if (n) {
+            n->out[x->out_index] = NULL;
+            if (unref(&n->rc)) {
+                destroy_node(n, s);
+            }
+        }
+        free(x);
+    }
+    if (s->items != s->local) {
+        free(s->items);
+    }
+}
+
 void kiln_array_release(kiln_array *a)
 {
     if (!a || !unref(&a->rc)) {
@@ -182,21 +203,7 @@ void kiln_array_release(kiln_array *a)
     dead_stack s = {.items = NULL, .n = 0, .cap = 64};
     s.items = s.local;
     dead_push(&s, a);
-    while (s.n > 0) {
-        kiln_array *x = s.items[--s.n];
-        kiln_node *n = x->node;
-        kiln__buffer_release(x->buf);
-        if (n) {
-            n->out[x->out_index] = NULL;
-            if (unref(&n->rc)) {
-                destroy_node(n, &s);
-            }
-        }
-        free(x);
-    }
-    if (s.items != s.local) {
-        free(s.items);
-    }
+    drain(&s);
 }
 
 kiln_node *kiln__node_retain(kiln_node *n)
@@ -215,21 +222,7 @@ void kiln__node_release(kiln_node *n)
     dead_stack s = {.items = NULL, .n = 0, .cap = 64};
     s.items = s.local;
     destroy_node(n, &s);
-    while (s.n > 0) {
-        kiln_array *x = s.items[--s.n];
-        kiln_node *m = x->node;
-        kiln__buffer_release(x->buf);
-        if (m) {
-            m->out[x->out_index] = NULL;
-            if (unref(&m->rc)) {
-                destroy_node(m, &s);
-            }
-        }
-        free(x);
-    }
-    if (s.items != s.local) {
-        free(s.items);
-    }
+    drain(&s);
 }
 
 /* ------------------------------------------------------------------ */
@@ -251,14 +244,12 @@ static void rename_entry_point(const char *prim, const char *fn)
     kiln__err(kiln_errcode(), "[%s]%s", fn, msg);
 }
 
-kiln_status kiln__node_make(const kiln_prim *p, const void *params,
-                            kiln_array *const *in, int nin, kiln_array **outs,
-                            int *nout, const char *fn)
+kiln_status kiln__node_infer(const kiln_prim *p, const void *params,
+                             kiln_array *const *in, int nin, kiln_meta *outm,
+                             int *nout, const char *fn)
 {
     kiln_meta inm_local[4] = {{0}};
-    kiln_meta outm[KILN_MAX_OUTPUTS];
     kiln_meta *inm = inm_local;
-    int no = 0;
     kiln_status st = KILN_OK;
     for (int i = 0; i < nin; i++) {
         if (!in[i]) {
@@ -274,12 +265,24 @@ kiln_status kiln__node_make(const kiln_prim *p, const void *params,
     for (int i = 0; i < nin; i++) {
         kiln__array_meta(in[i], &inm[i]);
     }
-    st = p->infer(p, params, inm, nin, outm, &no);
+    st = p->infer(p, params, inm, nin, outm, nout);
     if (inm != inm_local) {
         free(inm);
     }
     if (st != KILN_OK) {
         rename_entry_point(p->name, fn);
+    }
+    return st;
+}
+
+kiln_status kiln__node_make(const kiln_prim *p, const void *params,
+                            kiln_array *const *in, int nin, kiln_array **outs,
+                            int *nout, const char *fn)
+{
+    kiln_meta outm[KILN_MAX_OUTPUTS];
+    int no = 0;
+    kiln_status st = kiln__node_infer(p, params, in, nin, outm, &no, fn);
+    if (st != KILN_OK) {
         return st;
     }
     size_t psz = p->params_size;

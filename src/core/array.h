@@ -82,6 +82,13 @@ kiln_array *kiln__ret(kiln_array *a);
 /* A 0-d array holding v converted to dt, not handed to any scope. */
 kiln_array *kiln__scalar(double v, kiln_dtype dt, bool weak);
 
+/* The output metadata of prim p on the inputs (their metadata gathered,
+ * then p->infer): nout outputs into outm. On failure the status, with the
+ * error renamed after the entry point fn. Used when a node is made and
+ * when the scheduler recreates the metadata of an output nobody holds. */
+kiln_status kiln__node_infer(const kiln_prim *p, const void *params,
+                             kiln_array *const *in, int nin, kiln_meta *outm,
+                             int *nout, const char *fn);
 /* A node computing prim on the inputs, with its outputs (new references,
  * pending). params (prim->params_size bytes) is copied. Output metadata
  * comes from prim->infer. On failure returns the status (error recorded
@@ -92,7 +99,11 @@ kiln_status kiln__node_make(const kiln_prim *p, const void *params,
 /* Single-output convenience; NULL on failure. Does not call kiln__ret. */
 kiln_array *kiln__node_make1(const kiln_prim *p, const void *params,
                              kiln_array *const *in, int nin, const char *fn);
+/* Adds a reference to the node and returns n; NULL is returned as is. */
 kiln_node *kiln__node_retain(kiln_node *n);
+/* Drops a reference; the last one frees the node's params and releases
+ * its inputs (iteratively, so long chains cannot overflow the stack).
+ * NULL is a no-op. */
 void kiln__node_release(kiln_node *n);
 
 #endif

@@ -56,6 +56,9 @@ static size_t default_limit(void)
     if (pages > 0 && psize > 0) {
         limit = (size_t)pages * (size_t)psize / 4;
     }
+    /* KILN_POOL_LIMIT is listed in runtime/env.h with the other knobs, but
+     * core sits below the runtime layer and cannot call kiln__env_int, so
+     * the buffer pool reads it here; keep the two in agreement. */
     const char *env = getenv("KILN_POOL_LIMIT");
     if (env && *env) {
         char *end;

@@ -26,6 +26,8 @@ typedef struct kiln_buffer {
 /* A new buffer of at least nbytes (refcount 1), NULL when out of memory
  * (no error is recorded: the caller names the entry point). */
 kiln_buffer *kiln__buffer_new(size_t nbytes);
+/* Adds a reference (atomically: evaluated arrays may be shared between
+ * threads) and returns b; NULL is returned as is. */
 kiln_buffer *kiln__buffer_retain(kiln_buffer *b);
 /* Drops a reference; the last one returns the buffer to the pool. */
 void kiln__buffer_release(kiln_buffer *b);

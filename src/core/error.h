@@ -4,8 +4,9 @@
  * Every public entry point reports failure by returning NULL or a status and
  * recording (code, message) here. Messages start with the entry point's name
  * in brackets: "[reshape] cannot reshape array of size 6 into (4)".
- * kiln__err never overwrites an existing error unless `force` semantics are
- * wanted (kiln__err_set): the first failure in a chain is the one reported.
+ * kiln__err records (replacing any earlier error); kiln__err_null does not
+ * replace one, so a NULL argument that comes from an earlier failure keeps
+ * the first failure in a chain as the one reported.
  */
 #ifndef KILN_CORE_ERROR_H
 #define KILN_CORE_ERROR_H

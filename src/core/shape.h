@@ -32,6 +32,8 @@ kiln_status kiln__shape_axes(const int *axes, int naxes, int ndim,
 void kiln__shape_bcast_strides(const int64_t *in, const int64_t *in_strides,
                                int nin, int nout, const int64_t *out,
                                int64_t *strides);
+/* Whether shapes a (na dims) and b (nb dims) are the same: same ndim and
+ * the same dims. Never fails. */
 bool kiln__shape_equal(const int64_t *a, int na, const int64_t *b, int nb);
 /* "(2,3)" into buf; returns buf. */
 char *kiln__shape_str(const int64_t *shape, int ndim, char *buf, size_t cap);

@@ -152,9 +152,10 @@ kiln_array *kiln_linspace(double start, double stop, int64_t num,
         kiln__node_make1(&kiln__prim_linspace, &rp, NULL, 0, fn));
 }
 
-kiln_array *kiln_eye(int64_t n, int64_t m, int64_t k, kiln_dtype dt)
+/* An eye node (untracked); errors name fn. */
+static kiln_array *eye(int64_t n, int64_t m, int64_t k, kiln_dtype dt,
+                       const char *fn)
 {
-    const char *fn = "eye";
     kiln_eye_params ep;
     memset(&ep, 0, sizeof ep); /* padding too: params are compared as bytes */
     if (!check_dtype(dt, fn)) {
@@ -169,24 +170,15 @@ kiln_array *kiln_eye(int64_t n, int64_t m, int64_t k, kiln_dtype dt)
     ep.m = m < 0 ? n : m;
     ep.k = k;
     ep.dtype = dt;
-    return kiln__ret(kiln__node_make1(&kiln__prim_eye, &ep, NULL, 0, fn));
+    return kiln__node_make1(&kiln__prim_eye, &ep, NULL, 0, fn);
+}
+
+kiln_array *kiln_eye(int64_t n, int64_t m, int64_t k, kiln_dtype dt)
+{
+    return kiln__ret(eye(n, m, k, dt, "eye"));
 }
 
 kiln_array *kiln_identity(int64_t n, kiln_dtype dt)
 {
-    const char *fn = "identity";
-    kiln_eye_params ep;
-    memset(&ep, 0, sizeof ep); /* padding too: params are compared as bytes */
-    if (!check_dtype(dt, fn)) {
-        return NULL;
-    }
-    if (n < 0) {
-        kiln__err(KILN_ERR_VALUE, "[%s] n must be non-negative, got %lld", fn,
-                  (long long)n);
-        return NULL;
-    }
-    ep.n = n;
-    ep.m = n;
-    ep.dtype = dt;
-    return kiln__ret(kiln__node_make1(&kiln__prim_eye, &ep, NULL, 0, fn));
+    return kiln__ret(eye(n, n, 0, dt, "identity"));
 }

@@ -220,6 +220,9 @@ kiln_array *kiln_clip(kiln_array *x, kiln_array *lo, kiln_array *hi)
         kiln__err_null(fn);
         return NULL;
     }
+    if (kiln__op_opt_failed(lo) || kiln__op_opt_failed(hi)) {
+        return NULL;
+    }
     if (!lo && !hi) {
         kiln__err(KILN_ERR_VALUE, "[%s] needs at least one of lo and hi", fn);
         return NULL;

@@ -10,9 +10,9 @@
  */
 #include <string.h>
 
-#include "../backend/cpu/index_cpu.h"
 #include "../core/error.h"
 #include "../core/shape.h"
+#include "../prim/index.h"
 #include "ops.h"
 
 /* Params for x along axis (or flat); false (error recorded) on a bad

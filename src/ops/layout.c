@@ -33,9 +33,11 @@ static kiln_array *node1(const kiln_prim *p, const void *params,
     return kiln__node_make1(p, params, &x, 1, fn);
 }
 
-/* x with shape `shape` (no -1), or x itself when it already has it. */
-static kiln_array *reshape_to(kiln_array *x, const int64_t *shape, int ndim,
-                              const char *fn)
+/* x reshaped to `shape`, its resolved form (no -1), or x itself when it
+ * already has that shape. The node stores `raw` (the user's target, which
+ * may hold a -1) so that a replay on new shapes resolves it again. */
+static kiln_array *reshape_raw(kiln_array *x, const int64_t *shape,
+                               const int64_t *raw, int ndim, const char *fn)
 {
     kiln_shape_params sp;
     if (!x) {
@@ -47,8 +49,17 @@ static kiln_array *reshape_to(kiln_array *x, const int64_t *shape, int ndim,
     }
     memset(&sp, 0, sizeof sp);
     sp.ndim = ndim;
-    memcpy(sp.shape, shape, sizeof *shape * (size_t)ndim);
+    if (ndim > 0) {
+        memcpy(sp.shape, raw, sizeof *raw * (size_t)ndim);
+    }
     return node1(&kiln__prim_reshape, &sp, x, fn);
+}
+
+/* x with shape `shape` (no -1), or x itself when it already has it. */
+static kiln_array *reshape_to(kiln_array *x, const int64_t *shape, int ndim,
+                              const char *fn)
+{
+    return reshape_raw(x, shape, shape, ndim, fn);
 }
 
 /* transpose by a valid, normalised permutation. */
@@ -189,27 +200,58 @@ static kiln_array *slice_axis(kiln_array *x, int ax, int64_t lo, int64_t hi,
     return slice_op(x, start, stop, NULL, fn);
 }
 
-static kiln_array *concat_op(kiln_array *const *xs, int n, int axis,
-                             const char *fn)
+/* A list of arrays to join (concatenate, stack): at least one, none
+ * NULL; false (error recorded) otherwise. */
+static bool check_list(kiln_array *const *xs, int n, const char *fn)
 {
-    kiln_axis_params ap;
-    kiln_array *local[8];
-    kiln_array **cast = local;
-    kiln_array *y = NULL;
-    int ax;
     if (n <= 0) {
         kiln__err(KILN_ERR_VALUE, "[%s] needs at least one array", fn);
-        return NULL;
+        return false;
     }
     if (!xs) {
         kiln__err_null(fn);
-        return NULL;
+        return false;
     }
     for (int i = 0; i < n; i++) {
         if (!xs[i]) {
             kiln__err_null(fn);
-            return NULL;
+            return false;
         }
+    }
+    return true;
+}
+
+#define NLOCAL 8
+
+/* Room for n array pointers: `local` (NLOCAL entries) when they fit, else
+ * zeroed heap memory; NULL (error recorded) when out of memory. */
+static kiln_array **list_room(kiln_array **local, int n, const char *fn)
+{
+    kiln_array **xs = n <= NLOCAL ? local : calloc((size_t)n, sizeof *xs);
+    if (!xs) {
+        kiln__err_oom(fn, sizeof *xs * (size_t)n);
+    }
+    return xs;
+}
+
+/* Releases the first n entries of a list from list_room, and the list. */
+static void list_free(kiln_array **xs, int n, kiln_array **local)
+{
+    kiln__release_all(xs, n);
+    if (xs != local) {
+        free(xs);
+    }
+}
+
+static kiln_array *concat_op(kiln_array *const *xs, int n, int axis,
+                             const char *fn)
+{
+    kiln_axis_params ap;
+    kiln_array *local[NLOCAL];
+    kiln_array *y = NULL;
+    int ax;
+    if (!check_list(xs, n, fn)) {
+        return NULL;
     }
     if (xs[0]->ndim == 0) {
         kiln__err(KILN_ERR_VALUE,
@@ -223,12 +265,9 @@ static kiln_array *concat_op(kiln_array *const *xs, int n, int axis,
     for (int i = 1; i < n; i++) {
         dt = kiln_promote_types(dt, xs[i]->dtype);
     }
-    if (n > 8) {
-        cast = calloc((size_t)n, sizeof *cast);
-        if (!cast) {
-            kiln__err_oom(fn, sizeof *cast * (size_t)n);
-            return NULL;
-        }
+    kiln_array **cast = list_room(local, n, fn);
+    if (!cast) {
+        return NULL;
     }
     int ok = 0;
     for (; ok < n; ok++) {
@@ -251,10 +290,7 @@ static kiln_array *concat_op(kiln_array *const *xs, int n, int axis,
         }
     }
 release_cast:
-    kiln__release_all(cast, ok);
-    if (cast != local) {
-        free(cast);
-    }
+    list_free(cast, ok, local);
     return y;
 }
 
@@ -273,7 +309,7 @@ kiln_array *kiln_reshape(kiln_array *x, const int64_t *shape, int ndim)
     if (kiln__movement_resolve_shape(fn, x->size, shape, ndim, out)) {
         return NULL;
     }
-    return kiln__ret(reshape_to(x, out, ndim, fn));
+    return kiln__ret(reshape_raw(x, out, shape, ndim, fn));
 }
 
 kiln_array *kiln_flatten(kiln_array *x, int start_axis, int end_axis)
@@ -619,23 +655,13 @@ kiln_array *kiln_concatenate(kiln_array *const *xs, int n, int axis)
 kiln_array *kiln_stack(kiln_array *const *xs, int n, int axis)
 {
     const char *fn = "stack";
-    kiln_array *local[8];
-    kiln_array **ex = local;
+    kiln_array *local[NLOCAL];
     kiln_array *y = NULL;
     int ax;
-    if (n <= 0) {
-        kiln__err(KILN_ERR_VALUE, "[%s] needs at least one array", fn);
+    if (!check_list(xs, n, fn)) {
         return NULL;
     }
-    if (!xs) {
-        kiln__err_null(fn);
-        return NULL;
-    }
-    for (int i = 0; i < n; i++) {
-        if (!xs[i]) {
-            kiln__err_null(fn);
-            return NULL;
-        }
+    for (int i = 1; i < n; i++) {
         if (!kiln__shape_equal(xs[i]->shape, xs[i]->ndim, xs[0]->shape,
                                xs[0]->ndim)) {
             char a[256], b[256];
@@ -656,12 +682,9 @@ kiln_array *kiln_stack(kiln_array *const *xs, int n, int axis)
     if (kiln__shape_axis(axis, xs[0]->ndim + 1, &ax, fn) != KILN_OK) {
         return NULL;
     }
-    if (n > 8) {
-        ex = calloc((size_t)n, sizeof *ex);
-        if (!ex) {
-            kiln__err_oom(fn, sizeof *ex * (size_t)n);
-            return NULL;
-        }
+    kiln_array **ex = list_room(local, n, fn);
+    if (!ex) {
+        return NULL;
     }
     int ok = 0;
     for (; ok < n; ok++) {
@@ -673,10 +696,7 @@ kiln_array *kiln_stack(kiln_array *const *xs, int n, int axis)
     if (ok == n) {
         y = concat_op(ex, n, ax, fn);
     }
-    kiln__release_all(ex, ok);
-    if (ex != local) {
-        free(ex);
-    }
+    list_free(ex, ok, local);
     return kiln__ret(y);
 }
 

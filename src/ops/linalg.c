@@ -13,10 +13,10 @@
  */
 #include <string.h>
 
-#include "../backend/cpu/matmul_cpu.h"
 #include "../core/dtype.h"
 #include "../core/error.h"
 #include "../core/shape.h"
+#include "../prim/matmul.h"
 #include "ops.h"
 
 /* a @ b with both already of dtype dt: an untracked new reference. */

@@ -5,7 +5,8 @@
  * build intermediate nodes and release them without caring whether the
  * caller has a scope open. Public functions end with `return
  * kiln__ret(result);`. Composite ops written from public ops open their
- * own scope instead (see kiln_softmax).
+ * own scope instead (see kiln_outer in linalg.c, or the samplers in
+ * sampling.c).
  */
 #ifndef KILN_OPS_OPS_H
 #define KILN_OPS_OPS_H
@@ -24,5 +25,14 @@ kiln_array *kiln__op_broadcast(kiln_array *x, const int64_t *shape, int ndim,
                                const char *fn);
 /* Releases n arrays (NULLs skipped). */
 void kiln__release_all(kiln_array **xs, int n);
+
+/* Whether an optional argument given as NULL stands for an earlier failure
+ * rather than "use the default": NULL means the default only while no error
+ * is pending (include/kiln.h). An op seeing true returns NULL, keeping the
+ * first error. */
+static inline bool kiln__op_opt_failed(const kiln_array *x)
+{
+    return !x && kiln_errcode() != KILN_OK;
+}
 
 #endif

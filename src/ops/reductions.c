@@ -27,31 +27,45 @@
  */
 #include <string.h>
 
-#include "../backend/cpu/reduce_cpu.h"
 #include "../core/dtype.h"
 #include "../core/error.h"
 #include "../core/shape.h"
+#include "../prim/reduce.h"
 #include "ops.h"
 
-/* The reduced-axes mask of x and the number of elements each output
- * reduces. */
-static kiln_status axes_mask(const kiln_array *x, const int *axes,
-                             int naxes, uint32_t *mask, int64_t *count,
-                             const char *fn)
+/* What every reduction over a list of axes starts from. */
+typedef struct reduction {
+    uint32_t mask;  /* reduced axes of x */
+    int64_t count;  /* elements each output reduces */
+    kiln_dtype dt;  /* x's float dtype: the composites' result dtype */
+    kiln_dtype ct;  /* the dtype the composites compute in: float32 for
+                       half types (and non-floats), else dt */
+} reduction;
+
+/* Checks x and its axes and fills r; false (error recorded, naming fn) on
+ * a NULL x or bad axes. */
+static bool prologue(const kiln_array *x, const int *axes, int naxes,
+                     reduction *r, const char *fn)
 {
     bool m[KILN_MAX_NDIM];
-    *mask = 0;
-    *count = 1;
-    if (kiln__shape_axes(axes, naxes, x->ndim, m, fn) != KILN_OK) {
-        return kiln_errcode();
+    if (!x) {
+        kiln__err_null(fn);
+        return false;
     }
+    if (kiln__shape_axes(axes, naxes, x->ndim, m, fn) != KILN_OK) {
+        return false;
+    }
+    r->mask = 0;
+    r->count = 1;
     for (int i = 0; i < x->ndim; i++) {
         if (m[i]) {
-            *mask |= 1u << i;
-            *count *= x->shape[i];
+            r->mask |= 1u << i;
+            r->count *= x->shape[i];
         }
     }
-    return KILN_OK;
+    r->dt = kiln__dtype_to_float(x->dtype);
+    r->ct = r->dt == KILN_DTYPE_FLOAT64 ? r->dt : KILN_DTYPE_FLOAT32;
+    return true;
 }
 
 /* A reduction node over the axes in mask (NULL when x is NULL). */
@@ -73,16 +87,11 @@ static kiln_array *reduce_axes(const kiln_prim *p, kiln_array *x,
                                const int *axes, int naxes, bool keepdims,
                                const char *fn)
 {
-    uint32_t mask;
-    int64_t count;
-    if (!x) {
-        kiln__err_null(fn);
+    reduction r;
+    if (!prologue(x, axes, naxes, &r, fn)) {
         return NULL;
     }
-    if (axes_mask(x, axes, naxes, &mask, &count, fn) != KILN_OK) {
-        return NULL;
-    }
-    return reduce_mask(p, x, mask, keepdims, fn);
+    return reduce_mask(p, x, r.mask, keepdims, fn);
 }
 
 #define KILN_X_(name)                                                        \
@@ -101,34 +110,20 @@ KILN_X_(all)
 KILN_X_(any)
 #undef KILN_X_
 
-/* The dtype a composite computes in: float32 for half types and
- * non-floats, else the dtype itself. */
-static kiln_dtype compute_dtype(kiln_dtype dt)
-{
-    return dt == KILN_DTYPE_FLOAT64 ? dt : KILN_DTYPE_FLOAT32;
-}
-
 kiln_array *kiln_mean(kiln_array *x, const int *axes, int naxes,
                       bool keepdims)
 {
     const char *fn = "mean";
-    uint32_t mask;
-    int64_t count;
-    if (!x) {
-        kiln__err_null(fn);
+    reduction r;
+    if (!prologue(x, axes, naxes, &r, fn)) {
         return NULL;
     }
-    if (axes_mask(x, axes, naxes, &mask, &count, fn) != KILN_OK) {
-        return NULL;
-    }
-    kiln_dtype dt = kiln__dtype_to_float(x->dtype);
-    kiln_dtype ct = compute_dtype(dt);
     kiln_array *t[4];
-    t[0] = kiln__op_astype(x, ct, fn);
-    t[1] = reduce_mask(&kiln__prim_sum, t[0], mask, keepdims, fn);
-    t[2] = kiln__scalar((double)count, ct, true);
+    t[0] = kiln__op_astype(x, r.ct, fn);
+    t[1] = reduce_mask(&kiln__prim_sum, t[0], r.mask, keepdims, fn);
+    t[2] = kiln__scalar((double)r.count, r.ct, true);
     t[3] = kiln__op_binary(&kiln__prim_divide, t[1], t[2], fn);
-    kiln_array *y = kiln__op_astype(t[3], dt, fn);
+    kiln_array *y = kiln__op_astype(t[3], r.dt, fn);
     kiln__release_all(t, 4);
     return kiln__ret(y);
 }
@@ -137,21 +132,17 @@ kiln_array *kiln_mean(kiln_array *x, const int *axes, int naxes,
 static kiln_array *variance(kiln_array *x, const int *axes, int naxes,
                             bool keepdims, int ddof, const char *fn)
 {
-    uint32_t mask;
-    int64_t count;
-    if (!x) {
-        kiln__err_null(fn);
+    reduction r;
+    if (!prologue(x, axes, naxes, &r, fn)) {
         return NULL;
     }
-    if (axes_mask(x, axes, naxes, &mask, &count, fn) != KILN_OK) {
-        return NULL;
-    }
-    kiln_dtype ct = compute_dtype(kiln__dtype_to_float(x->dtype));
-    double den = (double)count - (double)ddof;
+    kiln_dtype ct = r.ct;
+    uint32_t mask = r.mask;
+    double den = (double)r.count - (double)ddof;
     kiln_array *t[8];
     t[0] = kiln__op_astype(x, ct, fn);
     t[1] = reduce_mask(&kiln__prim_sum, t[0], mask, true, fn);
-    t[2] = kiln__scalar((double)count, ct, true);
+    t[2] = kiln__scalar((double)r.count, ct, true);
     t[3] = kiln__op_binary(&kiln__prim_divide, t[1], t[2], fn);
     t[4] = kiln__op_binary(&kiln__prim_subtract, t[0], t[3], fn);
     t[5] = kiln__op_unary(&kiln__prim_square, t[4], fn);
@@ -190,17 +181,12 @@ kiln_array *kiln_logsumexp(kiln_array *x, const int *axes, int naxes,
                            bool keepdims)
 {
     const char *fn = "logsumexp";
-    uint32_t mask;
-    int64_t count;
-    if (!x) {
-        kiln__err_null(fn);
+    reduction r;
+    if (!prologue(x, axes, naxes, &r, fn)) {
         return NULL;
     }
-    if (axes_mask(x, axes, naxes, &mask, &count, fn) != KILN_OK) {
-        return NULL;
-    }
-    kiln_dtype dt = kiln__dtype_to_float(x->dtype);
-    kiln_dtype ct = compute_dtype(dt);
+    kiln_dtype dt = r.dt, ct = r.ct;
+    uint32_t mask = r.mask;
     kiln_array *t[11];
     t[0] = kiln__op_astype(x, ct, fn);
     t[1] = reduce_mask(&kiln__prim_max, t[0], mask, true, fn);
@@ -228,16 +214,12 @@ kiln_array *kiln_softmax(kiln_array *x, const int *axes, int naxes,
                          bool precise)
 {
     const char *fn = "softmax";
-    uint32_t mask;
-    int64_t count;
-    if (!x) {
-        kiln__err_null(fn);
+    reduction r;
+    if (!prologue(x, axes, naxes, &r, fn)) {
         return NULL;
     }
-    if (axes_mask(x, axes, naxes, &mask, &count, fn) != KILN_OK) {
-        return NULL;
-    }
-    kiln_dtype dt = kiln__dtype_to_float(x->dtype);
+    kiln_dtype dt = r.dt;
+    uint32_t mask = r.mask;
     if (x->size == 0) {
         return kiln__ret(kiln__op_astype(x, dt, fn));
     }

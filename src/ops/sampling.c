@@ -31,10 +31,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "../backend/cpu/random_cpu.h"
 #include "../core/dtype.h"
 #include "../core/error.h"
 #include "../core/shape.h"
+#include "../prim/random.h"
 #include "ops.h"
 
 static pthread_mutex_t global_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -144,11 +144,13 @@ static kiln_array *next_key(const char *fn)
 }
 
 /* The key a sampler uses: key itself (checked) or the global key's next
- * subkey. A new untracked reference; NULL on error. */
+ * subkey. A new untracked reference; NULL on error, and NULL without
+ * touching the global key when key is NULL because an earlier call failed
+ * (an error is pending). */
 static kiln_array *use_key(kiln_array *key, const char *fn)
 {
     if (!key) {
-        return next_key(fn);
+        return kiln__op_opt_failed(key) ? NULL : next_key(fn);
     }
     if (check_key(key, fn) != KILN_OK) {
         return NULL;
@@ -207,6 +209,9 @@ kiln_status kiln_random_set_state(kiln_array *key)
 kiln_array *kiln_random_split(kiln_array *key, int num)
 {
     const char *fn = "random_split";
+    if (kiln__op_opt_failed(key)) {
+        return NULL;
+    }
     if (num < 0) {
         kiln__err(KILN_ERR_VALUE, "[%s] num must be >= 0, got %d", fn, num);
         return NULL;
@@ -328,6 +333,10 @@ kiln_array *kiln_random_uniform(kiln_array *lo, kiln_array *hi,
 {
     const char *fn = "random_uniform";
     kiln_array *bounds[2] = {lo, hi};
+    if (kiln__op_opt_failed(lo) || kiln__op_opt_failed(hi) ||
+        kiln__op_opt_failed(key)) {
+        return NULL;
+    }
     if (check_float(dt, fn) || check_shape(shape, ndim, fn) ||
         check_fits(shape, ndim, bounds, 2, fn)) {
         return NULL;
@@ -357,6 +366,9 @@ kiln_array *kiln_random_normal(const int64_t *shape, int ndim, kiln_dtype dt,
                                double loc, double scale, kiln_array *key)
 {
     const char *fn = "random_normal";
+    if (kiln__op_opt_failed(key)) {
+        return NULL;
+    }
     if (check_float(dt, fn) || check_shape(shape, ndim, fn)) {
         return NULL;
     }
@@ -380,31 +392,13 @@ kiln_array *kiln_random_normal(const int64_t *shape, int ndim, kiln_dtype dt,
     return kiln_scope_end(y);
 }
 
-/* Whether every lo >= hi pair of evaluated bounds is absent; false (with
- * a ValueError) when one is found. Pending bounds are not checked. */
-static bool bounds_ok(kiln_array *l, kiln_array *h, const char *fn)
-{
-    kiln_array *bad = kiln_greater_equal(l, h);
-    const uint8_t *p = bad ? kiln_array_data(bad) : NULL;
-    if (!p) {
-        return false;
-    }
-    for (int64_t i = 0; i < bad->size; i++) {
-        if (p[i]) {
-            kiln__err(KILN_ERR_VALUE, "[%s] lo must be less than hi", fn);
-            return false;
-        }
-    }
-    return true;
-}
-
 kiln_array *kiln_random_randint(kiln_array *lo, kiln_array *hi,
                                 const int64_t *shape, int ndim,
                                 kiln_dtype dt, kiln_array *key)
 {
     const char *fn = "random_randint";
     kiln_array *bounds[2] = {lo, hi};
-    if (!lo || !hi) {
+    if (!lo || !hi || kiln__op_opt_failed(key)) {
         kiln__err_null(fn);
         return NULL;
     }
@@ -422,26 +416,20 @@ kiln_array *kiln_random_randint(kiln_array *lo, kiln_array *hi,
     kiln_dtype d = dt == KILN_DTYPE_UINT64 ? KILN_DTYPE_UINT64
                                            : KILN_DTYPE_INT64;
     kiln_dtype u64 = KILN_DTYPE_UINT64;
-    kiln_scope_begin();
-    kiln_array *l = kiln_astype(lo, d), *h = kiln_astype(hi, d);
-    bool checked = lo->buf && hi->buf;
-    if (checked && l && h && !bounds_ok(l, h, fn)) {
-        return kiln_scope_end(NULL);
-    }
     kiln_array *k = use_key(key, fn);
     if (!k) {
-        return kiln_scope_end(NULL);
+        return NULL;
     }
+    kiln_scope_begin();
+    kiln_array *l = kiln_astype(lo, d), *h = kiln_astype(hi, d);
     /* lo + bits % (hi - lo), in uint64 where it wraps; the modulo bias is
-     * below (hi - lo) / 2^64 */
+     * below (hi - lo) / 2^64. The bounds are never read at graph-build
+     * time: an empty range (hi <= lo) gives lo, as in MLX. */
     kiln_array *lu = kiln_astype(l, u64);
     kiln_array *range = kiln_subtract(kiln_astype(h, u64), lu);
     kiln_array *b = kiln__ret(bits(k, shape, ndim, 8, fn));
     kiln_array *y = kiln_astype(kiln_add(lu, kiln_remainder(b, range)), d);
-    if (!checked) {
-        /* bounds known only now: an empty range gives lo */
-        y = kiln_where(kiln_greater(h, l), y, l);
-    }
+    y = kiln_where(kiln_greater(h, l), y, l);
     y = kiln_astype(y, dt);
     kiln_array_release(k);
     return kiln_scope_end(y);
@@ -451,6 +439,9 @@ kiln_array *kiln_random_bernoulli(kiln_array *p, const int64_t *shape,
                                   int ndim, kiln_array *key)
 {
     const char *fn = "random_bernoulli";
+    if (kiln__op_opt_failed(p) || kiln__op_opt_failed(key)) {
+        return NULL;
+    }
     kiln_scope_begin();
     kiln_array *prob = p ? p : kiln_scalar_f64(0.5, KILN_DTYPE_FLOAT32);
     if (!prob || !kiln_dtype_is_float(prob->dtype)) {
@@ -486,7 +477,7 @@ kiln_array *kiln_random_truncated_normal(kiln_array *lo, kiln_array *hi,
 {
     const char *fn = "random_truncated_normal";
     int64_t bshape[KILN_MAX_NDIM];
-    if (!lo || !hi) {
+    if (!lo || !hi || kiln__op_opt_failed(key)) {
         kiln__err_null(fn);
         return NULL;
     }
@@ -536,7 +527,7 @@ kiln_array *kiln_random_categorical(kiln_array *logits, int axis,
     const char *fn = "random_categorical";
     int64_t reduced[KILN_MAX_NDIM], gshape[KILN_MAX_NDIM];
     int ax;
-    if (!logits) {
+    if (!logits || kiln__op_opt_failed(key)) {
         kiln__err_null(fn);
         return NULL;
     }

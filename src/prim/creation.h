@@ -1,7 +1,8 @@
 /*
  * creation.h - params of the creation primitives (prim/creation.c), shared
- * with the ops that build their nodes (ops/creation.c). Plain data,
- * zero-initialised before filling (CSE compares params bytes).
+ * with the ops that build their nodes (ops/construct.c) and the fills
+ * (backend/cpu/creation_cpu.c). Plain data, zero-initialised before filling
+ * (CSE compares params bytes).
  */
 #ifndef KILN_PRIM_CREATION_H
 #define KILN_PRIM_CREATION_H

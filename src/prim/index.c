@@ -2,7 +2,7 @@
  * index.c - the index family: gathers and sorts, whose outputs depend on
  * data (positions read from an array, or an order found by comparing).
  *
- * All five share the params struct kiln_index_params (index_cpu.h):
+ * All five share the params struct kiln_index_params (index.h):
  * {axis (normalised), flat, k}. "flat" reads x as its row-major 1-D form
  * (MLX's axis=None). None of them is elementwise or fusable; their kernels
  * live in backend/cpu/index_cpu.c. Derivatives are added by the transforms
@@ -18,6 +18,7 @@
 #include "../backend/cpu/index_cpu.h"
 #include "../core/error.h"
 #include "../core/shape.h"
+#include "index.h"
 #include "prim.h"
 
 /* ------------------------------------------------------------------ */

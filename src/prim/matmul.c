@@ -25,6 +25,7 @@
 #include "../backend/cpu/matmul_cpu.h"
 #include "../core/error.h"
 #include "../core/shape.h"
+#include "matmul.h"
 #include "prim.h"
 
 /* The shape of a @ b into out (dtype included); errors name p. */

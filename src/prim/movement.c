@@ -241,16 +241,8 @@ static kiln_status eval_reshape(const kiln_node *n, kiln_array *const *in,
     if (kiln__array_alloc(y, n->prim->name) != KILN_OK) {
         return kiln_errcode();
     }
-    /* y is contiguous, so walking x in its own shape writes y's order */
-    int64_t ds[KILN_MAX_NDIM], ss[KILN_MAX_NDIM];
-    int64_t isz = (int64_t)kiln_dtype_size(x->dtype), s = isz;
-    for (int i = x->ndim - 1; i >= 0; i--) {
-        ds[i] = s;
-        s *= x->shape[i];
-    }
-    kiln__array_byte_strides(x, ss);
-    kiln__cpu_copy(x->ndim, x->shape, (size_t)isz, kiln__array_ptr(y), ds,
-                   kiln__array_ptr(x), ss);
+    /* y is contiguous, so x's elements in row-major order are y's */
+    kiln__cpu_copy_contig(x, kiln__array_ptr(y));
     return KILN_OK;
 }
 
@@ -564,7 +556,8 @@ static kiln_status eval_broadcast_to(const kiln_node *n,
 
 const kiln_prim kiln__prim_broadcast_to = {
     .name = "broadcast_to",
-    .flags = KILN_PRIM_VIEW,
+    /* params hold the absolute target shape */
+    .flags = KILN_PRIM_VIEW | KILN_PRIM_NO_SHAPELESS,
     .nin = 1,
     .params_size = sizeof(kiln_shape_params),
     .infer = infer_broadcast_to,
@@ -744,7 +737,8 @@ const kiln_prim kiln__prim_concatenate = {
  * after along axis i. Inputs (x, value): value is 0-d of x's dtype. Shape
  * rule: out.shape[i] = lo[i] + in.shape[i] + hi[i], widths >= 0. dtypes:
  * any. Derivative: the cotangent's interior slice for x, the sum of its
- * border for value.
+ * border for value. The widths are relative to the input's shape, so a
+ * replay on new shapes is fine (no KILN_PRIM_NO_SHAPELESS).
  */
 static kiln_status infer_pad(const kiln_prim *p, const void *params,
                              const kiln_meta *in, int nin, kiln_meta *out,

@@ -1,6 +1,6 @@
 /*
  * movement.h - params of the movement primitives (prim/movement.c), shared
- * with the ops that build their nodes (ops/movement.c).
+ * with the ops that build their nodes (ops/layout.c).
  *
  * Every struct is plain data of fixed size (no pointers) and must be
  * zero-initialised before it is filled: CSE and the compile cache compare

@@ -2,10 +2,12 @@
  * prim.h - the primitive descriptor: the one place a primitive lives.
  *
  * Each primitive is one `const kiln_prim` in its family file (unary.c,
- * binary.c, reduce.c, movement.c, matmul.c, index.c, random.c) and one line
- * of prim_list.h, which generates the registry. Nothing outside the registry
- * switches on a primitive's identity: whatever differs between primitives
- * is a field here (flags, the dtype rule, the kernel table).
+ * binary.c, reduce.c, movement.c, matmul.c, index.c, random.c, creation.c)
+ * and one line of prim_list.h, which generates the registry. Nothing
+ * outside the registry switches on a primitive's identity: whatever
+ * differs between primitives is a field here (flags, the dtype rule, the
+ * kernel table). Params structs the ops layer fills live in the family's
+ * header (prim/<family>.h), never in a backend header.
  *
  * Invariants:
  * - `infer` is the only shape rule. It is called when a node is created
@@ -13,7 +15,10 @@
  * - `eval_cpu` receives inputs that are all evaluated, and outputs whose
  *   dtype/ndim/shape are set (from infer) but which hold no buffer; it must
  *   give each output a buffer (kiln__array_alloc, a view, or a donated
- *   input buffer) or fail with an error naming the primitive.
+ *   input buffer) or fail with an error naming the primitive. On failure
+ *   the scheduler drops whatever buffers the outputs got, so they stay
+ *   pending and a later eval runs the node again: kernels need no cleanup
+ *   of their outputs.
  * - params are plain bytes (no pointers), zero-initialised before being
  *   filled, so the default equal/hash compare and hash the bytes.
  */

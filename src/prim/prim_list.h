@@ -75,7 +75,6 @@ KILN_X_(logaddexp)
 KILN_X_(where)
 
 /* reduce.c (reductions and scans) */
-/* @@reduce@@ */
 KILN_X_(sum)
 KILN_X_(prod)
 KILN_X_(max)
@@ -90,7 +89,6 @@ KILN_X_(cummax)
 KILN_X_(cummin)
 
 /* movement.c (views and copies) */
-/* @@movement@@ */
 KILN_X_(reshape)
 KILN_X_(transpose)
 KILN_X_(expand_dims)
@@ -102,7 +100,6 @@ KILN_X_(concatenate)
 KILN_X_(pad)
 
 /* index.c (gather, scatter, sort) */
-/* @@index@@ */
 KILN_X_(take)
 KILN_X_(take_along_axis)
 KILN_X_(sort)
@@ -110,16 +107,13 @@ KILN_X_(argsort)
 KILN_X_(topk)
 
 /* matmul.c */
-/* @@matmul@@ */
 KILN_X_(matmul)
 KILN_X_(addmm)
 
 /* random.c */
-/* @@random@@ */
 KILN_X_(random_bits)
 
 /* creation.c (arange and friends) */
-/* @@creation@@ */
 KILN_X_(arange)
 KILN_X_(linspace)
 KILN_X_(eye)

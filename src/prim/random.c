@@ -22,6 +22,7 @@
 #include "../core/error.h"
 #include "../core/shape.h"
 #include "prim.h"
+#include "random.h"
 
 static kiln_status infer_random_bits(const kiln_prim *p, const void *params,
                                      const kiln_meta *in, int nin,
@@ -75,7 +76,8 @@ static kiln_status infer_random_bits(const kiln_prim *p, const void *params,
 
 const kiln_prim kiln__prim_random_bits = {
     .name = "random_bits",
-    .flags = KILN_PRIM_RANDOM,
+    /* params hold the absolute output shape */
+    .flags = KILN_PRIM_RANDOM | KILN_PRIM_NO_SHAPELESS,
     .nin = 1,
     .params_size = sizeof(kiln_random_bits_params),
     .infer = infer_random_bits,

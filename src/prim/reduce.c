@@ -8,7 +8,7 @@
  * follows a reduction and the kernels never see a difference.
  *   shape: the input shape without the reduced axes (size 1 with keepdims);
  *          an empty mask is an elementwise conversion.
- *   dtype: from the kind's table in backend/cpu/reduce_cpu.c:
+ *   dtype: from the kind's rule (kiln__reduce_out_dtype, below):
  *          sum, prod   bool, int8-32 -> int32; uint8-32 -> uint32;
  *                      64-bit ints and floats keep their dtype (as MLX)
  *          max, min    the input dtype
@@ -30,10 +30,37 @@
  *          reverse); exclusive scans shift by one and start at the
  *          identity (0, 1, the lowest value, the highest value).
  */
+#include "reduce.h"
+
 #include "../backend/cpu/reduce_cpu.h"
+#include "../backend/cpu/scan_cpu.h"
 #include "../core/error.h"
 #include "../core/shape.h"
 #include "prim.h"
+
+kiln_dtype kiln__reduce_out_dtype(kiln_reduce_out out, kiln_dtype dt)
+{
+    switch (out) {
+    case KILN_REDUCE_OUT_SUM:
+        if (dt == KILN_DTYPE_UINT8 || dt == KILN_DTYPE_UINT16 ||
+            dt == KILN_DTYPE_UINT32) {
+            return KILN_DTYPE_UINT32;
+        }
+        if (dt == KILN_DTYPE_BOOL || dt == KILN_DTYPE_INT8 ||
+            dt == KILN_DTYPE_INT16 || dt == KILN_DTYPE_INT32) {
+            return KILN_DTYPE_INT32;
+        }
+        return dt;
+    case KILN_REDUCE_OUT_BOOL:
+        return KILN_DTYPE_BOOL;
+    case KILN_REDUCE_OUT_UINT32:
+        return KILN_DTYPE_UINT32;
+    case KILN_REDUCE_OUT_CUMSUM:
+        return dt == KILN_DTYPE_BOOL ? KILN_DTYPE_INT32 : dt;
+    default:
+        return dt;
+    }
+}
 
 static kiln_status infer_reduce(const kiln_prim *p, const void *params,
                                 const kiln_meta *in, int nin, kiln_meta *out,
@@ -69,10 +96,28 @@ static kiln_status infer_reduce(const kiln_prim *p, const void *params,
                                          sizeof buf));
     }
     out[0].ndim = nd;
-    out[0].dtype = k->out[in[0].dtype];
+    out[0].dtype = kiln__reduce_out_dtype(k->out, in[0].dtype);
     *nout = 1;
     return KILN_OK;
 }
+
+/* Each kind: its dtype rule and flags, and the backend's loops. */
+static const kiln_reduce_kind kind_sum = {KILN_REDUCE_OUT_SUM, false, false,
+                                          kiln__cpu_reduce_sum};
+static const kiln_reduce_kind kind_prod = {KILN_REDUCE_OUT_SUM, false,
+                                           false, kiln__cpu_reduce_prod};
+static const kiln_reduce_kind kind_max = {KILN_REDUCE_OUT_SAME, false, true,
+                                          kiln__cpu_reduce_max};
+static const kiln_reduce_kind kind_min = {KILN_REDUCE_OUT_SAME, false, true,
+                                          kiln__cpu_reduce_min};
+static const kiln_reduce_kind kind_all = {KILN_REDUCE_OUT_BOOL, false, false,
+                                          kiln__cpu_reduce_all};
+static const kiln_reduce_kind kind_any = {KILN_REDUCE_OUT_BOOL, false, false,
+                                          kiln__cpu_reduce_any};
+static const kiln_reduce_kind kind_argmax = {KILN_REDUCE_OUT_UINT32, true,
+                                             true, kiln__cpu_reduce_argmax};
+static const kiln_reduce_kind kind_argmin = {KILN_REDUCE_OUT_UINT32, true,
+                                             true, kiln__cpu_reduce_argmin};
 
 #define REDUCE(kind)                                                         \
     const kiln_prim kiln__prim_##kind = {                                    \
@@ -82,7 +127,7 @@ static kiln_status infer_reduce(const kiln_prim *p, const void *params,
         .params_size = sizeof(kiln_reduce_params),                           \
         .infer = infer_reduce,                                               \
         .eval_cpu = kiln__cpu_eval_reduce,                                   \
-        .kernels = &kiln__cpu_reduce_##kind,                                 \
+        .kernels = &kind_##kind,                                             \
     };
 KILN_REDUCE_KIND_LIST(REDUCE)
 
@@ -107,10 +152,19 @@ static kiln_status infer_scan(const kiln_prim *p, const void *params,
                          "%d",
                          p->name, (int)sp->axis, in[0].ndim);
     }
-    out[0].dtype = k->out[in[0].dtype];
+    out[0].dtype = kiln__reduce_out_dtype(k->out, in[0].dtype);
     *nout = 1;
     return KILN_OK;
 }
+
+static const kiln_scan_kind kind_cumsum = {KILN_REDUCE_OUT_CUMSUM,
+                                           kiln__cpu_scan_cumsum};
+static const kiln_scan_kind kind_cumprod = {KILN_REDUCE_OUT_SAME,
+                                            kiln__cpu_scan_cumprod};
+static const kiln_scan_kind kind_cummax = {KILN_REDUCE_OUT_SAME,
+                                           kiln__cpu_scan_cummax};
+static const kiln_scan_kind kind_cummin = {KILN_REDUCE_OUT_SAME,
+                                           kiln__cpu_scan_cummin};
 
 #define SCAN(kind)                                                           \
     const kiln_prim kiln__prim_##kind = {                                    \
@@ -119,6 +173,6 @@ static kiln_status infer_scan(const kiln_prim *p, const void *params,
         .params_size = sizeof(kiln_scan_params),                             \
         .infer = infer_scan,                                                 \
         .eval_cpu = kiln__cpu_eval_scan,                                     \
-        .kernels = &kiln__cpu_scan_##kind,                                   \
+        .kernels = &kind_##kind,                                             \
     };
 KILN_SCAN_KIND_LIST(SCAN)

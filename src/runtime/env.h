@@ -28,7 +28,8 @@
     X(DISABLE_COMPILE, "KILN_DISABLE_COMPILE", "0",                       \
       "1 makes every compiled function call its body directly")           \
     X(POOL_LIMIT, "KILN_POOL_LIMIT", "",                                  \
-      "bytes the buffer pool may keep; empty means no cap")
+      "bytes of idle buffers the recycling pool may keep; empty means a " \
+      "quarter of physical memory (read by core/buffer.c itself)")
 
 typedef enum kiln_env_knob {
 #define KILN_ENV_ENUM(name, var, dflt, doc) KILN_ENV_##name,

@@ -2,33 +2,43 @@
  * pool.c - the process-wide thread pool behind kiln__pool_for.
  *
  * Kernels and eager loops hand the pool a range [0, n) and a range function;
- * the pool cuts it into one contiguous part per thread (a static split: the
- * parts of an elementwise loop cost the same), runs the first part on the
- * calling thread and the others on workers, and returns when all are done.
+ * the pool cuts the range into chunks, about CHUNKS_PER_THREAD per thread,
+ * which the calling thread and the workers claim one at a time from a shared
+ * counter until none is left; the call returns when all are done. A thread
+ * that is slow to start or is preempted (a shared 2-core machine) thus only
+ * delays the chunk it holds, never a fixed share of the work: the others
+ * take the rest. Chunk boundaries depend only on n, grain and the thread
+ * count, never on who ran what; results that combine per-range partials
+ * stay reproducible as long as kernels cut their own tasks by shape (as the
+ * reductions do) rather than by the ranges they are given.
  *
  * Dispatch latency is the cost users see on mid-sized arrays, so the hand-off
  * avoids locks on the hot path. Each worker owns a cache-line-aligned mailbox
- * (task fields and a sequence number); the caller fills the mailbox, then
- * bumps the number. A worker that has just finished spins on its number for
- * SPIN_NS with a pause instruction, then sleeps on its own condition
- * variable; the caller signals only workers that say they sleep. Completion
- * is a shared countdown the caller spins on the same way.
+ * (a sequence number); the caller writes the job, then bumps the numbers. A
+ * worker that has just finished spins on its number for SPIN_NS with a pause
+ * instruction, then sleeps on its own condition variable; the caller signals
+ * only workers that say they sleep. Completion is a shared countdown the
+ * caller spins on the same way.
  *
- * A part is run by whoever claims it first: its worker, or the caller once
- * its own part is done. So a worker still waking from sleep (tens of
- * microseconds) never makes the caller wait longer than running that part
- * itself would; the late worker finds its part taken and goes back to wait.
+ * A worker joins a job by claiming its mailbox's task number; once the
+ * caller has run out of chunks it claims, for itself, every mailbox not yet
+ * claimed, so a worker still waking from sleep (tens of microseconds) never
+ * makes the caller wait: the late worker finds its number taken and goes
+ * back to wait.
  *
  * Invariants:
- * - One dispatcher at a time: `pool.use` is held from posting the parts to
- *   the last part's end, and workers touch task fields only in that window.
+ * - One dispatcher at a time: `pool.use` is held from writing the job to the
+ *   last chunk's end, and participants touch job fields only in that window.
  *   Any other thread that calls in, and any nested call (`inside`), runs its
  *   range inline instead of waiting, so no call can deadlock.
  * - Task number s is unclaimed while `taken` == s - 1; claiming is one CAS
- *   to s, by the worker or the caller, and only the claimer reads the task
- *   fields and counts the part down. The caller rewrites a mailbox only after
- *   the countdown reaches zero (acquire), which the claimer reaches after its
- *   last read of the fields (release).
+ *   to s, by the worker (joining) or the caller (revoking). Only a worker
+ *   that joined reads the job fields; it counts itself down after its last
+ *   read (release), and the caller counts revoked mailboxes down. The caller
+ *   rewrites the job only after the countdown reaches zero (acquire), so no
+ *   worker of an old job can claim a chunk of a new one.
+ * - Each chunk index is handed out once by a fetch-add on `next`; indices
+ *   at or past `nchunks` mean the job has nothing left.
  * - Sleep/wake races are closed Dekker-style with sequentially consistent
  *   atomics: a sleeper stores `sleeping` then loads the sequence number; the
  *   caller stores the number then loads `sleeping`. At least one side sees
@@ -66,21 +76,21 @@
    (1-4 us measured) and the sleeper itself up to tens of microseconds. */
 #define SPIN_NS 20000
 
+/* Chunks per thread: enough that a late or preempted thread's share is
+   small, few enough that each stays at least `grain` and costs one claim. */
+#define CHUNKS_PER_THREAD 4
+
 /* Pause-loop iterations between clock reads while spinning. */
 #define SPIN_BATCH 16
 
 #define CACHE_LINE 64
 
 typedef struct worker {
-    /* Hot line: written by the caller per task, read by the worker. */
+    /* Hot line: bumped by the caller per job, read by the worker. */
     _Alignas(CACHE_LINE) atomic_uint seq;
     atomic_uint taken; /* last task number claimed */
     atomic_int sleeping;
     atomic_int stop;
-    kiln_range_fn fn;
-    void *ctx;
-    int64_t lo;
-    int64_t hi;
     /* Cold: only touched to sleep, wake, start and stop. */
     _Alignas(CACHE_LINE) pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -96,7 +106,15 @@ static struct {
     worker *workers;
     pthread_mutex_t done_mu;
     pthread_cond_t done_cv;
-    /* Own line: counted down by whoever finishes each posted part. */
+    /* The job: written by the dispatcher before it posts, read by those
+       who joined it. Chunk c is [c * q + min(c, r), ...), q = n / nchunks
+       and r = n % nchunks. */
+    kiln_range_fn fn;
+    void *ctx;
+    int64_t q, r, nchunks;
+    /* Own line: the next chunk to hand out. */
+    _Alignas(CACHE_LINE) atomic_int_fast64_t next;
+    /* Own line: posted workers that have not finished or been revoked. */
     _Alignas(CACHE_LINE) atomic_int pending;
     atomic_int caller_sleeping;
 } pool = {
@@ -196,7 +214,22 @@ static int claim(worker *w, unsigned s)
     return atomic_compare_exchange_strong(&w->taken, &expect, s);
 }
 
-/* Counts one part done; the last one wakes a sleeping caller. */
+/* Runs chunks of the current job until none is left. */
+static void run_chunks(void)
+{
+    for (;;) {
+        int64_t c = atomic_fetch_add_explicit(&pool.next, 1,
+                                              memory_order_relaxed);
+        if (c >= pool.nchunks) {
+            return;
+        }
+        int64_t lo = c * pool.q + (c < pool.r ? c : pool.r);
+        int64_t hi = lo + pool.q + (c < pool.r);
+        pool.fn(pool.ctx, lo, hi);
+    }
+}
+
+/* Counts one posted worker done; the last one wakes a sleeping caller. */
 static void finish_part(void)
 {
     if (atomic_fetch_sub(&pool.pending, 1) == 1 &&
@@ -218,21 +251,16 @@ static void *run_worker(void *arg)
             break;
         }
         if (claim(w, seen)) {
-            w->fn(w->ctx, w->lo, w->hi);
+            run_chunks();
             finish_part();
         }
     }
     return NULL;
 }
 
-/* Hands a task to a worker, waking it if it sleeps. */
-static void post(worker *w, kiln_range_fn fn, void *ctx, int64_t lo,
-                 int64_t hi)
+/* Tells a worker that a job is posted, waking it if it sleeps. */
+static void post(worker *w)
 {
-    w->fn = fn;
-    w->ctx = ctx;
-    w->lo = lo;
-    w->hi = hi;
     atomic_fetch_add(&w->seq, 1);
     if (atomic_load(&w->sleeping)) {
         pthread_mutex_lock(&w->mu);
@@ -241,21 +269,21 @@ static void post(worker *w, kiln_range_fn fn, void *ctx, int64_t lo,
     }
 }
 
-/* Runs, on the caller, the posted parts no worker has claimed yet; the last
-   posted first, as its worker was woken last. */
-static void steal_parts(int nposted)
+/* Claims, for the caller, the mailboxes of posted workers that have not
+   joined yet (the last posted first, as it was woken last), so they never
+   will; each counts as done. */
+static void revoke_unjoined(int nposted)
 {
     for (int k = nposted - 1; k >= 0; k--) {
         worker *w = &pool.workers[k];
         unsigned s = atomic_load_explicit(&w->seq, memory_order_relaxed);
         if (claim(w, s)) {
-            w->fn(w->ctx, w->lo, w->hi);
             finish_part();
         }
     }
 }
 
-/* Returns when every posted part has finished. */
+/* Returns when every posted worker has finished or been revoked. */
 static void wait_for_parts(void)
 {
     int64_t start = now_ns();
@@ -392,8 +420,8 @@ static void resize(int want)
 
 void kiln__pool_for(int64_t n, int64_t grain, kiln_range_fn fn, void *ctx)
 {
-    int nparts;
-    int64_t q, r, lo, len;
+    int nthreads, nposted;
+    int64_t nchunks;
     if (n <= 0) {
         return;
     }
@@ -410,27 +438,34 @@ void kiln__pool_for(int64_t n, int64_t grain, kiln_range_fn fn, void *ctx)
     if (!pool.closed) {
         resize(resolve_nthreads());
     }
-    nparts = pool.nworkers + 1;
-    if (n / grain < nparts) {
-        nparts = (int)(n / grain);
-    }
-    if (pool.closed || nparts < 2) {
+    if (pool.closed || pool.nworkers == 0) {
         goto unlock_use;
     }
 
-    /* Part k gets q items, plus one while k < r. Part 0 is the caller's. */
-    q = n / nparts;
-    r = n % nparts;
-    inside = 1;
-    atomic_store_explicit(&pool.pending, nparts - 1, memory_order_relaxed);
-    lo = q + (r > 0);
-    for (int k = 1; k < nparts; k++) {
-        len = q + (k < r);
-        post(&pool.workers[k - 1], fn, ctx, lo, lo + len);
-        lo += len;
+    /* Chunks of at least grain items, CHUNKS_PER_THREAD per thread at
+       most; their number depends on n, grain and the thread count only. */
+    nthreads = pool.built;
+    nchunks = n / grain;
+    if (nchunks > (int64_t)CHUNKS_PER_THREAD * nthreads) {
+        nchunks = (int64_t)CHUNKS_PER_THREAD * nthreads;
     }
-    fn(ctx, 0, q + (r > 0));
-    steal_parts(nparts - 1);
+    nposted = pool.nworkers;
+    if (nposted > nchunks - 1) {
+        nposted = (int)(nchunks - 1);
+    }
+    inside = 1;
+    pool.fn = fn;
+    pool.ctx = ctx;
+    pool.q = n / nchunks;
+    pool.r = n % nchunks;
+    pool.nchunks = nchunks;
+    atomic_store_explicit(&pool.next, 0, memory_order_relaxed);
+    atomic_store_explicit(&pool.pending, nposted, memory_order_relaxed);
+    for (int k = 0; k < nposted; k++) {
+        post(&pool.workers[k]);
+    }
+    run_chunks();
+    revoke_unjoined(nposted);
     wait_for_parts();
     inside = 0;
     pthread_mutex_unlock(&pool.use);

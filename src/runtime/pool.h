@@ -1,11 +1,13 @@
 /*
  * pool.h - the process-wide thread pool: parallel-for over index ranges.
  *
- * Kernels receive half-open ranges, never thread ids. There is one pool per
- * process, started on the first call that is worth splitting, sized by
- * KILN_NUM_THREADS (default: online cores) and resizable at run time. One
- * thread at a time dispatches through it; any other caller, and any call made
- * from inside a running range, runs inline, so no call can deadlock.
+ * Kernels receive half-open ranges, never thread ids, and must not make
+ * results depend on where those ranges are cut (cut tasks by shape instead,
+ * as the reductions do). There is one pool per process, started on the
+ * first call that is worth splitting, sized by KILN_NUM_THREADS (default:
+ * online cores) and resizable at run time. One thread at a time dispatches
+ * through it; any other caller, and any call made from inside a running
+ * range, runs inline, so no call can deadlock.
  */
 #ifndef KILN_RUNTIME_POOL_H
 #define KILN_RUNTIME_POOL_H
@@ -16,13 +18,16 @@
 typedef void (*kiln_range_fn)(void *ctx, int64_t lo, int64_t hi);
 
 /* Runs fn over [0, n) and returns when every item is done. The range is cut
-   into at most nthreads contiguous, near-equal parts of at least `grain`
-   items each (a grain below 1 counts as 1); the calling thread runs the first
-   part and pool workers the others, except that the caller takes over any
-   part whose worker has not started by the time its own part is done. Each
-   part is one call of fn. Runs inline as one call fn(ctx, 0, n) when
-   n < 2 * grain, when the pool has one thread, when called from inside a
-   range (nested), when another thread is dispatching, or when no worker
+   into nchunks = min(n / grain, 4 * nthreads) contiguous chunks, near-equal
+   (chunk c is [c * q + min(c, r), (c + 1) * q + min(c + 1, r)) with
+   q = n / nchunks, r = n % nchunks), each at least `grain` items (a grain
+   below 1 counts as 1) and each one call of fn. The boundaries depend only
+   on n, grain and the configured thread count; which thread runs a chunk,
+   and in what order chunks run, is not fixed: the calling thread and the
+   workers claim them one at a time until none is left, so a slow thread
+   delays only the chunk it holds. Runs inline as one call fn(ctx, 0, n)
+   when n < 2 * grain, when the pool has one thread, when called from inside
+   a range (nested), when another thread is dispatching, or when no worker
    could be started. Does nothing when n <= 0. Cannot fail; fn must not
    longjmp out. */
 void kiln__pool_for(int64_t n, int64_t grain, kiln_range_fn fn, void *ctx);

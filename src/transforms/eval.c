@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../backend/cpu/elementwise_cpu.h"
+#include "../backend/cpu/copy_cpu.h"
 #include "../core/array.h"
 #include "../core/dtype.h"
 #include "../core/error.h"
@@ -113,36 +113,20 @@ static kiln_status run_node(kiln_node *n)
     kiln_array *outs[KILN_MAX_OUTPUTS];
     kiln_array *temps[KILN_MAX_OUTPUTS] = {NULL};
     kiln_status st = KILN_OK;
+    kiln_meta outm[KILN_MAX_OUTPUTS];
+    bool inferred = false;
     for (int i = 0; i < n->nout; i++) {
         outs[i] = n->out[i];
         if (!outs[i]) {
             /* an output nobody holds: recreate its metadata to run into */
-            kiln_meta inm[8], outm[KILN_MAX_OUTPUTS];
             int no = 0;
-            if (n->nin > 8) {
-                /* only reachable for variadic prims with a dead output;
-                 * evaluate through a temporary array list */
-                kiln_meta *big = malloc(sizeof *big * (size_t)n->nin);
-                if (!big) {
-                    st = kiln__err_oom(n->prim->name, 0);
-                    goto cleanup;
-                }
-                for (int j = 0; j < n->nin; j++) {
-                    kiln__array_meta(n->in[j], &big[j]);
-                }
-                st = n->prim->infer(n->prim, n->params, big, n->nin, outm,
-                                    &no);
-                free(big);
-            } else {
-                for (int j = 0; j < n->nin; j++) {
-                    kiln__array_meta(n->in[j], &inm[j]);
-                }
-                st = n->prim->infer(n->prim, n->params, inm, n->nin, outm,
-                                    &no);
-            }
-            if (st != KILN_OK) {
+            if (!inferred &&
+                (st = kiln__node_infer(n->prim, n->params, n->in, n->nin,
+                                       outm, &no, n->prim->name)) !=
+                    KILN_OK) {
                 goto cleanup;
             }
+            inferred = true;
             temps[i] = kiln__array_new(outm[i].dtype, outm[i].ndim,
                                        outm[i].shape, n->prim->name);
             if (!temps[i]) {
@@ -287,9 +271,12 @@ kiln_status kiln_array_read(kiln_array *a, void *dst, size_t nbytes)
     return KILN_OK;
 }
 
-static kiln_status item_ptr(kiln_array *a, const char **p, const char *fn)
+/* The address of a's one element (evaluating a first), for the item
+ * accessors; out is where the caller will store it (checked for NULL). */
+static kiln_status item_ptr(kiln_array *a, const void *out, const char **p)
 {
-    if (!a) {
+    const char *fn = "array_item";
+    if (!a || !out) {
         return kiln__err_null(fn);
     }
     if (a->size != 1) {
@@ -307,10 +294,7 @@ static kiln_status item_ptr(kiln_array *a, const char **p, const char *fn)
 kiln_status kiln_array_item_f64(kiln_array *a, double *out)
 {
     const char *p = NULL;
-    if (!out) {
-        return kiln__err_null("array_item");
-    }
-    if (item_ptr(a, &p, "array_item") != KILN_OK) {
+    if (item_ptr(a, out, &p) != KILN_OK) {
         return kiln_errcode();
     }
     *out = kiln__dtype_load_f64(p, a->dtype);
@@ -320,10 +304,7 @@ kiln_status kiln_array_item_f64(kiln_array *a, double *out)
 kiln_status kiln_array_item_i64(kiln_array *a, int64_t *out)
 {
     const char *p = NULL;
-    if (!out) {
-        return kiln__err_null("array_item");
-    }
-    if (item_ptr(a, &p, "array_item") != KILN_OK) {
+    if (item_ptr(a, out, &p) != KILN_OK) {
         return kiln_errcode();
     }
     *out = kiln__dtype_load_i64(p, a->dtype);

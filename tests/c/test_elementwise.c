@@ -1711,6 +1711,14 @@ TEST(ew_rule_errors)
     CHECK(kiln_errcode() == KILN_ERR_TYPE &&
           strncmp(kiln_errmsg(), "[bitwise_and]", 13) == 0);
     kiln_errclear();
+    /* clip's optional bounds: NULL means "no bound" only while no error
+     * is pending */
+    expect_err(kiln_clip(x, kiln_bitwise_and(x, x), x), KILN_ERR_TYPE,
+               "[bitwise_and]");
+    expect_err(kiln_clip(x, x, kiln_bitwise_and(x, x)), KILN_ERR_TYPE,
+               "[bitwise_and]");
+    bad = kiln_bitwise_and(x, x);
+    expect_err(kiln_clip(x, bad, NULL), KILN_ERR_TYPE, "[bitwise_and]");
 #define KILN_X_(name)                                                     \
     CHECK(kiln_##name(NULL) == NULL && kiln_errcode() == KILN_ERR_VALUE); \
     kiln_errclear();

@@ -215,6 +215,35 @@ TEST(movement_reshape_errors)
     kiln_scope_end(NULL);
 }
 
+/* The reshape node keeps the user's -1, so infer on new input shapes (a
+ * shapeless replay) resolves it again; primitives whose params hold an
+ * absolute shape say they cannot replay. */
+TEST(movement_reshape_replay)
+{
+    kiln_scope_begin();
+    kiln_array *x = iota((int64_t[]){2, 3}, 2);
+    kiln_array *y = kiln_reshape(x, (int64_t[]){-1, 2}, 2);
+    CHECK(SHAPE(y, 3, 2));
+    CHECK(y && y->node && y->node->prim == &kiln__prim_reshape);
+    if (y && y->node) {
+        const kiln_prim *p = y->node->prim;
+        kiln_meta in = {KILN_DTYPE_FLOAT32, 3, {4, 2, 5}}, out;
+        int no = 0;
+        CHECK(p->infer(p, y->node->params, &in, 1, &out, &no) == KILN_OK);
+        CHECK(no == 1 && out.ndim == 2 && out.shape[0] == 20 &&
+              out.shape[1] == 2);
+        CHECK(!(p->flags & KILN_PRIM_NO_SHAPELESS));
+    }
+    CHECK(kiln__prim_broadcast_to.flags & KILN_PRIM_NO_SHAPELESS);
+    CHECK(kiln__prim_random_bits.flags & KILN_PRIM_NO_SHAPELESS);
+    CHECK(kiln__prim_arange.flags & KILN_PRIM_NO_SHAPELESS);
+    CHECK(kiln__prim_linspace.flags & KILN_PRIM_NO_SHAPELESS);
+    CHECK(kiln__prim_eye.flags & KILN_PRIM_NO_SHAPELESS);
+    CHECK(!(kiln__prim_slice.flags & KILN_PRIM_NO_SHAPELESS));
+    CHECK(!(kiln__prim_pad.flags & KILN_PRIM_NO_SHAPELESS));
+    kiln_scope_end(NULL);
+}
+
 TEST(movement_flatten_unflatten)
 {
     kiln_scope_begin();

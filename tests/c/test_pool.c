@@ -4,9 +4,11 @@
  *
  * Pool properties checked: every index of [0, n) is visited exactly once for
  * many (n, grain) pairs; every range is either the whole of [0, n) or at least
- * `grain` long; the number of parts follows the configured thread count;
- * nested and concurrent calls run and give correct results. Each test that
- * changes the pool's size or the environment restores it before returning.
+ * `grain` long; the number of chunks is min(n / grain, 4 * threads) and their
+ * boundaries follow the documented formula whoever runs them; a participant
+ * that stalls in its chunk leaves the other chunks to the rest; nested and
+ * concurrent calls run and give correct results. Each test that changes the
+ * pool's size or the environment restores it before returning.
  */
 #include "harness.h"
 
@@ -110,7 +112,16 @@ TEST(pool_small_ranges_run_inline)
     kiln__pool_set_nthreads(saved);
 }
 
-TEST(pool_part_count_follows_nthreads)
+/* The number of calls kiln__pool_for(n, grain) makes with t threads. */
+static int64_t want_calls(int t, int64_t n, int64_t grain)
+{
+    if (n < 2 * grain || t == 1) {
+        return 1;
+    }
+    return min64(4 * (int64_t)t, n / grain);
+}
+
+TEST(pool_chunk_count_follows_nthreads)
 {
     static const int sizes[] = {1, 3, 8, 2, 5, 1};
     int saved = kiln__pool_nthreads();
@@ -120,7 +131,7 @@ TEST(pool_part_count_follows_nthreads)
         CHECK(kiln__pool_nthreads() == t);
         for (int64_t n = 1; n <= 40; n++) {
             for (int64_t grain = 1; grain <= 6; grain++) {
-                int64_t want = n < 2 * grain ? 1 : min64(t, n / grain);
+                int64_t want = want_calls(t, n, grain);
                 int calls = run_cover(n, grain);
                 CHECK_MSG(calls == want,
                           "t=%d n=%lld grain=%lld: %d calls, want %lld", t,
@@ -128,7 +139,7 @@ TEST(pool_part_count_follows_nthreads)
                           (long long)want);
             }
         }
-        CHECK(run_cover(1000003, 1000) == t);
+        CHECK(run_cover(1000003, 1000) == want_calls(t, 1000003, 1000));
     }
     CHECK(kiln__pool_set_nthreads(saved) == 0);
     CHECK(kiln__pool_nthreads() == saved);
@@ -305,11 +316,111 @@ TEST(pool_wakes_sleeping_workers)
     int saved = kiln__pool_nthreads();
     kiln__pool_set_nthreads(2);
     for (int i = 0; i < 200; i++) {
-        CHECK(run_cover(512, 1) == 2);
+        CHECK(run_cover(512, 1) == 8);
         if (i % 20 == 0) {
             struct timespec ts = {0, 200000}; /* 0.2 ms */
             nanosleep(&ts, NULL);
         }
+    }
+    kiln__pool_set_nthreads(saved);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Chunks                                                                  */
+
+#define MAX_CHUNKS 64
+
+typedef struct chunks {
+    pthread_mutex_t mu;
+    int64_t lo[MAX_CHUNKS], hi[MAX_CHUNKS];
+    int n;
+    pthread_t caller;
+    int by_caller;
+    atomic_int stalled; /* set once a non-caller thread has stalled */
+    int64_t stall_ns;
+} chunks;
+
+static void record_chunk(void *ctx, int64_t lo, int64_t hi)
+{
+    chunks *c = ctx;
+    int mine = pthread_equal(pthread_self(), c->caller);
+    if (!mine && c->stall_ns > 0 && !atomic_exchange(&c->stalled, 1)) {
+        struct timespec ts = {0, (long)c->stall_ns};
+        nanosleep(&ts, NULL);
+    }
+    pthread_mutex_lock(&c->mu);
+    if (c->n < MAX_CHUNKS) {
+        c->lo[c->n] = lo;
+        c->hi[c->n] = hi;
+        c->n++;
+    }
+    c->by_caller += mine;
+    pthread_mutex_unlock(&c->mu);
+}
+
+static void run_chunks(chunks *c, int64_t n, int64_t grain, int64_t stall)
+{
+    memset(c, 0, sizeof *c);
+    pthread_mutex_init(&c->mu, NULL);
+    c->caller = pthread_self();
+    atomic_init(&c->stalled, 0);
+    c->stall_ns = stall;
+    kiln__pool_for(n, grain, record_chunk, c);
+    pthread_mutex_destroy(&c->mu);
+}
+
+/* Chunk k of nchunks over [0, n) per pool.h: [k q + min(k, r), ...). */
+static int64_t chunk_lo(int64_t n, int64_t nchunks, int64_t k)
+{
+    int64_t q = n / nchunks, r = n % nchunks;
+    return k * q + (k < r ? k : r);
+}
+
+TEST(pool_chunk_boundaries_follow_the_formula)
+{
+    static const int64_t cases[][2] = {{1000, 1},   {1001, 7},  {99, 10},
+                                       {64, 32},    {65, 32},   {100000, 3},
+                                       {12345, 1000}, {17, 2}};
+    int saved = kiln__pool_nthreads();
+    for (int t = 2; t <= 5; t += 3) {
+        kiln__pool_set_nthreads(t);
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+            int64_t n = cases[i][0], grain = cases[i][1];
+            int64_t want = want_calls(t, n, grain);
+            chunks c;
+            run_chunks(&c, n, grain, 0);
+            CHECK_MSG(c.n == want, "t=%d n=%lld grain=%lld: %d chunks", t,
+                      (long long)n, (long long)grain, c.n);
+            /* every expected chunk was run once, as one call */
+            for (int64_t k = 0; k < want && c.n == want; k++) {
+                int64_t lo = chunk_lo(n, want, k);
+                int64_t hi = chunk_lo(n, want, k + 1);
+                int found = 0;
+                for (int j = 0; j < c.n; j++) {
+                    found += c.lo[j] == lo && c.hi[j] == hi;
+                }
+                CHECK_MSG(found == 1, "t=%d n=%lld: chunk %lld [%lld, %lld)",
+                          t, (long long)n, (long long)k, (long long)lo,
+                          (long long)hi);
+            }
+        }
+    }
+    kiln__pool_set_nthreads(saved);
+}
+
+/* A worker that stalls for 50 ms in its first chunk holds up only that
+   chunk: the caller runs all the others meanwhile. */
+TEST(pool_stalled_worker_leaves_its_share)
+{
+    int saved = kiln__pool_nthreads();
+    kiln__pool_set_nthreads(2);
+    for (int round = 0; round < 3; round++) {
+        chunks c;
+        run_chunks(&c, 8000, 1000, 50000000);
+        CHECK(c.n == 8);
+        /* the worker ran at most its one stalled chunk */
+        CHECK_MSG(c.by_caller >= 7, "caller ran %d of 8 chunks",
+                  c.by_caller);
     }
     kiln__pool_set_nthreads(saved);
 }

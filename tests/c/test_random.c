@@ -456,12 +456,16 @@ TEST(random_randint)
                             &s3, 1, KILN_DTYPE_INT32, key);
     const int32_t *e = kiln_array_data(x);
     CHECK(e && e[0] == 5 && e[1] == 5 && e[2] == 5);
+    /* evaluated bounds are not read at build time either: an empty or
+     * reversed range gives lo, as in MLX */
+    int32_t lohi[3] = {5, 7, -1};
+    x = kiln_random_randint(kiln_array_from_data(lohi, &s3, 1,
+                                                 KILN_DTYPE_INT32),
+                            kiln_weak_i64(5), &s3, 1, KILN_DTYPE_INT32, key);
+    CHECK(kiln_errcode() == KILN_OK);
+    const int32_t *f = kiln_array_data(x);
+    CHECK(f && f[0] == 5 && f[1] == 7 && f[2] >= -1 && f[2] < 5);
     /* errors */
-    kiln_errclear();
-    CHECK(kiln_random_randint(kiln_weak_i64(5), kiln_weak_i64(5), &n, 1,
-                              KILN_DTYPE_INT32, key) == NULL);
-    CHECK(kiln_errcode() == KILN_ERR_VALUE);
-    CHECK(strstr(kiln_errmsg(), "[random_randint]") != NULL);
     kiln_errclear();
     CHECK(kiln_random_randint(kiln_weak_i64(0), kiln_weak_i64(5), &n, 1,
                               KILN_DTYPE_FLOAT32, key) == NULL);
@@ -696,5 +700,69 @@ TEST(random_errors)
     CHECK(bits_of(key, s33, 2, 3) == NULL);
     CHECK(kiln_errcode() == KILN_ERR_VALUE);
     kiln_errclear();
+    kiln_scope_end(NULL);
+}
+
+/* A NULL optional argument (lo, hi, p, key) means its default only while
+ * no error is pending; after a failed call it propagates that first error
+ * and leaves the global key alone. */
+static kiln_array *failed(void)
+{
+    int64_t two = 2, five = 5;
+    kiln_errclear();
+    kiln_array *y = kiln_reshape(kiln_zeros(&two, 1, KILN_DTYPE_FLOAT32),
+                                 &five, 1);
+    CHECK(y == NULL && kiln_errcode() == KILN_ERR_VALUE);
+    return y;
+}
+
+static bool first_error_kept(kiln_array *y)
+{
+    bool ok = y == NULL && kiln_errcode() == KILN_ERR_VALUE &&
+              strstr(kiln_errmsg(), "[reshape]") != NULL;
+    kiln_errclear();
+    return ok;
+}
+
+TEST(random_null_after_error)
+{
+    kiln_scope_begin();
+    int64_t s = 3;
+    kiln_array *key = kiln_random_key(9);
+    kiln_array *one = kiln_weak_f64(1.0);
+    CHECK(kiln_random_seed(11) == KILN_OK);
+    uint32_t before[2] = {0}, after[2] = {1};
+    CHECK(kiln_array_read(kiln_random_state(), before, sizeof before) ==
+          KILN_OK);
+    CHECK(first_error_kept(kiln_random_uniform(failed(), one, &s, 1,
+                                               KILN_DTYPE_FLOAT32, key)));
+    CHECK(first_error_kept(kiln_random_uniform(one, failed(), &s, 1,
+                                               KILN_DTYPE_FLOAT32, key)));
+    /* the error is kept even when another argument is also bad */
+    CHECK(first_error_kept(kiln_random_uniform(failed(), NULL, &s, 1,
+                                               KILN_DTYPE_INT32, key)));
+    CHECK(first_error_kept(kiln_random_bernoulli(failed(), &s, 1, key)));
+    CHECK(first_error_kept(kiln_random_uniform(NULL, NULL, &s, 1,
+                                               KILN_DTYPE_FLOAT32,
+                                               failed())));
+    CHECK(first_error_kept(kiln_random_normal(&s, 1, KILN_DTYPE_FLOAT32, 0,
+                                              1, failed())));
+    CHECK(first_error_kept(kiln_random_randint(kiln_weak_i64(0),
+                                               kiln_weak_i64(5), &s, 1,
+                                               KILN_DTYPE_INT32,
+                                               failed())));
+    CHECK(first_error_kept(kiln_random_bernoulli(NULL, &s, 1, failed())));
+    CHECK(first_error_kept(kiln_random_truncated_normal(
+        kiln_weak_f64(-1), kiln_weak_f64(1), &s, 1, KILN_DTYPE_FLOAT32,
+        failed())));
+    CHECK(first_error_kept(kiln_random_categorical(
+        kiln_zeros(&s, 1, KILN_DTYPE_FLOAT32), 0, NULL, 0, failed())));
+    CHECK(first_error_kept(kiln_random_split(failed(), 2)));
+    CHECK(kiln_array_read(kiln_random_state(), after, sizeof after) ==
+          KILN_OK);
+    CHECK(before[0] == after[0] && before[1] == after[1]);
+    /* with no error pending, NULL is the default again */
+    CHECK(kiln_random_uniform(NULL, NULL, &s, 1, KILN_DTYPE_FLOAT32, NULL) !=
+          NULL);
     kiln_scope_end(NULL);
 }

@@ -18,6 +18,7 @@
 
 #include <string.h>
 
+#include "../../core/array.h"
 #include "../../runtime/pool.h"
 #include "iter.h"
 
@@ -164,4 +165,19 @@ void kiln__cpu_copy(int ndim, const int64_t *shape, size_t isz, char *dst,
         return;
     }
     kiln__iter_run(&it, KILN_GRAIN_ELEMENTWISE, by_size[isz], NULL);
+}
+
+void kiln__cpu_copy_contig(const kiln_array *src, void *dst)
+{
+    int64_t st_out[KILN_MAX_NDIM], st_in[KILN_MAX_NDIM];
+    size_t isz = kiln_dtype_size(src->dtype);
+    int64_t s = (int64_t)isz;
+    for (int i = src->ndim - 1; i >= 0; i--) {
+        st_out[i] = s;
+        s *= src->shape[i];
+    }
+    kiln__array_byte_strides(src, st_in);
+    /* the tiled copy keeps transposed reads cache-friendly */
+    kiln__cpu_copy(src->ndim, src->shape, isz, dst, st_out,
+                   kiln__array_ptr(src), st_in);
 }

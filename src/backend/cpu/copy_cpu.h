@@ -2,8 +2,10 @@
  * copy_cpu.h - strided block copies and fills, any dtype.
  *
  * The loops behind the movement primitives that copy (reshape of a strided
- * input, concatenate, pad, slice_update) and the creation primitives. A copy
- * moves bits: items are 1, 2, 4 or 8 bytes and are never converted.
+ * input, concatenate, pad, slice_update), the creation primitives, and
+ * every kernel that first makes a strided input contiguous (scans, sorts,
+ * kiln_array_data). A copy moves bits: items are 1, 2, 4 or 8 bytes and are
+ * never converted.
  */
 #ifndef KILN_CPU_COPY_CPU_H
 #define KILN_CPU_COPY_CPU_H
@@ -20,5 +22,10 @@
 void kiln__cpu_copy(int ndim, const int64_t *shape, size_t isz, char *dst,
                     const int64_t *dst_strides, const char *src,
                     const int64_t *src_strides);
+
+/* Copies the evaluated array src into contiguous row-major memory at dst
+ * (src->size * itemsize bytes, not overlapping src), in parallel when
+ * large. */
+void kiln__cpu_copy_contig(const kiln_array *src, void *dst);
 
 #endif

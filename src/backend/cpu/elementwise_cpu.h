@@ -50,8 +50,5 @@ kiln_status kiln__cpu_eval_where(const kiln_node *n, kiln_array *const *in,
                                  kiln_array *const *out);
 kiln_status kiln__cpu_eval_astype(const kiln_node *n, kiln_array *const *in,
                                   kiln_array *const *out);
-/* Copies any evaluated array into contiguous memory at dst (size*itemsize
- * bytes), in parallel when large. */
-void kiln__cpu_copy_contig(const kiln_array *src, void *dst);
 
 #endif

@@ -42,22 +42,12 @@
 #include "../../core/half.h"
 #include "../../core/shape.h"
 #include "../../runtime/pool.h"
-#include "elementwise_cpu.h"
+#include "copy_cpu.h"
 #include "iter.h"
 
 /* ------------------------------------------------------------------ */
 /* flat views                                                         */
 /* ------------------------------------------------------------------ */
-
-/* After a failure past the output's allocation: drops its buffer, so the
- * array stays pending instead of looking evaluated with garbage. Returns
- * the recorded error. */
-static kiln_status fail(kiln_array *y)
-{
-    kiln__buffer_release(y->buf);
-    y->buf = NULL;
-    return kiln_errcode();
-}
 
 /* x as a contiguous 1-D run of x->size values: x's own memory when it is
  * contiguous, else a copy in *tmp (released by the caller). NULL when out
@@ -272,12 +262,12 @@ kiln_status kiln__cpu_eval_take(const kiln_node *n, kiln_array *const *in,
         return KILN_OK;
     }
     if (gather_source(ip, x, &g, fn) != KILN_OK) {
-        return fail(y);
+        return kiln_errcode();
     }
     kiln_buffer *ib = normalise(idx, g.len, ist, fn);
     if (!ib) {
         kiln__buffer_release(g.tmp);
-        return fail(y);
+        return kiln_errcode();
     }
     /* y dims: x's leading dims, the index dims, x's trailing dims */
     int pre = ip->flat ? 0 : ip->axis;
@@ -316,12 +306,12 @@ kiln_status kiln__cpu_eval_take_along(const kiln_node *n,
         return KILN_OK;
     }
     if (gather_source(ip, x, &g, fn) != KILN_OK) {
-        return fail(y);
+        return kiln_errcode();
     }
     kiln_buffer *ib = normalise(idx, g.len, ist, fn);
     if (!ib) {
         kiln__buffer_release(g.tmp);
-        return fail(y);
+        return kiln_errcode();
     }
     /* x and the indices broadcast to y on every dim but the axis, where
      * the index supplies the position */
@@ -770,7 +760,7 @@ static kiln_status run_rows(const kiln_node *n, kiln_array *x, kiln_array *y,
     if (ip->flat) {
         xbase = flat_data(x, &tmp, fn);
         if (!xbase) {
-            return fail(y);
+            return kiln_errcode();
         }
         job.len = x->size;
         job.sx = job.isz;
@@ -803,7 +793,7 @@ static kiln_status run_rows(const kiln_node *n, kiln_array *x, kiln_array *y,
     kiln__buffer_release(tmp);
     if (atomic_load(&job.failed)) {
         kiln__err_oom(fn, job.scratch);
-        return fail(y);
+        return kiln_errcode();
     }
     return KILN_OK;
 }

@@ -2,10 +2,7 @@
  * index_cpu.h - eager CPU kernels of the index family: gather (take,
  * take_along_axis), sort, argsort and topk.
  *
- * The family's params struct lives here because both the descriptors
- * (prim/index.c, whose infer reads it), the public ops (ops/index.c, which
- * fill it) and the kernels below read it. Like every params struct it is
- * plain bytes, zero-initialised before filling.
+ * The family's params struct, kiln_index_params, lives in prim/index.h.
  *
  * Invariants the kernels rely on (checked by infer before a node exists):
  * - indices are an integer dtype; the axis is normalised into [0, ndim)
@@ -20,12 +17,7 @@
 #include <stdint.h>
 
 #include "../../core/array.h"
-
-typedef struct kiln_index_params {
-    int32_t axis; /* normalised axis; 0 when flat */
-    int32_t flat; /* 1: x is read as its row-major flattened 1-D form */
-    int64_t k;    /* topk: how many; 0 for the other primitives */
-} kiln_index_params;
+#include "../../prim/index.h"
 
 /* eval_cpu facets (see prim.h for the contract). */
 kiln_status kiln__cpu_eval_take(const kiln_node *n, kiln_array *const *in,

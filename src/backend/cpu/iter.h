@@ -2,12 +2,24 @@
  * iter.h - the one strided iterator, shared by every kernel family.
  *
  * An iterator walks up to KILN_ITER_MAX_OPS operands of a common shape, each
- * with its own byte strides (zero on broadcast dims). kiln__iter_init drops
- * size-1 dims and merges dims that are contiguous for every operand, so a
- * contiguous or broadcast-free case becomes a single row. kiln__iter_run
- * splits the flat index range [0, size) into ranges for the thread pool and
- * calls a row function once per (partial) row: at most one indirect call
- * per row, never per element.
+ * with its own byte strides (zero on broadcast dims, negative allowed).
+ * kiln__iter_init drops size-1 dims and merges dims that are contiguous for
+ * every operand, so a contiguous or broadcast-free case becomes a single
+ * row; it keeps the caller's dim order, so flat index i always means the
+ * i-th element in row-major order of the given shape. A row function is
+ * called once per (partial) row: at most one indirect call per row, never
+ * per element.
+ *
+ * Two ways to walk:
+ * - kiln__iter_range(lo, hi) visits flat indices [lo, hi) in that row-major
+ *   order, on the calling thread; for kernels whose results depend on the
+ *   order or on which index is which (reductions, arg kinds, sorts).
+ * - kiln__iter_run visits every element once in an order of its choosing,
+ *   split over the pool: it may reorder dims (smallest strides inside, a
+ *   long dim instead of a short inner one) and walk two dims in tiles
+ *   (transposes). For elementwise kernels, where each element is computed
+ *   on its own. Rows may then have any stride for any operand, output
+ *   included; a row function must handle non-unit and negative strides.
  */
 #ifndef KILN_CPU_ITER_H
 #define KILN_CPU_ITER_H
@@ -35,11 +47,14 @@ typedef void (*kiln_row_fn)(void *ctx, char *const *ptrs,
 /* strides[k] points at ndim byte strides for operand k. */
 void kiln__iter_init(kiln_iter *it, int ndim, const int64_t *shape, int nops,
                      char *const *base, const int64_t *const *strides);
-/* Runs fn over every element; ranges of at least `grain` elements go to
- * the pool (grain <= 0 means inline). */
+/* Runs fn over every element exactly once, in an order (and with rows)
+ * of its choosing; ranges of at least `grain` elements go to the pool
+ * (grain <= 0 means inline). Elements must not depend on one another: no
+ * operand may be written at an address another element reads. */
 void kiln__iter_run(const kiln_iter *it, int64_t grain, kiln_row_fn fn,
                     void *ctx);
-/* Runs fn over elements [lo, hi) only, on the calling thread. */
+/* Runs fn over flat indices [lo, hi) only, in row-major order of the shape
+ * given to kiln__iter_init, on the calling thread. */
 void kiln__iter_range(const kiln_iter *it, int64_t lo, int64_t hi,
                       kiln_row_fn fn, void *ctx);
 

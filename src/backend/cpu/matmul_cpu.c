@@ -39,6 +39,7 @@
 #include "../../core/half.h"
 #include "../../core/shape.h"
 #include "../../runtime/pool.h"
+#include "elementwise_cpu.h"
 #include "matmul_cpu.h"
 
 /* Loop blocking: rows of a per task, depth and width of a packed b block. */
@@ -359,63 +360,27 @@ static bool blas_layout(int64_t rows, int64_t cols, int64_t rs, int64_t cs,
 }
 
 /* Copies a strided rows x cols matrix of float32/float64 (or, with
- * widen, of float16/bfloat16 into float32) to contiguous dst. */
+ * widen, of float16/bfloat16 into float32) to contiguous dst; rs and cs
+ * are in elements. One astype row kernel per row. */
 static void pack(void *dst, const char *src, int64_t rows, int64_t cols,
                  int64_t rs, int64_t cs, kiln_dtype dt)
 {
+    kiln_dtype wt = dt == KILN_DTYPE_FLOAT64 ? dt : KILN_DTYPE_FLOAT32;
+    int64_t isz = (int64_t)kiln_dtype_size(dt);
+    int64_t wsz = (int64_t)kiln_dtype_size(wt);
+    kiln_unary_kernel k = kiln__cpu_astype[dt][wt];
     for (int64_t r = 0; r < rows; r++) {
-        switch (dt) {
-        case KILN_DTYPE_FLOAT64: {
-            const double *s = (const double *)(const void *)src + r * rs;
-            double *d = (double *)dst + r * cols;
-            for (int64_t c = 0; c < cols; c++) {
-                d[c] = s[c * cs];
-            }
-            break;
-        }
-        case KILN_DTYPE_FLOAT16: {
-            const kiln_f16 *s = (const kiln_f16 *)(const void *)src + r * rs;
-            float *d = (float *)dst + r * cols;
-            for (int64_t c = 0; c < cols; c++) {
-                d[c] = kiln_f16_to_f32(s[c * cs]);
-            }
-            break;
-        }
-        case KILN_DTYPE_BFLOAT16: {
-            const kiln_bf16 *s =
-                (const kiln_bf16 *)(const void *)src + r * rs;
-            float *d = (float *)dst + r * cols;
-            for (int64_t c = 0; c < cols; c++) {
-                d[c] = kiln_bf16_to_f32(s[c * cs]);
-            }
-            break;
-        }
-        default: {
-            const float *s = (const float *)(const void *)src + r * rs;
-            float *d = (float *)dst + r * cols;
-            for (int64_t c = 0; c < cols; c++) {
-                d[c] = s[c * cs];
-            }
-            break;
-        }
-        }
+        k(cols, src + r * rs * isz, cs * isz, (char *)dst + r * cols * wsz,
+          wsz);
     }
 }
 
-/* Rounds n float32 values to float16/bfloat16. */
+/* Rounds n float32 values to float16/bfloat16 (dt). */
 static void narrow(char *dst, const float *src, int64_t n, kiln_dtype dt)
 {
-    if (dt == KILN_DTYPE_FLOAT16) {
-        kiln_f16 *d = (kiln_f16 *)(void *)dst;
-        for (int64_t i = 0; i < n; i++) {
-            d[i] = kiln_f32_to_f16(src[i]);
-        }
-    } else {
-        kiln_bf16 *d = (kiln_bf16 *)(void *)dst;
-        for (int64_t i = 0; i < n; i++) {
-            d[i] = kiln_f32_to_bf16(src[i]);
-        }
-    }
+    kiln__cpu_astype[KILN_DTYPE_FLOAT32][dt](
+        n, (const char *)src, (int64_t)sizeof(float), dst,
+        (int64_t)kiln_dtype_size(dt));
 }
 
 /* Keeps OpenBLAS's thread count equal to kiln's, so a big gemm uses the

@@ -1,5 +1,6 @@
 /*
- * matmul_cpu.h - eager CPU kernels for matmul and addmm, and their params.
+ * matmul_cpu.h - eager CPU kernels for matmul and addmm (addmm's params
+ * live in prim/matmul.h).
  *
  * Both kernels see inputs of one dtype (the ops layer promotes) whose
  * shapes passed the matmul shape rule in prim/matmul.c, and an output with
@@ -12,12 +13,7 @@
 #define KILN_CPU_MATMUL_H
 
 #include "../../core/array.h"
-
-/* addmm's params: out = alpha * (a @ b) + beta * c. */
-typedef struct kiln_addmm_params {
-    double alpha;
-    double beta;
-} kiln_addmm_params;
+#include "../../prim/matmul.h"
 
 /* eval_cpu of matmul (inputs a, b) and addmm (inputs c, a, b). */
 kiln_status kiln__cpu_eval_matmul(const kiln_node *n, kiln_array *const *in,

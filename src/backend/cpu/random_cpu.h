@@ -1,6 +1,6 @@
 /*
  * random_cpu.h - the Threefry-2x32 block function and the eager kernel of
- * random_bits, with its params.
+ * random_bits (whose params live in prim/random.h).
  *
  * Threefry-2x32 with 20 rounds (Salmon et al., "Parallel random numbers:
  * as easy as 1, 2, 3", SC 2011; the generator JAX and MLX use) maps a key
@@ -15,15 +15,7 @@
 #include <stdint.h>
 
 #include "../../core/array.h"
-
-/* random_bits' params: the output shape and the bytes per element (1, 2,
- * 4 or 8, giving uint8, uint16, uint32 or uint64). Zero-initialised before
- * filling (dims past ndim stay 0). */
-typedef struct kiln_random_bits_params {
-    int ndim;
-    int width;
-    int64_t shape[KILN_MAX_NDIM];
-} kiln_random_bits_params;
+#include "../../prim/random.h"
 
 static inline uint32_t kiln__random_cpu_rotl(uint32_t x, int r)
 {

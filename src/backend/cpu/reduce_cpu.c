@@ -1,10 +1,10 @@
 /*
  * reduce_cpu.c - eager loops for reductions (sum prod max min all any
- * argmax argmin) and scans (cumsum cumprod cummax cummin).
+ * argmax argmin); the scans live in scan_cpu.c.
  *
  * Part 1 stamps, per (kind, input dtype), the typed loops that
- * reduce_cpu.h's kiln_reduce_fns and kiln_scan_fns describe. Part 2 is one
- * driver for every reduction kind and one for every scan kind.
+ * reduce_cpu.h's kiln_reduce_fns describes (from the dtype table in
+ * accum.h). Part 2 is one driver for every reduction kind.
  *
  * Reduction plan. The input's axes split into kept axes (the output's
  * order; the output is contiguous in it) and reduced axes. Both sets are
@@ -40,13 +40,6 @@
  * per block and combines blocks by a tree: about (COL_ROWS + log2 n) ulp.
  * Integer sums and products wrap in the output type; min/max propagate NaN;
  * argmin/argmax return the first extreme index, and the first NaN if any.
- *
- * Scans: the input is read contiguously (a strided input is first copied);
- * a scan along the last axis runs one sequential loop per line; along an
- * outer axis it keeps CB accumulators and walks the axis, vectorised across
- * the columns. Float scans accumulate in sequence (error grows like n ulp),
- * as numpy's and MLX's do. The output may reuse the input's buffer: every
- * loop reads x[i] before it writes y[i].
  */
 #include "reduce_cpu.h"
 
@@ -55,13 +48,8 @@
 
 #include "../../core/error.h"
 #include "../../runtime/pool.h"
-#include "elementwise_cpu.h"
+#include "accum.h"
 #include "iter.h"
-#include "scalar.h"
-
-#if defined(__F16C__)
-#include <immintrin.h>
-#endif
 
 /* ------------------------------------------------------------------ */
 /* Part 1: typed loops                                                */
@@ -70,95 +58,6 @@
 #define NL 32    /* independent lanes in a contiguous run */
 #define LEAF 2048 /* pairwise leaf of a run (elements) */
 
-#define ID_(v) (v)
-#define F16_LD(v) kiln_f16_to_f32(v)
-#define BF16_LD(v) kiln_bf16_to_f32(v)
-
-/* One row per input dtype:
- * X(DT, t, ST, c, CT, LD, SA, SO, SODT, TO, LO, HI, F, ...)
- *   ST   storage type          c, CT  compute tag and type (scalar.h)
- *   LD   storage -> compute    SA     sum/prod accumulator (wrapping
- *                                     unsigned for integers)
- *   SO   sum/prod output type, SODT its dtype
- *   TO   float compute -> storage (half types round), identity otherwise
- *   LO   HI  the smallest and largest value (identities of max and min)
- *   F    1 for float dtypes */
-#define DTYPES(X, ...)                                                       \
-    X(BOOL, b, kiln_b, b, kiln_b, ID_, uint32_t, int32_t, INT32, ID_, 0,     \
-      1, 0, __VA_ARGS__)                                                     \
-    X(UINT8, u8, uint8_t, u8, uint8_t, ID_, uint32_t, uint32_t, UINT32,      \
-      ID_, 0, UINT8_MAX, 0, __VA_ARGS__)                                     \
-    X(UINT16, u16, uint16_t, u16, uint16_t, ID_, uint32_t, uint32_t,         \
-      UINT32, ID_, 0, UINT16_MAX, 0, __VA_ARGS__)                            \
-    X(UINT32, u32, uint32_t, u32, uint32_t, ID_, uint32_t, uint32_t,         \
-      UINT32, ID_, 0, UINT32_MAX, 0, __VA_ARGS__)                            \
-    X(UINT64, u64, uint64_t, u64, uint64_t, ID_, uint64_t, uint64_t,         \
-      UINT64, ID_, 0, UINT64_MAX, 0, __VA_ARGS__)                            \
-    X(INT8, i8, int8_t, i8, int8_t, ID_, uint32_t, int32_t, INT32, ID_,      \
-      INT8_MIN, INT8_MAX, 0, __VA_ARGS__)                                    \
-    X(INT16, i16, int16_t, i16, int16_t, ID_, uint32_t, int32_t, INT32,      \
-      ID_, INT16_MIN, INT16_MAX, 0, __VA_ARGS__)                             \
-    X(INT32, i32, int32_t, i32, int32_t, ID_, uint32_t, int32_t, INT32,      \
-      ID_, INT32_MIN, INT32_MAX, 0, __VA_ARGS__)                             \
-    X(INT64, i64, int64_t, i64, int64_t, ID_, uint64_t, int64_t, INT64,      \
-      ID_, INT64_MIN, INT64_MAX, 0, __VA_ARGS__)                             \
-    X(FLOAT16, f16, kiln_f16, f32, float, F16_LD, float, kiln_f16,           \
-      FLOAT16, kiln_f32_to_f16, -INFINITY, INFINITY, 1, __VA_ARGS__)         \
-    X(BFLOAT16, bf16, kiln_bf16, f32, float, BF16_LD, float, kiln_bf16,      \
-      BFLOAT16, kiln_f32_to_bf16, -INFINITY, INFINITY, 1, __VA_ARGS__)       \
-    X(FLOAT32, f32, float, f32, float, ID_, float, float, FLOAT32, ID_,      \
-      -INFINITY, INFINITY, 1, __VA_ARGS__)                                   \
-    X(FLOAT64, f64, double, f64, double, ID_, double, double, FLOAT64,       \
-      ID_, -INFINITY, INFINITY, 1, __VA_ARGS__)
-
-#define CB 256 /* accumulators per output chunk or column task */
-
-/* cvt_row_<t>(dst, src, n) and cvt_str_<t>(dst, x, s, n): n stored values
- * (contiguous, or at byte stride s) to their compute type, for the loops
- * that fold a converted block (contiguous float16 runs, scans, argmin/argmax
- * columns). float16 blocks use the F16C instruction where the compiler
- * targets it: exact, like kiln_f16_to_f32, whose portable select chain does
- * not vectorise. */
-#if defined(__F16C__)
-static inline int64_t cvt_f16_hw(float *dst, const kiln_f16 *src, int64_t n)
-{
-    int64_t i = 0;
-#if defined(__AVX512F__)
-    /* as wide as the folding loop's loads, so stores forward to them */
-    for (; i + 16 <= n; i += 16) {
-        __m256i h =
-            _mm256_loadu_si256((const __m256i *)(const void *)(src + i));
-        _mm512_storeu_ps(dst + i, _mm512_cvtph_ps(h));
-    }
-#endif
-    for (; i + 8 <= n; i += 8) {
-        __m128i h = _mm_loadu_si128((const __m128i *)(const void *)(src + i));
-        _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(h));
-    }
-    return i;
-}
-#define HW_START_F16_LD(dst, src, n) cvt_f16_hw(dst, src, n)
-#else
-#define HW_START_F16_LD(dst, src, n) 0
-#endif
-#define HW_START_ID_(dst, src, n) 0
-#define HW_START_BF16_LD(dst, src, n) 0
-
-#define CVT_FNS(DT, t, ST, c, CT, LD, SA, SO, SODT, TO, LO, HI, F, u)        \
-    static inline void cvt_row_##t(CT *dst, const ST *src, int64_t n)        \
-    {                                                                        \
-        for (int64_t i = HW_START_##LD(dst, src, n); i < n; i++) {           \
-            dst[i] = LD(src[i]);                                             \
-        }                                                                    \
-    }                                                                        \
-    static inline void cvt_str_##t(CT *dst, const char *x, int64_t s,        \
-                                   int64_t n)                                \
-    {                                                                        \
-        for (int64_t i = 0; i < n; i++) {                                    \
-            dst[i] = LD(*(const ST *)(const void *)(x + i * s));             \
-        }                                                                    \
-    }
-DTYPES(CVT_FNS, 0)
 
 /* Element k of a run at x: contiguous (typed pointer p) or strided. */
 #define AT_C(ST, k) (p[k])
@@ -349,8 +248,6 @@ DTYPES(CVT_FNS, 0)
     }
 
 /* sum and prod: accumulate in SA, store as SO */
-#define ADD_V(a, v) ((a) + (v))
-#define MUL_V(a, v) ((a) * (v))
 #define SUM_LOOPS(DT, t, ST, c, CT, LD, SA, SO, SODT, TO, LO, HI, F, u)      \
     REDUCE_LOOPS(sum_##t, t, ST, CT, LD, SA, 0, ADD_V, ADD_V, TO, SO)        \
     REDUCE_LOOPS(prod_##t, t, ST, CT, LD, SA, 1, MUL_V, MUL_V, TO, SO)
@@ -504,14 +401,8 @@ DTYPES(ALL_LOOPS, 0)
     ARG_LOOPS_K(argmin_##t, t, ST, CT, LD, BETTER_argmin_##F, SAME_##F,      \
                 run_c_min_##t)
 DTYPES(ARG_LOOPS, 0)
-
-/* The kind tables. */
-#define E_OUT(DT, t, ST, c, CT, LD, SA, SO, SODT, TO, LO, HI, F, OUTDT)      \
-    [KILN_DTYPE_##DT] = KILN_DTYPE_##OUTDT,
-#define E_OUT_SUM(DT, t, ST, c, CT, LD, SA, SO, SODT, TO, LO, HI, F, u)      \
-    [KILN_DTYPE_##DT] = KILN_DTYPE_##SODT,
-#define E_OUT_SAME(DT, t, ST, c, CT, LD, SA, SO, SODT, TO, LO, HI, F, u)     \
-    [KILN_DTYPE_##DT] = KILN_DTYPE_##DT,
+/* The loop tables, one entry per input dtype (prim/reduce.c pairs each
+ * with its kind's dtype rule). */
 #define E_FNS_SA(DT, t, ST, c, CT, LD, SA, SO, SODT, TO, LO, HI, F, k)       \
     [KILN_DTYPE_##DT] = FNS(k##_##t, SA),
 #define E_FNS_CT(DT, t, ST, c, CT, LD, SA, SO, SODT, TO, LO, HI, F, k)       \
@@ -519,121 +410,22 @@ DTYPES(ARG_LOOPS, 0)
 #define E_FNS_B(DT, t, ST, c, CT, LD, SA, SO, SODT, TO, LO, HI, F, k)        \
     [KILN_DTYPE_##DT] = FNS(k##_##t, kiln_b),
 
-const kiln_reduce_kind kiln__cpu_reduce_sum = {
-    .out = {DTYPES(E_OUT_SUM, 0)}, .fns = {DTYPES(E_FNS_SA, sum)}};
-const kiln_reduce_kind kiln__cpu_reduce_prod = {
-    .out = {DTYPES(E_OUT_SUM, 0)}, .fns = {DTYPES(E_FNS_SA, prod)}};
-const kiln_reduce_kind kiln__cpu_reduce_max = {
-    .nonempty = true,
-    .out = {DTYPES(E_OUT_SAME, 0)},
-    .fns = {DTYPES(E_FNS_CT, max)}};
-const kiln_reduce_kind kiln__cpu_reduce_min = {
-    .nonempty = true,
-    .out = {DTYPES(E_OUT_SAME, 0)},
-    .fns = {DTYPES(E_FNS_CT, min)}};
-const kiln_reduce_kind kiln__cpu_reduce_all = {
-    .out = {DTYPES(E_OUT, BOOL)}, .fns = {DTYPES(E_FNS_B, all)}};
-const kiln_reduce_kind kiln__cpu_reduce_any = {
-    .out = {DTYPES(E_OUT, BOOL)}, .fns = {DTYPES(E_FNS_B, any)}};
-const kiln_reduce_kind kiln__cpu_reduce_argmax = {
-    .arg = true,
-    .nonempty = true,
-    .out = {DTYPES(E_OUT, UINT32)},
-    .fns = {DTYPES(E_FNS_CT, argmax)}};
-const kiln_reduce_kind kiln__cpu_reduce_argmin = {
-    .arg = true,
-    .nonempty = true,
-    .out = {DTYPES(E_OUT, UINT32)},
-    .fns = {DTYPES(E_FNS_CT, argmin)}};
-
-/*
- * SCAN_LOOPS(name, t, ST, CT, LD, AT, ID, OPV, STORE, OT) stamps a scan's
- * two loops; e.g. cumsum over int8 accumulates in uint32 (wrapping) and
- * stores (int8_t)acc, which is the int8 wrapping sum. Each reads x[i]
- * before writing y[i], so y may be x.
- */
-#define SCAN_LOOPS(name, t, ST, CT, LD, AT, ID, OPV, STORE, OT)              \
-    static void line_##name(const char *x, int64_t sx, char *y,              \
-                            int64_t sy, int64_t n, bool inclusive)           \
-    {                                                                        \
-        AT acc = (AT)(ID);                                                   \
-        for (int64_t i = 0; i < n; i++) {                                    \
-            CT v = LD(*(const ST *)(const void *)(x + i * sx));              \
-            AT next = OPV(acc, v);                                           \
-            *(OT *)(void *)(y + i * sy) = (OT)STORE(inclusive ? next : acc); \
-            acc = next;                                                      \
-        }                                                                    \
-    }                                                                        \
-    static void cols_##name(const char *x, int64_t sxr, char *y,             \
-                            int64_t syr, int64_t n, int64_t nrows,           \
-                            bool inclusive)                                  \
-    {                                                                        \
-        AT acc[CB];                                                          \
-        CT tmp[CB];                                                          \
-        for (int64_t j = 0; j < n; j++) {                                    \
-            acc[j] = (AT)(ID);                                               \
-        }                                                                    \
-        for (int64_t r = 0; r < nrows; r++) {                                \
-            OT *yr = (OT *)(void *)(y + r * syr);                            \
-            cvt_row_##t(tmp, (const ST *)(const void *)(x + r * sxr), n);    \
-            if (inclusive) {                                                 \
-                for (int64_t j = 0; j < n; j++) {                            \
-                    acc[j] = OPV(acc[j], tmp[j]);                            \
-                    yr[j] = (OT)STORE(acc[j]);                               \
-                }                                                            \
-            } else {                                                         \
-                for (int64_t j = 0; j < n; j++) {                            \
-                    yr[j] = (OT)STORE(acc[j]);                               \
-                    acc[j] = OPV(acc[j], tmp[j]);                            \
-                }                                                            \
-            }                                                                \
-        }                                                                    \
-    }
-
-#define SFNS(name) {line_##name, cols_##name}
-
-/* cumsum keeps the dtype except bool -> int32 (as MLX); cumprod keeps
- * every dtype (bool: logical and) */
-#define CUMSUM_OT_BOOL(ST) int32_t
-#define CUMSUM_OT_OTHER(ST) ST
-#define CUMSUM_OT_UINT8 CUMSUM_OT_OTHER
-#define CUMSUM_OT_UINT16 CUMSUM_OT_OTHER
-#define CUMSUM_OT_UINT32 CUMSUM_OT_OTHER
-#define CUMSUM_OT_UINT64 CUMSUM_OT_OTHER
-#define CUMSUM_OT_INT8 CUMSUM_OT_OTHER
-#define CUMSUM_OT_INT16 CUMSUM_OT_OTHER
-#define CUMSUM_OT_INT32 CUMSUM_OT_OTHER
-#define CUMSUM_OT_INT64 CUMSUM_OT_OTHER
-#define CUMSUM_OT_FLOAT16 CUMSUM_OT_OTHER
-#define CUMSUM_OT_BFLOAT16 CUMSUM_OT_OTHER
-#define CUMSUM_OT_FLOAT32 CUMSUM_OT_OTHER
-#define CUMSUM_OT_FLOAT64 CUMSUM_OT_OTHER
-#define SCAN_SUM(DT, t, ST, c, CT, LD, SA, SO, SODT, TO, LO, HI, F, u)       \
-    SCAN_LOOPS(cumsum_##t, t, ST, CT, LD, SA, 0, ADD_V, TO,                  \
-               CUMSUM_OT_##DT(ST))                                           \
-    SCAN_LOOPS(cumprod_##t, t, ST, CT, LD, SA, 1, MUL_V, TO, ST)             \
-    SCAN_LOOPS(cummax_##t, t, ST, CT, LD, CT, LO, kiln_s_maximum_##c, TO,    \
-               ST)                                                           \
-    SCAN_LOOPS(cummin_##t, t, ST, CT, LD, CT, HI, kiln_s_minimum_##c, TO, ST)
-DTYPES(SCAN_SUM, 0)
-
-#define E_OUT_CUMSUM(DT, t, ST, c, CT, LD, SA, SO, SODT, TO, LO, HI, F,      \
-                     u)                                                      \
-    [KILN_DTYPE_##DT] = KILN_DTYPE_##DT == KILN_DTYPE_BOOL                   \
-                            ? KILN_DTYPE_INT32                               \
-                            : KILN_DTYPE_##DT,
-#define E_SFNS(DT, t, ST, c, CT, LD, SA, SO, SODT, TO, LO, HI, F, k)         \
-    [KILN_DTYPE_##DT] = SFNS(k##_##t),
-
-const kiln_scan_kind kiln__cpu_scan_cumsum = {
-    .out = {DTYPES(E_OUT_CUMSUM, 0)},
-    .fns = {DTYPES(E_SFNS, cumsum)}};
-const kiln_scan_kind kiln__cpu_scan_cumprod = {
-    .out = {DTYPES(E_OUT_SAME, 0)}, .fns = {DTYPES(E_SFNS, cumprod)}};
-const kiln_scan_kind kiln__cpu_scan_cummax = {
-    .out = {DTYPES(E_OUT_SAME, 0)}, .fns = {DTYPES(E_SFNS, cummax)}};
-const kiln_scan_kind kiln__cpu_scan_cummin = {
-    .out = {DTYPES(E_OUT_SAME, 0)}, .fns = {DTYPES(E_SFNS, cummin)}};
+const kiln_reduce_fns kiln__cpu_reduce_sum[KILN_DTYPE_COUNT] = {
+    DTYPES(E_FNS_SA, sum)};
+const kiln_reduce_fns kiln__cpu_reduce_prod[KILN_DTYPE_COUNT] = {
+    DTYPES(E_FNS_SA, prod)};
+const kiln_reduce_fns kiln__cpu_reduce_max[KILN_DTYPE_COUNT] = {
+    DTYPES(E_FNS_CT, max)};
+const kiln_reduce_fns kiln__cpu_reduce_min[KILN_DTYPE_COUNT] = {
+    DTYPES(E_FNS_CT, min)};
+const kiln_reduce_fns kiln__cpu_reduce_all[KILN_DTYPE_COUNT] = {
+    DTYPES(E_FNS_B, all)};
+const kiln_reduce_fns kiln__cpu_reduce_any[KILN_DTYPE_COUNT] = {
+    DTYPES(E_FNS_B, any)};
+const kiln_reduce_fns kiln__cpu_reduce_argmax[KILN_DTYPE_COUNT] = {
+    DTYPES(E_FNS_CT, argmax)};
+const kiln_reduce_fns kiln__cpu_reduce_argmin[KILN_DTYPE_COUNT] = {
+    DTYPES(E_FNS_CT, argmin)};
 
 /* ------------------------------------------------------------------ */
 /* Part 2: drivers                                                    */
@@ -900,7 +692,7 @@ static void make_plan(plan *pl, const kiln_reduce_kind *k,
     const int64_t *rst[1] = {rx};
     kiln__iter_init(&pl->kept, nk, kshape, 2, base, kst);
     kiln__iter_init(&pl->red, nr, rshape, 1, &base[1], rst);
-    pl->f = &k->fns[x->dtype];
+    pl->f = &k->cpu[x->dtype];
     pl->O = pl->kept.size;
     pl->R = pl->red.size;
     /* column mode when the last kept axis is the most local one */
@@ -979,108 +771,5 @@ kiln_status kiln__cpu_eval_reduce(const kiln_node *n, kiln_array *const *in,
     }
     free(pl.pacc);
     free(pl.pidx);
-    return KILN_OK;
-}
-
-/* ------------------------------------------------------------------ */
-/* scans                                                              */
-/* ------------------------------------------------------------------ */
-
-typedef struct scan_plan {
-    const kiln_scan_fns *f;
-    const char *x;
-    char *y;
-    int64_t isz, osz;
-    int64_t L, M, nc; /* axis length, elements after it, column tasks */
-    bool reverse, inclusive;
-} scan_plan;
-
-static void scan_lines(void *c, int64_t lo, int64_t hi)
-{
-    const scan_plan *sp = c;
-    int64_t L = sp->L;
-    for (int64_t o = lo; o < hi; o++) {
-        const char *x = sp->x + o * L * sp->isz;
-        char *y = sp->y + o * L * sp->osz;
-        if (sp->reverse) {
-            sp->f->line(x + (L - 1) * sp->isz, -sp->isz,
-                        y + (L - 1) * sp->osz, -sp->osz, L, sp->inclusive);
-        } else {
-            sp->f->line(x, sp->isz, y, sp->osz, L, sp->inclusive);
-        }
-    }
-}
-
-static void scan_cols(void *c, int64_t lo, int64_t hi)
-{
-    const scan_plan *sp = c;
-    int64_t L = sp->L;
-    for (int64_t t = lo; t < hi; t++) {
-        int64_t o = t / sp->nc, j0 = (t % sp->nc) * CB;
-        int64_t n = sp->M - j0 < CB ? sp->M - j0 : CB;
-        int64_t first = o * L * sp->M + j0, step = sp->M;
-        if (sp->reverse) {
-            first += (L - 1) * sp->M;
-            step = -step;
-        }
-        sp->f->cols(sp->x + first * sp->isz, step * sp->isz,
-                    sp->y + first * sp->osz, step * sp->osz, n, L,
-                    sp->inclusive);
-    }
-}
-
-kiln_status kiln__cpu_eval_scan(const kiln_node *n, kiln_array *const *in,
-                                kiln_array *const *out)
-{
-    const kiln_scan_kind *k = n->prim->kernels;
-    const kiln_scan_params *sp = n->params;
-    const char *fn = n->prim->name;
-    kiln_array *x = in[0], *y = out[0];
-    kiln_buffer *tmp = NULL;
-    scan_plan pl;
-    bool contig = kiln__array_is_contiguous(x);
-    if (!(contig && kiln__array_donate(y, x)) &&
-        kiln__array_alloc(y, fn) != KILN_OK) {
-        return kiln_errcode();
-    }
-    if (y->size == 0) {
-        return KILN_OK;
-    }
-    pl.f = &k->fns[x->dtype];
-    pl.isz = (int64_t)kiln_dtype_size(x->dtype);
-    pl.osz = (int64_t)kiln_dtype_size(y->dtype);
-    pl.y = kiln__array_ptr(y);
-    if (contig) {
-        pl.x = kiln__array_ptr(x);
-    } else {
-        tmp = kiln__buffer_new((size_t)(x->size * pl.isz));
-        if (!tmp) {
-            return kiln__err_oom(fn, (size_t)(x->size * pl.isz));
-        }
-        kiln__cpu_copy_contig(x, tmp->data);
-        pl.x = tmp->data;
-    }
-    int64_t outer = 1;
-    pl.L = x->size;
-    pl.M = 1;
-    if (!sp->flat) {
-        pl.L = x->shape[sp->axis];
-        for (int i = 0; i < sp->axis; i++) {
-            outer *= x->shape[i];
-        }
-        for (int i = sp->axis + 1; i < x->ndim; i++) {
-            pl.M *= x->shape[i];
-        }
-    }
-    pl.reverse = sp->reverse;
-    pl.inclusive = sp->inclusive;
-    if (pl.M == 1) {
-        kiln__pool_for(outer, max64(1, GRAIN / pl.L), scan_lines, &pl);
-    } else {
-        pl.nc = (pl.M + CB - 1) / CB;
-        kiln__pool_for(outer * pl.nc, max64(1, GRAIN / (pl.L * CB)),
-                       scan_cols, &pl);
-    }
-    kiln__buffer_release(tmp);
     return KILN_OK;
 }

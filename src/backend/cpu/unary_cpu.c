@@ -1,6 +1,6 @@
 /*
- * unary_cpu.c - eager loops and tables for one-input elementwise ops,
- * astype, and the strided-to-contiguous copy.
+ * unary_cpu.c - eager loops and tables for one-input elementwise ops and
+ * astype (whose row kernels other kernels reuse to widen and narrow).
  *
  * Loops are stamped by macros from the scalar meanings in scalar.h. One
  * expansion, for reference: UNARY_LOOP(exp_f32, float, float,
@@ -278,19 +278,4 @@ kiln_status kiln__cpu_eval_astype(const kiln_node *n, kiln_array *const *in,
 {
     kiln_unary_kernel k = kiln__cpu_astype[in[0]->dtype][out[0]->dtype];
     return run_unary(k, in[0], out[0], n->prim->name);
-}
-
-void kiln__cpu_copy_contig(const kiln_array *src, void *dst)
-{
-    int64_t st_out[KILN_MAX_NDIM], st_in[KILN_MAX_NDIM];
-    size_t isz = kiln_dtype_size(src->dtype);
-    int64_t s = (int64_t)isz;
-    for (int i = src->ndim - 1; i >= 0; i--) {
-        st_out[i] = s;
-        s *= src->shape[i];
-    }
-    kiln__array_byte_strides(src, st_in);
-    /* the tiled copy keeps transposed reads cache-friendly */
-    kiln__cpu_copy(src->ndim, src->shape, isz, dst, st_out,
-                   kiln__array_ptr(src), st_in);
 }

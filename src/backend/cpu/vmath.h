@@ -108,9 +108,8 @@ static inline float kiln__vmath_fcopysign(float mag, float sgn)
 
 static inline double kiln__vmath_dcopysign(double mag, double sgn)
 {
-    return kiln__vmath_dfrom(
-        (kiln__vmath_dbits(mag) & 0x7fffffffffffffffull) |
-        (kiln__vmath_dbits(sgn) & 0x8000000000000000ull));
+    return kiln__vmath_dfrom((kiln__vmath_dbits(mag) & 0x7fffffffffffffffull) |
+                             (kiln__vmath_dbits(sgn) & 0x8000000000000000ull));
 }
 
 /* 2^n for n in [-126, 127]; other n give garbage, never a trap. */
@@ -166,10 +165,10 @@ static inline float kiln__vmath_expm1f_red(float x, int32_t *n)
     float k = x * log2e + shift;
     float kf = k - shift;
     float r = (x - kf * ln2hi) - kf * ln2lo;
-    float q = 0x1.fffffep-2f +
-              r * (0x1.5554b0p-3f +
-                   r * (0x1.555674p-5f +
-                        r * (0x1.122768p-7f + r * 0x1.6bec08p-10f)));
+    float q =
+        0x1.fffffep-2f +
+        r * (0x1.5554b0p-3f +
+             r * (0x1.555674p-5f + r * (0x1.122768p-7f + r * 0x1.6bec08p-10f)));
     *n = (int32_t)(kiln__vmath_fbits(k) & 0x7fffffu) - 0x400000;
     return r + r * r * q;
 }
@@ -255,10 +254,10 @@ static inline float kiln_vtanhf(float x)
     float em1 = t * p + (t - 1.0f);
     float yb = em1 / (em1 + 2.0f);
     float z = a * a;
-    float q = -0x1.555532p-2f +
-              z * (0x1.110726p-3f +
-                   z * (-0x1.b83c5ap-5f +
-                        z * (0x1.52269cp-6f + z * -0x1.75e1cep-8f)));
+    float q =
+        -0x1.555532p-2f +
+        z * (0x1.110726p-3f + z * (-0x1.b83c5ap-5f +
+                                   z * (0x1.52269cp-6f + z * -0x1.75e1cep-8f)));
     float y = kiln__vmath_fsel(a < 0.625f, a + a * z * q, yb);
     return kiln__vmath_fcopysign(y, x);
 }
@@ -476,10 +475,10 @@ static inline float kiln_vtanf(float x)
  */
 static inline float kiln__vmath_asinf_tail(float u, float z)
 {
-    float p = 0x1.5555c8p-3f +
-              z * (0x1.3301e4p-4f +
-                   z * (0x1.747e4ap-5f +
-                        z * (0x1.8c283ep-6f + z * 0x1.596d28p-5f)));
+    float p =
+        0x1.5555c8p-3f +
+        z * (0x1.3301e4p-4f +
+             z * (0x1.747e4ap-5f + z * (0x1.8c283ep-6f + z * 0x1.596d28p-5f)));
     return u * z * p;
 }
 
@@ -526,10 +525,10 @@ static inline float kiln_vacosf(float x)
 static inline float kiln__vmath_atanf_tail(float u)
 {
     float z = u * u;
-    float p = -0x1.55554ap-2f +
-              z * (0x1.999196p-3f +
-                   z * (-0x1.23b522p-3f +
-                        z * (0x1.b1ec30p-4f + z * -0x1.f1ed8ep-5f)));
+    float p =
+        -0x1.55554ap-2f +
+        z * (0x1.999196p-3f + z * (-0x1.23b522p-3f +
+                                   z * (0x1.b1ec30p-4f + z * -0x1.f1ed8ep-5f)));
     return u * z * p;
 }
 
@@ -551,8 +550,8 @@ static inline float kiln_vatan2f(float y, float x)
     float ay = kiln__vmath_fabs(y);
     int huge = (ax > 0x1p126f) | (ay > 0x1p126f);
     int tiny = (ax < 0x1p-100f) & (ay < 0x1p-100f);
-    float sc = kiln__vmath_fsel(huge, 0.25f,
-                                kiln__vmath_fsel(tiny, 0x1p64f, 1.0f));
+    float sc =
+        kiln__vmath_fsel(huge, 0.25f, kiln__vmath_fsel(tiny, 0x1p64f, 1.0f));
     ax *= sc;
     ay *= sc;
     int lo = ay < tanpio8 * ax;
@@ -567,14 +566,14 @@ static inline float kiln_vatan2f(float y, float x)
     float u = num / den;
     u = kiln__vmath_fsel(neg, -u, u);
     /* b for x >= 0, pi - b for x < 0, each as a hi + lo pair */
-    float bhi = kiln__vmath_fsel(hi, 0x1.921fb6p+0f,
-                                 kiln__vmath_fsel(neg, 0x1.2d97c8p+1f,
-                                                  0x1.921fb6p-1f));
-    float blo = kiln__vmath_fsel(hi, -0x1.777a5cp-25f,
-                                 kiln__vmath_fsel(neg, -0x1.99bc5cp-28f,
-                                                  -0x1.777a5cp-26f));
-    bhi = kiln__vmath_fsel(lo | zz,
-                           kiln__vmath_fsel(neg, 0x1.921fb6p+1f, 0.0f), bhi);
+    float bhi =
+        kiln__vmath_fsel(hi, 0x1.921fb6p+0f,
+                         kiln__vmath_fsel(neg, 0x1.2d97c8p+1f, 0x1.921fb6p-1f));
+    float blo = kiln__vmath_fsel(
+        hi, -0x1.777a5cp-25f,
+        kiln__vmath_fsel(neg, -0x1.99bc5cp-28f, -0x1.777a5cp-26f));
+    bhi = kiln__vmath_fsel(lo | zz, kiln__vmath_fsel(neg, 0x1.921fb6p+1f, 0.0f),
+                           bhi);
     blo = kiln__vmath_fsel(lo | zz,
                            kiln__vmath_fsel(neg, -0x1.777a5cp-24f, 0.0f), blo);
     float r = bhi + (u + (blo + kiln__vmath_atanf_tail(u)));
@@ -649,8 +648,8 @@ static inline float kiln_vatanhf(float x)
 {
     float a = kiln__vmath_fabs(x);
     float om = 1.0f - a;
-    float arg = kiln__vmath_fsel(a < 0.5f, 2.0f * a + 2.0f * a * a / om,
-                                 2.0f * a / om);
+    float arg =
+        kiln__vmath_fsel(a < 0.5f, 2.0f * a + 2.0f * a * a / om, 2.0f * a / om);
     float u = 1.0f + arg;
     float c = kiln__vmath_log1pf_corr(arg, u);
     float y = 0.5f * kiln__vmath_logf_core(u, c, 0);
@@ -670,13 +669,13 @@ static inline float kiln_vatanhf(float x)
 static inline float kiln__vmath_erff_tail(float a)
 {
     float z = a * a;
-    float q = 0x1.06eba8p-3f +
-              z * (-0x1.81273ep-2f +
-                   z * (0x1.ce2cf8p-4f +
-                        z * (-0x1.b7f90ep-6f +
-                             z * (0x1.5405b2p-8f +
-                                  z * (-0x1.a3f700p-11f +
-                                       z * 0x1.496a32p-14f)))));
+    float q =
+        0x1.06eba8p-3f +
+        z * (-0x1.81273ep-2f +
+             z * (0x1.ce2cf8p-4f +
+                  z * (-0x1.b7f90ep-6f +
+                       z * (0x1.5405b2p-8f +
+                            z * (-0x1.a3f700p-11f + z * 0x1.496a32p-14f)))));
     return a * q;
 }
 
@@ -693,13 +692,13 @@ static inline float kiln_verff(float x)
     float ys = a + kiln__vmath_erff_tail(a);
     float ac = kiln__vmath_fsel(a > 4.0f, 4.0f, a);
     float t = ac - 2.5f;
-    float m = -0x1.8e8b9ep+0f +
-              t * (-0x1.69289ap-2f +
-                   t * (0x1.cbb594p-5f +
-                        t * (-0x1.5efc94p-7f +
-                             t * (0x1.43248ep-9f +
-                                  t * (-0x1.3eb4a2p-13f +
-                                       t * 0x1.86dd8cp-13f)))));
+    float m =
+        -0x1.8e8b9ep+0f +
+        t * (-0x1.69289ap-2f +
+             t * (0x1.cbb594p-5f +
+                  t * (-0x1.5efc94p-7f +
+                       t * (0x1.43248ep-9f +
+                            t * (-0x1.3eb4a2p-13f + t * 0x1.86dd8cp-13f)))));
     float yb = 1.0f - kiln_vexpf(m - ac * ac);
     float y = kiln__vmath_fsel(a < 1.0f, ys, yb);
     return kiln__vmath_fcopysign(y, x);
@@ -773,8 +772,7 @@ static inline double kiln__vmath_expm1d_red(double x, int64_t *n)
     q = 0x1.1111111118f8ep-7 + r * (0x1.6c16c17ed8c7fp-10 + r * q);
     q = 0x1.5555555555539p-3 + r * (0x1.55555555522c2p-5 + r * q);
     q = 0x1.0000000000005p-1 + r * q;
-    *n = (int64_t)(kiln__vmath_dbits(k) & 0xfffffffffffffull) -
-         0x8000000000000;
+    *n = (int64_t)(kiln__vmath_dbits(k) & 0xfffffffffffffull) - 0x8000000000000;
     return r + r * r * q;
 }
 
@@ -860,10 +858,10 @@ static inline double kiln__vmath_logd_core(double u, double c, double k)
 {
     const double ln2hi = 0x1.62e42fefa38p-1;
     const double ln2lo = 0x1.ef35793c7673p-45;
-    uint64_t iu = kiln__vmath_dbits(u) +
-                  (0x3ff0000000000000ull - 0x3fe6a09e667f3bcdull);
-    double m = kiln__vmath_dfrom((iu & 0xfffffffffffffull) +
-                                 0x3fe6a09e667f3bcdull);
+    uint64_t iu =
+        kiln__vmath_dbits(u) + (0x3ff0000000000000ull - 0x3fe6a09e667f3bcdull);
+    double m =
+        kiln__vmath_dfrom((iu & 0xfffffffffffffull) + 0x3fe6a09e667f3bcdull);
     double ef = kiln__vmath_dfrom(0x4330000000000000ull | (iu >> 52)) -
                 (0x1p52 + 1023.0) + k;
     double f = m - 1.0;
@@ -988,8 +986,8 @@ static inline double kiln_verfinvd(double x)
     p2 = 0x1.05e6fe3c19285p+2 + t2 * (0x1.028df21fe1be4p+0 + t2 * p2);
     double y = kiln__vmath_dsel(w <= 6.25, p1, p2) * a;
     double fs = (y - a) + kiln__vmath_erfd_tail(y);
-    double fb = (1.0 - a) -
-                kiln__vmath_erfcd_big(kiln__vmath_dsel(y > 5.95, 5.95, y));
+    double fb =
+        (1.0 - a) - kiln__vmath_erfcd_big(kiln__vmath_dsel(y > 5.95, 5.95, y));
     double f = kiln__vmath_dsel(y < 1.0, fs, fb);
     double d = 0x1.20dd750429b6dp+0 * kiln_vexpd(-y * y);
     y = y - f / (d + y * f);
