@@ -17,28 +17,30 @@
  * (a sequence number); the caller writes the job, then bumps the numbers. A
  * worker that has just finished spins on its number for SPIN_NS with a pause
  * instruction, then sleeps on its own condition variable; the caller signals
- * only workers that say they sleep. Completion is a shared countdown the
- * caller spins on the same way.
+ * only workers that say they sleep. Completion is a count of finished chunks
+ * that the caller spins on the same way.
  *
- * A worker joins a job by claiming its mailbox's task number; once the
- * caller has run out of chunks it claims, for itself, every mailbox not yet
- * claimed, so a worker still waking from sleep (tens of microseconds) never
- * makes the caller wait: the late worker finds its number taken and goes
- * back to wait.
+ * A woken worker only tries to claim chunks; when none is left (the caller
+ * and the others took them all while it was waking, tens of microseconds
+ * from sleep) it goes straight back to wait, and the caller never waits for
+ * it. Only the threads running chunks are waited for.
  *
  * Invariants:
- * - One dispatcher at a time: `pool.use` is held from writing the job to the
- *   last chunk's end, and participants touch job fields only in that window.
- *   Any other thread that calls in, and any nested call (`inside`), runs its
- *   range inline instead of waiting, so no call can deadlock.
- * - Task number s is unclaimed while `taken` == s - 1; claiming is one CAS
- *   to s, by the worker (joining) or the caller (revoking). Only a worker
- *   that joined reads the job fields; it counts itself down after its last
- *   read (release), and the caller counts revoked mailboxes down. The caller
- *   rewrites the job only after the countdown reaches zero (acquire), so no
- *   worker of an old job can claim a chunk of a new one.
- * - Each chunk index is handed out once by a fetch-add on `next`; indices
- *   at or past `nchunks` mean the job has nothing left.
+ * - One dispatcher at a time: `pool.use` is held from writing the job until
+ *   every chunk has finished. Any other thread that calls in, and any nested
+ *   call (`inside`), runs its range inline instead of waiting, so no call
+ *   can deadlock.
+ * - `left` counts the chunks not yet handed out; it is positive only while
+ *   a job is being dispatched (the dispatcher sets it with release after
+ *   writing the job; it reaches zero before the job can finish). Chunk 0 is
+ *   the dispatcher's own (left starts at nchunks - 1); any other chunk is
+ *   claimed by a CAS from left to left - 1 (acquire) and is chunk
+ *   nchunks - left. So a claim succeeds only on the current job, whatever
+ *   job woke the claimer, and the claimer reads the job's fields only after
+ *   its claim, while its chunk keeps the job from finishing.
+ * - `done` counts finished chunks: each thread adds the number it ran once
+ *   it finds none left (release). The dispatcher returns when it reaches
+ *   nchunks (acquire), after which no thread reads the job.
  * - Sleep/wake races are closed Dekker-style with sequentially consistent
  *   atomics: a sleeper stores `sleeping` then loads the sequence number; the
  *   caller stores the number then loads `sleeping`. At least one side sees
@@ -88,7 +90,6 @@
 typedef struct worker {
     /* Hot line: bumped by the caller per job, read by the worker. */
     _Alignas(CACHE_LINE) atomic_uint seq;
-    atomic_uint taken; /* last task number claimed */
     atomic_int sleeping;
     atomic_int stop;
     /* Cold: only touched to sleep, wake, start and stop. */
@@ -106,16 +107,17 @@ static struct {
     worker *workers;
     pthread_mutex_t done_mu;
     pthread_cond_t done_cv;
-    /* The job: written by the dispatcher before it posts, read by those
-       who joined it. Chunk c is [c * q + min(c, r), ...), q = n / nchunks
-       and r = n % nchunks. */
+    /* The job: written by the dispatcher before it publishes `left`, read
+       by a thread only while it holds a chunk. Chunk c is
+       [c * q + min(c, r), (c + 1) * q + min(c + 1, r)), q = n / nchunks,
+       r = n % nchunks. */
     kiln_range_fn fn;
     void *ctx;
-    int64_t q, r, nchunks;
-    /* Own line: the next chunk to hand out. */
-    _Alignas(CACHE_LINE) atomic_int_fast64_t next;
-    /* Own line: posted workers that have not finished or been revoked. */
-    _Alignas(CACHE_LINE) atomic_int pending;
+    int64_t q, r;
+    int nchunks;
+    /* Own line, touched once or twice per chunk by whoever runs it. */
+    _Alignas(CACHE_LINE) atomic_int left; /* chunks not handed out yet */
+    atomic_int done;                      /* chunks finished */
     atomic_int caller_sleeping;
 } pool = {
     .use = PTHREAD_MUTEX_INITIALIZER,
@@ -207,32 +209,35 @@ static unsigned wait_for_task(worker *w, unsigned seen)
     return s;
 }
 
-/* Claims task number s of w's mailbox; nonzero when this thread won it. */
-static int claim(worker *w, unsigned s)
+/* Runs chunk c of the current job. */
+static void run_chunk(int64_t c)
 {
-    unsigned expect = s - 1;
-    return atomic_compare_exchange_strong(&w->taken, &expect, s);
+    int64_t lo = c * pool.q + (c < pool.r ? c : pool.r);
+    pool.fn(pool.ctx, lo, lo + pool.q + (c < pool.r));
 }
 
-/* Runs chunks of the current job until none is left. */
-static void run_chunks(void)
+/* Claims and runs chunks of the current job until none is left, then adds
+   how many it ran, plus `ran` run before, to `done`: one count per
+   participant, not per chunk, so the caller's chunks cost one shared write
+   in all. */
+static void run_chunks(int ran)
 {
-    for (;;) {
-        int64_t c = atomic_fetch_add_explicit(&pool.next, 1,
-                                              memory_order_relaxed);
-        if (c >= pool.nchunks) {
-            return;
+    int left = atomic_load_explicit(&pool.left, memory_order_relaxed);
+    int nchunks = ran > 0 ? pool.nchunks : 0;
+    while (left > 0) {
+        if (!atomic_compare_exchange_weak_explicit(
+                &pool.left, &left, left - 1, memory_order_acquire,
+                memory_order_relaxed)) {
+            continue; /* left now holds the fresh count */
         }
-        int64_t lo = c * pool.q + (c < pool.r ? c : pool.r);
-        int64_t hi = lo + pool.q + (c < pool.r);
-        pool.fn(pool.ctx, lo, hi);
+        nchunks = pool.nchunks;
+        run_chunk(nchunks - left);
+        ran++;
+        left = atomic_load_explicit(&pool.left, memory_order_relaxed);
     }
-}
-
-/* Counts one posted worker done; the last one wakes a sleeping caller. */
-static void finish_part(void)
-{
-    if (atomic_fetch_sub(&pool.pending, 1) == 1 &&
+    /* the count that completes the job wakes a sleeping caller; after it
+       the job may be gone, so nothing of it is read below */
+    if (ran > 0 && atomic_fetch_add(&pool.done, ran) == nchunks - ran &&
         atomic_load(&pool.caller_sleeping)) {
         pthread_mutex_lock(&pool.done_mu);
         pthread_cond_signal(&pool.done_cv);
@@ -250,10 +255,7 @@ static void *run_worker(void *arg)
         if (atomic_load_explicit(&w->stop, memory_order_relaxed)) {
             break;
         }
-        if (claim(w, seen)) {
-            run_chunks();
-            finish_part();
-        }
+        run_chunks(0);
     }
     return NULL;
 }
@@ -269,28 +271,14 @@ static void post(worker *w)
     }
 }
 
-/* Claims, for the caller, the mailboxes of posted workers that have not
-   joined yet (the last posted first, as it was woken last), so they never
-   will; each counts as done. */
-static void revoke_unjoined(int nposted)
-{
-    for (int k = nposted - 1; k >= 0; k--) {
-        worker *w = &pool.workers[k];
-        unsigned s = atomic_load_explicit(&w->seq, memory_order_relaxed);
-        if (claim(w, s)) {
-            finish_part();
-        }
-    }
-}
-
-/* Returns when every posted worker has finished or been revoked. */
-static void wait_for_parts(void)
+/* Returns when all nchunks chunks of the job have finished. */
+static void wait_for_chunks(int nchunks)
 {
     int64_t start = now_ns();
     for (;;) {
         for (int i = 0; i < SPIN_BATCH; i++) {
-            if (atomic_load_explicit(&pool.pending, memory_order_acquire) ==
-                0) {
+            if (atomic_load_explicit(&pool.done, memory_order_acquire) ==
+                nchunks) {
                 return;
             }
             cpu_relax();
@@ -301,7 +289,7 @@ static void wait_for_parts(void)
     }
     pthread_mutex_lock(&pool.done_mu);
     atomic_store(&pool.caller_sleeping, 1);
-    while (atomic_load(&pool.pending) != 0) {
+    while (atomic_load(&pool.done) != nchunks) {
         pthread_cond_wait(&pool.done_cv, &pool.done_mu);
     }
     atomic_store(&pool.caller_sleeping, 0);
@@ -352,7 +340,8 @@ static void reset_in_child(void)
     pool.workers = NULL;
     pool.nworkers = 0;
     pool.built = 0;
-    atomic_store(&pool.pending, 0);
+    atomic_store(&pool.left, 0);
+    atomic_store(&pool.done, 0);
     atomic_store(&pool.caller_sleeping, 0);
     pthread_mutex_init(&pool.use, NULL);
     pthread_mutex_init(&pool.done_mu, NULL);
@@ -385,7 +374,6 @@ static void start_workers(int n)
     for (; started < n; started++) {
         worker *w = &pool.workers[started];
         atomic_init(&w->seq, 0);
-        atomic_init(&w->taken, 0);
         atomic_init(&w->sleeping, 0);
         atomic_init(&w->stop, 0);
         pthread_mutex_init(&w->mu, NULL);
@@ -458,15 +446,16 @@ void kiln__pool_for(int64_t n, int64_t grain, kiln_range_fn fn, void *ctx)
     pool.ctx = ctx;
     pool.q = n / nchunks;
     pool.r = n % nchunks;
-    pool.nchunks = nchunks;
-    atomic_store_explicit(&pool.next, 0, memory_order_relaxed);
-    atomic_store_explicit(&pool.pending, nposted, memory_order_relaxed);
+    pool.nchunks = (int)nchunks;
+    /* chunk 0 is the caller's: no claim needed */
+    atomic_store_explicit(&pool.done, 0, memory_order_relaxed);
+    atomic_store_explicit(&pool.left, (int)nchunks - 1, memory_order_release);
     for (int k = 0; k < nposted; k++) {
         post(&pool.workers[k]);
     }
-    run_chunks();
-    revoke_unjoined(nposted);
-    wait_for_parts();
+    run_chunk(0);
+    run_chunks(1);
+    wait_for_chunks((int)nchunks);
     inside = 0;
     pthread_mutex_unlock(&pool.use);
     return;
