@@ -29,7 +29,10 @@ OPENBLAS_CORETYPE ?= $(shell sh scripts/deps.sh coretype 2>/dev/null)
 export OPENBLAS_CORETYPE
 
 SRC     := $(sort $(wildcard src/*/*.c src/*/*/*.c))
-OBJ     := $(SRC:%.c=$(BUILD)/%.o)
+# The JIT preamble: the scalar meaning headers, embedded as a string.
+PREAMBLE_HDR := src/core/half.h src/backend/cpu/vmath.h \
+                src/backend/cpu/scalar.h
+OBJ     := $(SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/preamble.o
 TEST_SRC := $(sort $(wildcard tests/c/*.c))
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 HDR     := $(wildcard include/*.h src/*/*.h src/*/*/*.h tests/c/*.h)
@@ -37,7 +40,8 @@ HDR     := $(wildcard include/*.h src/*/*.h src/*/*/*.h tests/c/*.h)
 SAN_DIR := $(BUILD)/san
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
              -fno-sanitize-recover=undefined -g -O1
-SAN_OBJ := $(SRC:%.c=$(SAN_DIR)/%.o) $(TEST_SRC:%.c=$(SAN_DIR)/%.o)
+SAN_OBJ := $(SRC:%.c=$(SAN_DIR)/%.o) $(TEST_SRC:%.c=$(SAN_DIR)/%.o) \
+           $(SAN_DIR)/gen/preamble.o
 
 .PHONY: all lib test test-c test-san demo demo-run bench bench-run deps \
         clean format-check symbols-check
@@ -52,6 +56,18 @@ lib: $(BUILD)/libkiln.so $(BUILD)/libkiln.a
 $(BUILD)/%.o: %.c $(HDR)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_LIB) -c $< -o $@
+
+$(BUILD)/gen/preamble.c: $(PREAMBLE_HDR) scripts/embed.sh
+	@mkdir -p $(dir $@)
+	sh scripts/embed.sh kiln__preamble $(PREAMBLE_HDR) > $@.tmp
+	mv $@.tmp $@
+
+$(BUILD)/gen/preamble.o: $(BUILD)/gen/preamble.c
+	$(CC) -std=c11 -fPIC -fvisibility=hidden -c $< -o $@
+
+$(SAN_DIR)/gen/preamble.o: $(BUILD)/gen/preamble.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -c $< -o $@
 
 $(BUILD)/libkiln.a: $(OBJ)
 	@rm -f $@

@@ -70,13 +70,19 @@ static kiln_status infer_binary(const kiln_prim *p, const void *params,
 }
 
 #define EW (KILN_PRIM_ELEMENTWISE | KILN_PRIM_FUSABLE)
+/* In a fused region: the op's scalar function on the two operands. */
 #define BINARY(op, RULE)                                                  \
+    static const kiln_emit emit_##op = {                                  \
+        .expr = "kiln_s_" #op "_$t($0, $1)",                              \
+        .chunk = kiln__cpu_chunk_binary,                                  \
+    };                                                                    \
     const kiln_prim kiln__prim_##op = {                                   \
         .name = #op,                                                      \
         .flags = EW,                                                      \
         .nin = 2,                                                         \
         .infer = infer_binary,                                            \
         .eval_cpu = kiln__cpu_eval_binary,                                \
+        .emit = &emit_##op,                                               \
         .rule = KILN_RULE_##RULE,                                         \
         .kernels = kiln__cpu_binary_##op,                                 \
     };
@@ -124,11 +130,16 @@ static kiln_status infer_where(const kiln_prim *p, const void *params,
     return KILN_OK;
 }
 
+/* In a fused region: a select, which vectorises as a blend. */
+static const kiln_emit emit_where = {.expr = "($0 ? $1 : $2)",
+                                     .chunk = kiln__cpu_chunk_where};
+
 const kiln_prim kiln__prim_where = {
     .name = "where",
     .flags = EW,
     .nin = 3,
     .infer = infer_where,
     .eval_cpu = kiln__cpu_eval_where,
+    .emit = &emit_where,
     .rule = KILN_RULE_SAME,
 };

@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "../backend/cpu/copy_cpu.h"
+#include "../backend/cpu/elementwise_cpu.h"
 #include "../core/array.h"
 #include "../core/error.h"
 #include "../core/shape.h"
@@ -554,14 +555,20 @@ static kiln_status eval_broadcast_to(const kiln_node *n,
     return KILN_OK;
 }
 
+/* In a fused region broadcasting is implicit (operands are read with
+ * zero strides on broadcast dims), so broadcast_to is the identity. */
+static const kiln_emit emit_broadcast_to = {.expr = "$0",
+                                            .chunk = kiln__cpu_chunk_copy};
+
 const kiln_prim kiln__prim_broadcast_to = {
     .name = "broadcast_to",
     /* params hold the absolute target shape */
-    .flags = KILN_PRIM_VIEW | KILN_PRIM_NO_SHAPELESS,
+    .flags = KILN_PRIM_ELEMENTWISE | KILN_PRIM_VIEW | KILN_PRIM_NO_SHAPELESS,
     .nin = 1,
     .params_size = sizeof(kiln_shape_params),
     .infer = infer_broadcast_to,
     .eval_cpu = eval_broadcast_to,
+    .emit = &emit_broadcast_to,
 };
 
 /* ------------------------------------------------------------------ */

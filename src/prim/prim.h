@@ -87,12 +87,53 @@ struct kiln_prim {
     const void *vjp;
     const void *jvp;
     const void *vmap;
-    const void *emit;
+    const struct kiln_emit *emit;
     /* Family data: the dtype rule of an elementwise op and its table of
      * kernels (one per input dtype), whose type the family file defines. */
     kiln_dtype_rule rule;
     const void *kernels;
 };
+
+/* Applies a fusable elementwise primitive to n elements, for the fused
+ * region interpreter: in[k] with byte stride in_strides[k] (0 for a
+ * broadcast scalar), all of dtype in_dt (where: the condition is bool and
+ * the other two in_dt); y contiguous of dtype out_dt. Same loops as eager,
+ * so the interpreter's results are eager's bit for bit. */
+typedef void (*kiln_chunk_fn)(const kiln_prim *p, const void *params,
+                              kiln_dtype in_dt, kiln_dtype out_dt, int64_t n,
+                              const char *const *in,
+                              const int64_t *in_strides, char *y);
+
+/* How a primitive takes part in a fused region (compile/fuse.c,
+ * codegen.c and the interpreter read only this; none names a primitive).
+ *
+ * Elementwise (the primitive has KILN_PRIM_ELEMENTWISE): `expr` is the C
+ * expression of one output element, a template over the scalar functions
+ * of backend/cpu/scalar.h. In it, $0 $1 $2 stand for the operands (values
+ * in their compute type: float32 for float16/bfloat16, kiln_b for bool,
+ * else the storage type), $t for the compute-type suffix of the operands
+ * (of $1 for where), $o for the compute-type suffix of the output (b u8 ..
+ * i64 f32 f64). The expression yields the output's compute type;
+ * rounding a float16/bfloat16 result to its storage precision is the
+ * code generator's job, not the template's. `chunk` runs the same op in
+ * the interpreter.
+ *
+ * Reduction (KILN_PRIM_REDUCTION): `combine` is the binary elementwise
+ * primitive folding a value into the accumulator (sum: add), `identity`
+ * the start value (converted to the output dtype with saturation, so
+ * -INFINITY is an integer max's INT_MIN), `nonempty` that reducing zero
+ * elements is an error. The accumulator and result have the reduction's
+ * output dtype; inputs are converted to it first.
+ *
+ * View-like identities that fusion may see through (broadcast_to,
+ * stop_gradient) use expr "$0". */
+typedef struct kiln_emit {
+    const char *expr;
+    kiln_chunk_fn chunk;
+    const kiln_prim *combine;
+    double identity;
+    bool nonempty;
+} kiln_emit;
 
 /* The registry: every primitive, generated from prim_list.h. */
 #define KILN_X_(name) extern const kiln_prim kiln__prim_##name;

@@ -30,6 +30,8 @@
  *          reverse); exclusive scans shift by one and start at the
  *          identity (0, 1, the lowest value, the highest value).
  */
+#include <math.h>
+
 #include "reduce.h"
 
 #include "../backend/cpu/reduce_cpu.h"
@@ -119,6 +121,29 @@ static const kiln_reduce_kind kind_argmax = {KILN_REDUCE_OUT_UINT32, true,
 static const kiln_reduce_kind kind_argmin = {KILN_REDUCE_OUT_UINT32, true,
                                              true, kiln__cpu_reduce_argmin};
 
+/* How each fusable reduction folds a value into its accumulator (see
+ * kiln_emit in prim.h); argmax/argmin have none and are never fused. */
+static const kiln_emit emit_sum = {.combine = &kiln__prim_add,
+                                   .identity = 0.0};
+static const kiln_emit emit_prod = {.combine = &kiln__prim_multiply,
+                                    .identity = 1.0};
+static const kiln_emit emit_max = {.combine = &kiln__prim_maximum,
+                                   .identity = -INFINITY, .nonempty = true};
+static const kiln_emit emit_min = {.combine = &kiln__prim_minimum,
+                                   .identity = INFINITY, .nonempty = true};
+static const kiln_emit emit_all = {.combine = &kiln__prim_logical_and,
+                                   .identity = 1.0};
+static const kiln_emit emit_any = {.combine = &kiln__prim_logical_or,
+                                   .identity = 0.0};
+#define EMIT_sum (&emit_sum)
+#define EMIT_prod (&emit_prod)
+#define EMIT_max (&emit_max)
+#define EMIT_min (&emit_min)
+#define EMIT_all (&emit_all)
+#define EMIT_any (&emit_any)
+#define EMIT_argmax NULL
+#define EMIT_argmin NULL
+
 #define REDUCE(kind)                                                         \
     const kiln_prim kiln__prim_##kind = {                                    \
         .name = #kind,                                                       \
@@ -127,6 +152,7 @@ static const kiln_reduce_kind kind_argmin = {KILN_REDUCE_OUT_UINT32, true,
         .params_size = sizeof(kiln_reduce_params),                           \
         .infer = infer_reduce,                                               \
         .eval_cpu = kiln__cpu_eval_reduce,                                   \
+        .emit = EMIT_##kind,                                                 \
         .kernels = &kind_##kind,                                             \
     };
 KILN_REDUCE_KIND_LIST(REDUCE)

@@ -41,13 +41,19 @@ static kiln_status infer_unary(const kiln_prim *p, const void *params,
 }
 
 #define EW (KILN_PRIM_ELEMENTWISE | KILN_PRIM_FUSABLE)
+/* In a fused region: the op's scalar function on the operand. */
 #define UNARY(op, RULE)                                                   \
+    static const kiln_emit emit_##op = {                                  \
+        .expr = "kiln_s_" #op "_$t($0)",                                  \
+        .chunk = kiln__cpu_chunk_unary,                                   \
+    };                                                                    \
     const kiln_prim kiln__prim_##op = {                                   \
         .name = #op,                                                      \
         .flags = EW,                                                      \
         .nin = 1,                                                         \
         .infer = infer_unary,                                             \
         .eval_cpu = kiln__cpu_eval_unary,                                 \
+        .emit = &emit_##op,                                               \
         .rule = KILN_RULE_##RULE,                                         \
         .kernels = kiln__cpu_unary_##op,                                  \
     };
@@ -101,12 +107,16 @@ static kiln_status eval_identity_view(const kiln_node *n,
     return KILN_OK;
 }
 
+static const kiln_emit emit_identity = {.expr = "$0",
+                                        .chunk = kiln__cpu_chunk_copy};
+
 const kiln_prim kiln__prim_stop_gradient = {
     .name = "stop_gradient",
     .flags = KILN_PRIM_ELEMENTWISE | KILN_PRIM_VIEW,
     .nin = 1,
     .infer = infer_unary,
     .eval_cpu = eval_identity_view,
+    .emit = &emit_identity,
     .rule = KILN_RULE_SAME,
 };
 
@@ -132,6 +142,11 @@ static kiln_status infer_astype(const kiln_prim *p, const void *params,
     return KILN_OK;
 }
 
+/* In a fused region: the saturating conversion of scalar.h, from the
+ * operand's compute type to the output's. */
+static const kiln_emit emit_astype = {.expr = "kiln_cvt_$o($0)",
+                                      .chunk = kiln__cpu_chunk_astype};
+
 const kiln_prim kiln__prim_astype = {
     .name = "astype",
     .flags = EW,
@@ -139,5 +154,6 @@ const kiln_prim kiln__prim_astype = {
     .params_size = sizeof(astype_params),
     .infer = infer_astype,
     .eval_cpu = kiln__cpu_eval_astype,
+    .emit = &emit_astype,
     .rule = KILN_RULE_SAME,
 };

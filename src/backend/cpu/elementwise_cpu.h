@@ -51,4 +51,28 @@ kiln_status kiln__cpu_eval_where(const kiln_node *n, kiln_array *const *in,
 kiln_status kiln__cpu_eval_astype(const kiln_node *n, kiln_array *const *in,
                                   kiln_array *const *out);
 
+/* kiln_chunk_fn facets (prim.h) for the fused-region interpreter: the
+ * same row kernels as eager, on n elements. */
+void kiln__cpu_chunk_unary(const kiln_prim *p, const void *params,
+                           kiln_dtype in_dt, kiln_dtype out_dt, int64_t n,
+                           const char *const *in, const int64_t *in_strides,
+                           char *y);
+void kiln__cpu_chunk_binary(const kiln_prim *p, const void *params,
+                            kiln_dtype in_dt, kiln_dtype out_dt, int64_t n,
+                            const char *const *in,
+                            const int64_t *in_strides, char *y);
+void kiln__cpu_chunk_where(const kiln_prim *p, const void *params,
+                           kiln_dtype in_dt, kiln_dtype out_dt, int64_t n,
+                           const char *const *in, const int64_t *in_strides,
+                           char *y);
+void kiln__cpu_chunk_astype(const kiln_prim *p, const void *params,
+                            kiln_dtype in_dt, kiln_dtype out_dt, int64_t n,
+                            const char *const *in,
+                            const int64_t *in_strides, char *y);
+/* The identity (stop_gradient, broadcast_to): copies n elements. */
+void kiln__cpu_chunk_copy(const kiln_prim *p, const void *params,
+                          kiln_dtype in_dt, kiln_dtype out_dt, int64_t n,
+                          const char *const *in, const int64_t *in_strides,
+                          char *y);
+
 #endif

@@ -28,7 +28,7 @@
 
 #include "kiln.h"
 
-#define KILN_ITER_MAX_OPS 4
+#define KILN_ITER_MAX_OPS 16
 
 typedef struct kiln_iter {
     int nd;   /* collapsed dims, >= 1 */
