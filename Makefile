@@ -44,7 +44,7 @@ SAN_OBJ := $(SRC:%.c=$(SAN_DIR)/%.o) $(TEST_SRC:%.c=$(SAN_DIR)/%.o) \
            $(SAN_DIR)/gen/preamble.o
 
 .PHONY: all lib test test-c test-san demo demo-run bench bench-run deps \
-        clean format-check symbols-check
+        clean format-check symbols-check fuzz
 
 all: lib $(BUILD)/test_runner
 
@@ -98,11 +98,21 @@ test:
 	@sh scripts/deps.sh install
 	@$(MAKE) --no-print-directory test-c test-san symbols-check
 
+# Kernels the tests compile go to a cache folder of the build, so runs do
+# not touch the user's cache and the sanitizer run reuses the first's.
+TEST_ENV := KILN_CACHE_DIR=$(abspath $(BUILD))/kernel-cache
+
 test-c: $(BUILD)/test_runner
-	$(BUILD)/test_runner
+	$(TEST_ENV) $(BUILD)/test_runner
 
 test-san: $(SAN_DIR)/test_runner
-	ASAN_OPTIONS=detect_leaks=1 KILN_SANITIZE=1 $(SAN_DIR)/test_runner
+	$(TEST_ENV) ASAN_OPTIONS=detect_leaks=1 KILN_SANITIZE=1 \
+	    $(SAN_DIR)/test_runner
+
+# The differential compile test with many more random graphs.
+fuzz: $(BUILD)/test_runner
+	$(TEST_ENV) KILN_FUZZ_N=3000 KILN_FUZZ_JIT_N=500 \
+	    $(BUILD)/test_runner compile_diff
 
 # Only kiln_* may be exported from the shared library.
 symbols-check: $(BUILD)/libkiln.so
@@ -120,10 +130,11 @@ demo:
 	@sh scripts/deps.sh install
 	@$(MAKE) --no-print-directory demo-run
 
-demo-run: $(BUILD)/examples/demo
+demo-run: $(BUILD)/examples/demo $(BUILD)/examples/compile_demo
 	$(BUILD)/examples/demo
+	$(BUILD)/examples/compile_demo
 
-$(BUILD)/bench/%: bench/%.c $(BUILD)/libkiln.a
+$(BUILD)/bench/%: bench/%.c bench/bench_util.h $(HDR) $(BUILD)/libkiln.a
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 $(OPT) $(ARCH) -fno-math-errno $(WARN) $(DEFS) \
 	    -Iinclude -Isrc $(BLAS_CFLAGS) $< -o $@ $(BUILD)/libkiln.a $(LIBS)
@@ -132,8 +143,9 @@ bench:
 	@sh scripts/deps.sh install
 	@$(MAKE) --no-print-directory bench-run
 
-bench-run: $(BUILD)/bench/bench_core
+bench-run: $(BUILD)/bench/bench_core $(BUILD)/bench/compile_bench
 	$(BUILD)/bench/bench_core $(BUILD)/bench.json
+	$(BUILD)/bench/compile_bench $(BUILD)/bench.json
 
 format-check:
 	@command -v clang-format >/dev/null || { echo "clang-format missing"; \

@@ -85,7 +85,8 @@ KILN_API kiln_dtype kiln_promote_types(kiln_dtype a, kiln_dtype b);
     X(ERR_TYPE, "type error")                                             \
     X(ERR_INDEX, "index error")                                           \
     X(ERR_MEMORY, "out of memory")                                        \
-    X(ERR_RUNTIME, "runtime error")
+    X(ERR_RUNTIME, "runtime error")                                       \
+    X(ERR_UNSUPPORTED, "unsupported")
 
 typedef enum kiln_status {
 #define KILN_X_(N, s) KILN_##N,
@@ -422,6 +423,111 @@ KILN_API kiln_array *kiln_random_truncated_normal(kiln_array *lo,
 KILN_API kiln_array *kiln_random_categorical(kiln_array *logits, int axis,
                                              const int64_t *shape, int ndim,
                                              kiln_array *key);
+
+/* ------------------------------------------------------------------ */
+/* functions and compile                                              */
+/* ------------------------------------------------------------------ */
+
+/* A function over arrays, as a value. Its body reads the arrays of `args`
+ * (borrowed) and pushes its results onto `results` (kiln_list_push);
+ * it returns KILN_OK, or an error status with the message set (kiln ops
+ * set it for you). compile, and later grad/vjp/jvp/vmap, take and return
+ * kiln_fn, so transforms compose in any order. */
+typedef struct kiln_fn kiln_fn;
+typedef kiln_status (*kiln_fn_body)(void *ctx, const kiln_list *args,
+                                    kiln_list *results);
+
+/* A function from a body and its context; dtor(ctx) runs when the last
+ * reference goes (dtor may be NULL). name (may be NULL) appears in logs
+ * and dumps; it is copied. */
+KILN_API kiln_fn *kiln_fn_new(kiln_fn_body body, void *ctx,
+                              void (*dtor)(void *ctx), const char *name);
+KILN_API kiln_fn *kiln_fn_retain(kiln_fn *f);
+/* NULL is a no-op. */
+KILN_API void kiln_fn_release(kiln_fn *f);
+KILN_API const char *kiln_fn_name(const kiln_fn *f);
+/* Calls f on args (NULL: no arguments); a new list of results, or NULL
+ * on error. */
+KILN_API kiln_list *kiln_fn_call(kiln_fn *f, const kiln_list *args);
+/* The same, with `key` bytes that language bindings use for the parts of
+ * a call that are not arrays (tree structure, non-array leaves): for a
+ * compiled function they are part of the signature (another key retraces),
+ * and the body reads them back with kiln_fn_call_key while it runs. */
+KILN_API kiln_list *kiln_fn_call_keyed(kiln_fn *f, const kiln_list *args,
+                                       const void *key, size_t keylen);
+/* Inside a body: the key bytes of the call being run (NULL, 0 when none).
+ */
+KILN_API const void *kiln_fn_call_key(size_t *keylen);
+
+typedef struct kiln_compile_opts {
+    /* One trace serves every shape of the same ndim and dtypes. */
+    bool shapeless;
+    /* Captured state (MLX's inputs= and outputs=), lists owned by the
+     * caller and borrowed for the life of the compiled function:
+     * `inputs`' arrays are read at every call as extra inputs; after
+     * every call, `outputs`' entries are replaced by the values the body
+     * gave them while tracing (kiln_list_set/push on the list it reaches
+     * through its context), recomputed for this call. NULL: none. */
+    kiln_list *inputs;
+    kiln_list *outputs;
+    /* The global random key is captured state too (read, and replaced
+     * after every call), so random ops inside differ between calls. */
+    bool random_state;
+} kiln_compile_opts;
+
+/* Compiles f (opts NULL: defaults). The result is a kiln_fn: call it with
+ * kiln_fn_call. The first call with a new signature traces f's body on
+ * placeholders (shape and dtype, no data); later calls replay the
+ * simplified, fused, natively compiled graph. Compiling the same f twice
+ * shares one cache. Arrays the body reaches through its context are
+ * constants frozen at the trace, as in MLX. */
+KILN_API kiln_fn *kiln_compile(kiln_fn *f, const kiln_compile_opts *opts);
+
+/* Calls of compiled functions run their bodies directly while disabled
+ * (also KILN_DISABLE_COMPILE=1); effective at call time. */
+KILN_API void kiln_disable_compile(void);
+KILN_API void kiln_enable_compile(void);
+
+/* What a compiled function did (summed over every kiln_compile of the
+ * same function). */
+typedef struct kiln_compile_stats {
+    int64_t calls;         /* calls of the compiled function */
+    int64_t traces;        /* calls that traced the body */
+    int64_t cache_hits;    /* calls that replayed a stored graph */
+    int64_t bypassed;      /* calls that ran the body (disabled, or
+                              inside another trace) */
+    int64_t kernels_built; /* kernels the C compiler built */
+    int64_t kernels_loaded;/* kernels found in the memory or disk cache */
+    int64_t interpreted;   /* fused regions left to the interpreter */
+    int64_t entries;       /* graphs cached now */
+    double compile_ms;     /* time spent tracing, optimising, compiling */
+} kiln_compile_stats;
+
+KILN_API kiln_status kiln_compile_stats_get(const kiln_fn *f,
+                                            kiln_compile_stats *out);
+/* Drops f's cached graphs (f NULL: every function's). */
+KILN_API void kiln_compile_clear_cache(kiln_fn *f);
+/* Bounds of the cache of graphs: per function and in total (entries and
+ * bytes of constants and kernels); least recently used entries go first.
+ * 0 keeps a bound as it is. Defaults: 64 per function, 1024 and 1 GiB in
+ * total. */
+KILN_API void kiln_compile_set_limits(int64_t per_function,
+                                      int64_t total_entries,
+                                      int64_t total_bytes);
+
+/* Dumps of the most recently used graph of a compiled function, as a
+ * malloc'd NUL-terminated string (free it with kiln_free), NULL when there
+ * is none. */
+typedef enum kiln_dump_kind {
+    KILN_DUMP_TRACED, /* the traced graph, one node per line */
+    KILN_DUMP_FUSED,  /* after simplify and fuse */
+    KILN_DUMP_DOT,    /* the fused graph in Graphviz DOT */
+    KILN_DUMP_SOURCE  /* the generated C of its kernels */
+} kiln_dump_kind;
+KILN_API char *kiln_compile_dump(const kiln_fn *f, kiln_dump_kind kind);
+/* The lazy graph behind arrays, in DOT (malloc'd; kiln_free). */
+KILN_API char *kiln_graph_dot(kiln_array *const *xs, int n);
+KILN_API void kiln_free(void *p);
 
 #ifdef __cplusplus
 }

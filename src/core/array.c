@@ -171,6 +171,9 @@ static void destroy_node(kiln_node *n, dead_stack *s)
             dead_push(s, n->in[i]);
         }
     }
+    if (n->params && n->prim->params_release) {
+        n->prim->params_release(n->params);
+    }
     free(n);
 }
 
@@ -295,6 +298,9 @@ kiln_status kiln__node_make(const kiln_prim *p, const void *params,
     n->params = psz ? (char *)n + sz : NULL;
     if (psz) {
         memcpy(n->params, params, psz);
+        if (p->params_retain) {
+            p->params_retain(n->params);
+        }
     }
     n->prim = p;
     n->nin = nin;
@@ -307,6 +313,9 @@ kiln_status kiln__node_make(const kiln_prim *p, const void *params,
             for (int j = 0; j < i; j++) {
                 n->out[j]->node = NULL;
                 kiln_array_release(n->out[j]);
+            }
+            if (psz && p->params_release) {
+                p->params_release(n->params);
             }
             free(n);
             return kiln_errcode();

@@ -35,4 +35,8 @@ static inline bool kiln__op_opt_failed(const kiln_array *x)
     return !x && kiln_errcode() != KILN_OK;
 }
 
+/* The global random key, a new reference not handed to any scope (for
+ * compile, which swaps it while tracing). */
+kiln_array *kiln__random_state_get(void);
+
 #endif

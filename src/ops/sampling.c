@@ -177,7 +177,7 @@ kiln_array *kiln_random_key(uint64_t seed)
     return kiln__ret(make_key(seed, "random_key"));
 }
 
-kiln_array *kiln_random_state(void)
+kiln_array *kiln__random_state_get(void)
 {
     kiln_array *key = NULL;
     pthread_mutex_lock(&global_lock);
@@ -185,7 +185,12 @@ kiln_array *kiln_random_state(void)
         key = kiln_array_retain(global_key);
     }
     pthread_mutex_unlock(&global_lock);
-    return kiln__ret(key);
+    return key;
+}
+
+kiln_array *kiln_random_state(void)
+{
+    return kiln__ret(kiln__random_state_get());
 }
 
 kiln_status kiln_random_set_state(kiln_array *key)

@@ -247,6 +247,23 @@ static kiln_status eval_reshape(const kiln_node *n, kiln_array *const *in,
     return KILN_OK;
 }
 
+/* A view to the input's own shape (reshape, broadcast_to) changes
+ * nothing, at these shapes. */
+static int noop_same_shape(const void *params, const kiln_meta *in,
+                           const kiln_meta *out)
+{
+    (void)params;
+    if (in->ndim != out->ndim) {
+        return KILN_NOOP_NEVER;
+    }
+    for (int i = 0; i < in->ndim; i++) {
+        if (in->shape[i] != out->shape[i]) {
+            return KILN_NOOP_NEVER;
+        }
+    }
+    return KILN_NOOP_THIS_SHAPE;
+}
+
 const kiln_prim kiln__prim_reshape = {
     .name = "reshape",
     .flags = KILN_PRIM_VIEW,
@@ -254,6 +271,7 @@ const kiln_prim kiln__prim_reshape = {
     .params_size = sizeof(kiln_shape_params),
     .infer = infer_reshape,
     .eval_cpu = eval_reshape,
+    .noop = noop_same_shape,
 };
 
 /* ------------------------------------------------------------------ */
@@ -306,6 +324,21 @@ static kiln_status eval_transpose(const kiln_node *n, kiln_array *const *in,
     return KILN_OK;
 }
 
+/* A transpose by the identity permutation, at any shape. */
+static int noop_transpose(const void *params, const kiln_meta *in,
+                          const kiln_meta *out)
+{
+    const kiln_perm_params *pp = params;
+    (void)in;
+    (void)out;
+    for (int i = 0; i < pp->ndim; i++) {
+        if (pp->perm[i] != i) {
+            return KILN_NOOP_NEVER;
+        }
+    }
+    return KILN_NOOP_ALWAYS;
+}
+
 const kiln_prim kiln__prim_transpose = {
     .name = "transpose",
     .flags = KILN_PRIM_VIEW,
@@ -313,6 +346,7 @@ const kiln_prim kiln__prim_transpose = {
     .params_size = sizeof(kiln_perm_params),
     .infer = infer_transpose,
     .eval_cpu = eval_transpose,
+    .noop = noop_transpose,
 };
 
 /* ------------------------------------------------------------------ */
@@ -568,6 +602,7 @@ const kiln_prim kiln__prim_broadcast_to = {
     .params_size = sizeof(kiln_shape_params),
     .infer = infer_broadcast_to,
     .eval_cpu = eval_broadcast_to,
+    .noop = noop_same_shape,
     .emit = &emit_broadcast_to,
 };
 

@@ -19,8 +19,10 @@
  *   the scheduler drops whatever buffers the outputs got, so they stay
  *   pending and a later eval runs the node again: kernels need no cleanup
  *   of their outputs.
- * - params are plain bytes (no pointers), zero-initialised before being
- *   filled, so the default equal/hash compare and hash the bytes.
+ * - params are plain bytes, zero-initialised before being filled, so the
+ *   default equal/hash compare and hash the bytes. The one exception is a
+ *   params struct holding a counted pointer, whose primitive supplies
+ *   params_retain/params_release (equal/hash then compare the pointer).
  */
 #ifndef KILN_PRIM_PRIM_H
 #define KILN_PRIM_PRIM_H
@@ -31,7 +33,7 @@
 
 #include "kiln.h"
 
-#define KILN_MAX_OUTPUTS 4
+#define KILN_MAX_OUTPUTS 8
 
 typedef struct kiln_node kiln_node;
 typedef struct kiln_prim kiln_prim;
@@ -64,6 +66,16 @@ typedef enum kiln_dtype_rule {
     KILN_RULE_NUMERIC    /* like SAME, but bool inputs are rejected */
 } kiln_dtype_rule;
 
+/* What a primitive's `noop` facet answers (compile's simplify drops
+ * no-op steps): never, always for these params and input dtype (a
+ * transpose by the identity), or only at these shapes (a reshape to the
+ * input's own shape, which a shapeless replay must still check). */
+enum {
+    KILN_NOOP_NEVER = 0,
+    KILN_NOOP_ALWAYS = 1,
+    KILN_NOOP_THIS_SHAPE = 2
+};
+
 typedef kiln_status (*kiln_infer_fn)(const kiln_prim *p, const void *params,
                                      const kiln_meta *in, int nin,
                                      kiln_meta *out, int *nout);
@@ -78,12 +90,21 @@ struct kiln_prim {
     size_t params_size; /* bytes of the params struct, 0 for none */
     kiln_infer_fn infer;
     kiln_eval_fn eval_cpu;
+    /* NULL: never a no-op (see KILN_NOOP_*); else for one-input,
+     * one-output primitives, whether the output equals the input. */
+    int (*noop)(const void *params, const kiln_meta *in,
+                const kiln_meta *out);
     /* NULL: compare/hash the params bytes */
     bool (*equal)(const void *a, const void *b, size_t size);
     uint64_t (*hash)(const void *params, size_t size);
     /* Transform and codegen facets, filled by later work; NULL means "not
      * differentiable / batchable / emittable", which callers report as a
      * clear error naming the primitive. */
+    /* Params holding a counted reference (the fused region primitive):
+     * called after a node copies its params and before it frees them.
+     * NULL for plain-bytes params. */
+    void (*params_retain)(const void *params);
+    void (*params_release)(const void *params);
     const void *vjp;
     const void *jvp;
     const void *vmap;
@@ -121,7 +142,7 @@ typedef void (*kiln_chunk_fn)(const kiln_prim *p, const void *params,
  * Reduction (KILN_PRIM_REDUCTION): `combine` is the binary elementwise
  * primitive folding a value into the accumulator (sum: add), `identity`
  * the start value (converted to the output dtype with saturation, so
- * -INFINITY is an integer max's INT_MIN), `nonempty` that reducing zero
+ * -INFINITY is an integer max's INT_MIN; for bool, identity > 0), `nonempty` that reducing zero
  * elements is an error. The accumulator and result have the reduction's
  * output dtype; inputs are converted to it first.
  *

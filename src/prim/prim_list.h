@@ -117,3 +117,6 @@ KILN_X_(random_bits)
 KILN_X_(arange)
 KILN_X_(linspace)
 KILN_X_(eye)
+
+/* compiled.c (a fused region of a compiled graph) */
+KILN_X_(fused)

@@ -142,6 +142,14 @@ static kiln_status infer_astype(const kiln_prim *p, const void *params,
     return KILN_OK;
 }
 
+/* A conversion to the input's own dtype. */
+static int noop_astype(const void *params, const kiln_meta *in,
+                       const kiln_meta *out)
+{
+    (void)params;
+    return in->dtype == out->dtype ? KILN_NOOP_ALWAYS : KILN_NOOP_NEVER;
+}
+
 /* In a fused region: the saturating conversion of scalar.h, from the
  * operand's compute type to the output's. */
 static const kiln_emit emit_astype = {.expr = "kiln_cvt_$o($0)",
@@ -154,6 +162,7 @@ const kiln_prim kiln__prim_astype = {
     .params_size = sizeof(astype_params),
     .infer = infer_astype,
     .eval_cpu = kiln__cpu_eval_astype,
+    .noop = noop_astype,
     .emit = &emit_astype,
     .rule = KILN_RULE_SAME,
 };

@@ -54,6 +54,20 @@ typedef struct {
     int next; /* next input to visit */
 } frame;
 
+/* An array with neither data nor a node is a placeholder of compile's
+ * trace: it has a shape and dtype, no values. */
+static kiln_status placeholder_error(void)
+{
+    return kiln__err(KILN_ERR_RUNTIME,
+                     "[eval] cannot evaluate an array while a compiled "
+                     "function is being traced: inside kiln_compile the "
+                     "arguments are placeholders with a shape and dtype but "
+                     "no values. Return the array from the function instead "
+                     "of evaluating or reading it; to debug the function "
+                     "with real values, call kiln_disable_compile() (or set "
+                     "KILN_DISABLE_COMPILE=1)");
+}
+
 /* Appends to `order` (retained) every unvisited node reachable from n,
  * inputs before consumers. */
 static kiln_status collect(kiln_node *root, uint64_t epoch, node_vec *order)
@@ -89,9 +103,7 @@ static kiln_status collect(kiln_node *root, uint64_t epoch, node_vec *order)
                 }
                 stack[depth++] = (frame){m, 0};
             } else if (!x->buf && !m) {
-                st = kiln__err(KILN_ERR_RUNTIME,
-                               "[eval] array has neither data nor a graph "
-                               "(a placeholder evaluated outside its trace?)");
+                st = placeholder_error();
                 break;
             }
         } else {
@@ -192,8 +204,7 @@ kiln_status kiln_eval(kiln_array *const *xs, int n)
         if (!xs[i]->buf && xs[i]->node) {
             st = collect(xs[i]->node, epoch, &order);
         } else if (!xs[i]->buf) {
-            st = kiln__err(KILN_ERR_RUNTIME,
-                           "[eval] array has neither data nor a graph");
+            st = placeholder_error();
         }
     }
     size_t i = 0;

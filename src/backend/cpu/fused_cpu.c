@@ -1,0 +1,189 @@
+/*
+ * fused_cpu.c - runs a fused region: lays out its operands over the
+ * region's domain and drives its kernel (generated C, or the interpreter
+ * when no compiler worked) through the shared iterator and the pool.
+ *
+ * Elementwise regions walk the whole domain: the iterator collapses and
+ * splits it, the kernel sees rows. Reduction regions walk the outer dims
+ * only; each operand's reduced (inner) dims must collapse to one stride,
+ * and an input whose do not (a strided or partly broadcast view) is first
+ * copied to contiguous memory of its own outer shape and the inner extent.
+ *
+ * Invariants: outputs are fresh contiguous buffers (never donated: kernels
+ * assume outputs and inputs do not alias); operand order is outputs then
+ * inputs (compile/region.h).
+ */
+#include "fused_cpu.h"
+
+#include <string.h>
+
+#include "../../core/dtype.h"
+#include "../../core/error.h"
+#include "../../prim/compiled.h"
+#include "copy_cpu.h"
+#include "interp_cpu.h"
+#include "iter.h"
+
+/* Byte strides of x over the domain (rank D), right-aligned, 0 where x
+ * is broadcast. */
+static void domain_strides(const kiln_array *x, int D, const int64_t *dom,
+                           int64_t *st)
+{
+    int off = D - x->ndim;
+    int64_t es = (int64_t)kiln_dtype_size(x->dtype);
+    for (int d = 0; d < D; d++) {
+        int xd = d - off;
+        st[d] = (xd < 0 || x->shape[xd] == 1 || dom[d] == 1)
+                    ? 0
+                    : x->strides[xd] * es;
+    }
+}
+
+/* Whether the inner dims [D-k, D) of strides st collapse to one stride
+ * (written to *one). */
+static bool inner_collapses(const int64_t *st, const int64_t *dom, int D,
+                            int k, int64_t *one)
+{
+    int64_t s = 0;
+    bool any = false;
+    for (int d = D - 1; d >= D - k; d--) {
+        if (dom[d] == 1) {
+            continue;
+        }
+        if (!any) {
+            s = st[d];
+            any = true;
+            continue;
+        }
+        /* the next outer inner dim must continue the walk */
+        int64_t want = 0;
+        int64_t extent = 1;
+        for (int e = d + 1; e < D; e++) {
+            extent *= dom[e];
+        }
+        want = s * extent;
+        if (st[d] != want) {
+            return false;
+        }
+    }
+    *one = s;
+    return true;
+}
+
+kiln_status kiln__cpu_eval_fused(const kiln_node *n, kiln_array *const *in,
+                                 kiln_array *const *out)
+{
+    const kiln_fused *f = ((const kiln_fused_params *)n->params)->fused;
+    const kiln_region *r = f->region;
+    int D = r->ndim, k = r->nreduce;
+    int nout = r->noutputs, nin = r->ninputs, nops = nout + nin;
+    int64_t dom[KILN_MAX_NDIM];
+    int64_t st[KILN_REGION_MAX_OPERANDS][KILN_MAX_NDIM];
+    const int64_t *stp[KILN_REGION_MAX_OPERANDS];
+    char *base[KILN_REGION_MAX_OPERANDS];
+    kiln_buffer *temps[KILN_REGION_MAX_OPERANDS] = {NULL};
+    kiln_status status = KILN_OK;
+
+    for (int d = 0; d < D; d++) {
+        dom[d] = 1;
+    }
+    for (int i = 0; i < nin; i++) {
+        int off = D - in[i]->ndim;
+        for (int d = 0; d < in[i]->ndim; d++) {
+            if (in[i]->shape[d] != 1) {
+                dom[off + d] = in[i]->shape[d];
+            }
+        }
+    }
+    for (int j = 0; j < nout; j++) {
+        if (kiln__array_alloc(out[j], n->prim->name) != KILN_OK) {
+            return kiln_errcode();
+        }
+        const kiln_rval *v = &r->vals[r->out_val[j]];
+        int64_t es = (int64_t)kiln_dtype_size(out[j]->dtype);
+        for (int d = 0; d < D; d++) {
+            bool reduced = !v->inner && d >= D - k;
+            st[j][d] = (reduced || d >= out[j]->ndim || dom[d] == 1)
+                           ? 0
+                           : out[j]->strides[d] * es;
+        }
+        base[j] = kiln__array_ptr(out[j]);
+    }
+    for (int i = 0; i < nin; i++) {
+        domain_strides(in[i], D, dom, st[nout + i]);
+        base[nout + i] = kiln__array_ptr(in[i]);
+    }
+    for (int o = 0; o < nops; o++) {
+        stp[o] = st[o];
+    }
+    if (k == 0) {
+        kiln_iter it;
+        kiln_interp_ctx ictx = {r, NULL};
+        kiln__iter_init(&it, D, dom, nops, base, stp);
+        if (f->kernel) {
+            kiln__iter_run(&it, KILN_GRAIN_ELEMENTWISE, f->kernel, NULL);
+        } else {
+            kiln__iter_run(&it, KILN_GRAIN_ELEMENTWISE, kiln__interp_run,
+                           &ictx);
+        }
+        return KILN_OK;
+    }
+    kiln_region_inner inner;
+    inner.len = 1;
+    for (int d = D - k; d < D; d++) {
+        inner.len *= dom[d];
+    }
+    for (int o = 0; o < nops && status == KILN_OK; o++) {
+        int64_t one = 0;
+        if (inner_collapses(st[o], dom, D, k, &one)) {
+            inner.stride[o] = one;
+            continue;
+        }
+        /* an input whose inner dims do not collapse: copy it to the
+         * layout [its outer dims..., the inner extent] */
+        const kiln_array *x = in[o - nout];
+        int64_t es = (int64_t)kiln_dtype_size(x->dtype);
+        int64_t shape[KILN_MAX_NDIM], dst[KILN_MAX_NDIM];
+        int64_t total = 1;
+        for (int d = 0; d < D; d++) {
+            bool outer_b = d < D - k && st[o][d] == 0;
+            shape[d] = outer_b ? 1 : dom[d];
+            total *= shape[d];
+        }
+        temps[o] = kiln__buffer_new((size_t)(total * es));
+        if (!temps[o]) {
+            status = kiln__err_oom(n->prim->name, (size_t)(total * es));
+            break;
+        }
+        int64_t acc = es;
+        for (int d = D - 1; d >= 0; d--) {
+            dst[d] = shape[d] == 1 ? 0 : acc;
+            acc *= shape[d];
+        }
+        kiln__cpu_copy(D, shape, (size_t)es, temps[o]->data, dst, base[o],
+                       st[o]);
+        base[o] = temps[o]->data;
+        for (int d = 0; d < D; d++) {
+            st[o][d] = dst[d];
+        }
+        inner.stride[o] = es;
+    }
+    if (status == KILN_OK) {
+        kiln_iter it;
+        kiln_interp_ctx ictx = {r, &inner};
+        int64_t grain = inner.len > 0 ? (1 << 15) / inner.len : 1;
+        kiln__iter_init(&it, D - k, dom, nops, base, stp);
+        if (grain < 1) {
+            grain = 1;
+        }
+        if (f->kernel) {
+            kiln__iter_run(&it, grain, f->kernel, &inner);
+        } else {
+            kiln__iter_run(&it, grain, kiln__interp_run, &ictx);
+        }
+    }
+    for (int o = 0; o < nops; o++) {
+        kiln__buffer_release(temps[o]);
+    }
+    return status;
+}

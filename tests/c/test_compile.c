@@ -1,0 +1,1432 @@
+/*
+ * test_compile.c - what kiln_compile does, seen through the public API only.
+ *
+ * Covered: compiled results equal eager ones (gelu bit for bit; every dtype
+ * class; contiguous, transposed, sliced, broadcast, 0-d and size-0 inputs;
+ * fused reductions); the cache by its counters (hits, every retrace trigger
+ * and every non-trigger); shapeless replay; evaluation inside a trace;
+ * closure constants; captured state (inputs/outputs, a training step, the
+ * random state); nesting; errors; clearing and bounds; dumps; threads. The
+ * fallbacks without a C compiler are in test_compile_diff.c.
+ *
+ * "Eager" is the same body called through its plain kiln_fn. Every test
+ * builds its own kiln_fn, so its counters start at zero, and restores the
+ * global switches it changed before it returns.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+#include "kiln.h"
+#include "ref.h"
+
+#define F32 KILN_DTYPE_FLOAT32
+#define END KILN_SLICE_END
+
+/* ------------------------------------------------------------------ */
+/* helpers                                                            */
+/* ------------------------------------------------------------------ */
+
+static double elem(const void *p, int64_t i, kiln_dtype dt)
+{
+    switch (dt) {
+    case KILN_DTYPE_FLOAT16:
+        return half_value(((const uint16_t *)p)[i], false);
+    case KILN_DTYPE_BFLOAT16:
+        return half_value(((const uint16_t *)p)[i], true);
+    case KILN_DTYPE_FLOAT32:
+        return ((const float *)p)[i];
+    case KILN_DTYPE_FLOAT64:
+        return ((const double *)p)[i];
+    default:
+        if (is_uint(dt)) {
+            return (double)get_bits(p, i, dt);
+        }
+        return (double)(int64_t)get_bits(p, i, dt);
+    }
+}
+
+/* An evaluated array of `shape` in dt (owned by the open scope): values
+ * lo + k * step (step > 0) or uniform in [lo, hi) (step 0); integers are
+ * floored; bool is true half of the time. */
+static kiln_array *rand_arr(const int64_t *shape, int ndim, kiln_dtype dt,
+                            double lo, double hi, double step)
+{
+    int64_t n = 1;
+    for (int i = 0; i < ndim; i++) {
+        n *= shape[i];
+    }
+    double *v = malloc((size_t)(n ? n : 1) * sizeof *v);
+    for (int64_t i = 0; i < n; i++) {
+        double u = (double)(rnd() >> 11) * 0x1p-53;
+        v[i] = lo + (hi - lo) * u;
+        if (step > 0) {
+            v[i] = lo + floor((v[i] - lo) / step) * step;
+        }
+        if (!kiln_dtype_is_float(dt)) {
+            v[i] = floor(v[i]);
+        }
+        if (dt == KILN_DTYPE_BOOL) {
+            v[i] = (double)(rnd() & 1);
+        }
+    }
+    kiln_array *a = kiln_astype(
+        kiln_array_from_data(v, shape, ndim, KILN_DTYPE_FLOAT64), dt);
+    free(v);
+    kiln_array_eval(a);
+    return a;
+}
+
+static kiln_array *rand2(int64_t m, int64_t n, double lo, double hi)
+{
+    int64_t s[2] = {m, n};
+    return rand_arr(s, 2, F32, lo, hi, 0);
+}
+
+/* The (m, n) transpose of an evaluated (n, m) array: a strided view. */
+static kiln_array *rand2_t(int64_t m, int64_t n, double lo, double hi)
+{
+    kiln_array *t = kiln_transpose(rand2(n, m, lo, hi), NULL, 0);
+    kiln_array_eval(t);
+    return t;
+}
+
+/* a and b agree: same dtype and shape; integer and bool data identical;
+ * float elements the same value (NaN with NaN, zeros with their sign) or,
+ * when rtol > 0, |a - b| <= rtol * |b| + ascale * max|b|. */
+static bool agree(kiln_array *a, kiln_array *b, double rtol, double ascale,
+                  char *why, size_t cap)
+{
+    if (!a || !b) {
+        snprintf(why, cap, "NULL array (%s)", kiln_errmsg());
+        return false;
+    }
+    kiln_dtype dt = kiln_array_dtype(a);
+    if (dt != kiln_array_dtype(b) || kiln_array_ndim(a) != kiln_array_ndim(b)) {
+        snprintf(why, cap, "dtype %s/%s ndim %d/%d", kiln_dtype_name(dt),
+                 kiln_dtype_name(kiln_array_dtype(b)), kiln_array_ndim(a),
+                 kiln_array_ndim(b));
+        return false;
+    }
+    for (int i = 0; i < kiln_array_ndim(a); i++) {
+        if (kiln_array_dim(a, i) != kiln_array_dim(b, i)) {
+            snprintf(why, cap, "dim %d: %lld vs %lld", i,
+                     (long long)kiln_array_dim(a, i),
+                     (long long)kiln_array_dim(b, i));
+            return false;
+        }
+    }
+    void *pa = fetch(a), *pb = fetch(b);
+    bool ok = pa && pb;
+    if (!ok) {
+        snprintf(why, cap, "read failed: %s", kiln_errmsg());
+    }
+    int64_t n = kiln_array_size(a);
+    double big = 0;
+    for (int64_t i = 0; ok && i < n; i++) {
+        double y = fabs(elem(pb, i, dt));
+        big = isfinite(y) && y > big ? y : big;
+    }
+    for (int64_t i = 0; ok && i < n; i++) {
+        double x = elem(pa, i, dt), y = elem(pb, i, dt);
+        bool same = kiln_dtype_is_float(dt)
+                        ? same_f64(x, y) ||
+                              (rtol > 0 && isfinite(x) && isfinite(y) &&
+                               fabs(x - y) <= rtol * fabs(y) + ascale * big)
+                        : x == y;
+        if (!same) {
+            snprintf(why, cap, "%s element %lld: %.9g vs %.9g",
+                     kiln_dtype_name(dt), (long long)i, x, y);
+            ok = false;
+        }
+    }
+    free(pa);
+    free(pb);
+    return ok;
+}
+
+#define CHECK_AGREE(a, b, rtol, ascale, what)                              \
+    do {                                                                  \
+        char kt_why[256];                                                 \
+        if (!agree((a), (b), (rtol), (ascale), kt_why, sizeof kt_why)) {  \
+            kt_fail(__FILE__, __LINE__, "%s: %s", (what), kt_why);        \
+        }                                                                 \
+    } while (0)
+
+/* a's elements equal want[] within rtol (and shape size n). */
+static bool vals_ok(kiln_array *a, const double *want, int64_t n,
+                    double rtol)
+{
+    if (!a || kiln_array_size(a) != n) {
+        return false;
+    }
+    void *p = fetch(a);
+    bool ok = p != NULL;
+    for (int64_t i = 0; ok && i < n; i++) {
+        double x = elem(p, i, kiln_array_dtype(a));
+        ok = same_f64(x, want[i]) ||
+             fabs(x - want[i]) <= rtol * fabs(want[i]) + 1e-12;
+    }
+    free(p);
+    return ok;
+}
+
+static kiln_list *list_of(int n, kiln_array *const *xs)
+{
+    kiln_list *l = kiln_list_new();
+    for (int i = 0; i < n; i++) {
+        kiln_list_push(l, xs[i]);
+    }
+    return l;
+}
+
+static kiln_list *call_n(kiln_fn *f, int n, kiln_array *const *xs)
+{
+    kiln_list *l = list_of(n, xs);
+    kiln_list *r = kiln_fn_call(f, l);
+    kiln_list_free(l);
+    return r;
+}
+
+static kiln_list *call_keyed(kiln_fn *f, kiln_array *x, const char *key)
+{
+    kiln_list *l = list_of(1, &x);
+    kiln_list *r = kiln_fn_call_keyed(f, l, key, key ? strlen(key) : 0);
+    kiln_list_free(l);
+    return r;
+}
+
+/* The first result of f(x) evaluated, kept in the open scope; NULL on
+ * error (the message stays pending). */
+static kiln_array *call1(kiln_fn *f, kiln_array *x)
+{
+    kiln_list *r = call_n(f, x ? 1 : 0, &x);
+    kiln_array *y = r ? kiln_list_get(r, 0) : NULL;
+    if (y) {
+        /* hand y to the open scope: an inner scope's end keeps it there */
+        kiln_scope_begin();
+        kiln_scope_end(y);
+        kiln_array_eval(y);
+    }
+    kiln_list_free(r);
+    return y;
+}
+
+/* Calls the plain f and the compiled cf on xs; every result pair agrees
+ * (rtol[i] for result i, 0 past nr). */
+static void check_same(kiln_fn *f, kiln_fn *cf, int n, kiln_array *const *xs,
+                       const double *rtol, int nr, double ascale,
+                       const char *what)
+{
+    kiln_list *e = call_n(f, n, xs);
+    CHECK_MSG(e != NULL, "%s: eager failed: %s", what, kiln_errmsg());
+    kiln_list *c = call_n(cf, n, xs);
+    CHECK_MSG(c != NULL, "%s: compiled failed: %s", what, kiln_errmsg());
+    if (e && c) {
+        CHECK_MSG(kiln_list_size(e) == kiln_list_size(c),
+                  "%s: %zu vs %zu results", what, kiln_list_size(c),
+                  kiln_list_size(e));
+        for (size_t i = 0; i < kiln_list_size(e); i++) {
+            char label[160];
+            snprintf(label, sizeof label, "%s, result %zu", what, i);
+            double t = (int)i < nr ? rtol[i] : 0;
+            CHECK_AGREE(kiln_list_get(c, i), kiln_list_get(e, i), t,
+                        t > 0 ? ascale : 0, label);
+        }
+    }
+    kiln_list_free(e);
+    kiln_list_free(c);
+}
+
+static kiln_compile_stats stats_of(const kiln_fn *f)
+{
+    kiln_compile_stats s;
+    memset(&s, 0, sizeof s);
+    CHECK(kiln_compile_stats_get(f, &s) == KILN_OK);
+    return s;
+}
+
+static bool has_ci(const char *hay, const char *needle)
+{
+    size_t n = strlen(needle);
+    for (; hay && *hay; hay++) {
+        size_t i = 0;
+        while (i < n && hay[i] &&
+               (hay[i] | 0x20) == (needle[i] | 0x20)) {
+            i++;
+        }
+        if (i == n) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Pushes ys, failing on the first NULL (its error is pending). */
+static kiln_status push_all(kiln_list *res, int n, kiln_array *const *ys)
+{
+    for (int i = 0; i < n; i++) {
+        if (!ys[i]) {
+            return kiln_errcode() != KILN_OK ? kiln_errcode()
+                                              : KILN_ERR_VALUE;
+        }
+        kiln_status s = kiln_list_push(res, ys[i]);
+        if (s != KILN_OK) {
+            return s;
+        }
+    }
+    return KILN_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* bodies                                                             */
+/* ------------------------------------------------------------------ */
+
+static kiln_array *gelu(kiln_array *x)
+{
+    kiln_array *t = kiln_erf(kiln_divide(x, kiln_weak_f64(sqrt(2.0))));
+    return kiln_divide(kiln_multiply(x, kiln_add(kiln_weak_f64(1.0), t)),
+                       kiln_weak_f64(2.0));
+}
+
+static kiln_status gelu_body(void *ctx, const kiln_list *args,
+                             kiln_list *res)
+{
+    (void)ctx;
+    kiln_scope_begin();
+    kiln_array *y = gelu(kiln_list_get(args, 0));
+    kiln_status s = push_all(res, 1, &y);
+    kiln_scope_end(NULL);
+    return s;
+}
+
+/* Elementwise ops of every class over args a, b: where, comparisons,
+ * arithmetic, astype; for floats also tanh and exp (result 5). */
+static kiln_status mix_body(void *ctx, const kiln_list *args,
+                            kiln_list *res)
+{
+    (void)ctx;
+    kiln_scope_begin();
+    kiln_array *a = kiln_list_get(args, 0), *b = kiln_list_get(args, 1);
+    kiln_dtype dt = kiln_array_dtype(a);
+    kiln_array *y[6];
+    int n = 0;
+    if (dt == KILN_DTYPE_BOOL) {
+        y[n++] = kiln_where(a, b, kiln_logical_not(b));
+        y[n++] = kiln_logical_and(a, kiln_logical_or(b, kiln_equal(a, b)));
+        y[n++] = kiln_add(kiln_astype(a, KILN_DTYPE_INT32),
+                          kiln_multiply(kiln_astype(b, KILN_DTYPE_INT32),
+                                        kiln_weak_i64(3)));
+        y[n++] = kiln_astype(kiln_not_equal(a, b), F32);
+    } else {
+        kiln_array *c = kiln_greater(a, b);
+        y[n++] = kiln_where(c, kiln_multiply(a, b), kiln_subtract(a, b));
+        y[n++] = kiln_maximum(a, kiln_add(b, kiln_weak_i64(1)));
+        y[n++] = kiln_less_equal(a, b);
+        y[n++] = kiln_multiply(kiln_astype(a, F32), kiln_weak_f64(0.5));
+        y[n++] = kiln_add(kiln_astype(c, dt), a);
+        if (kiln_dtype_is_float(dt)) {
+            y[n++] = kiln_add(kiln_tanh(a), kiln_exp(kiln_multiply(
+                                                b, kiln_weak_f64(0.25))));
+        }
+    }
+    kiln_status s = push_all(res, n, y);
+    kiln_scope_end(NULL);
+    return s;
+}
+
+/* Reductions, by *(int *)ctx, over x (args 0) with y, w, b (args 1-3). */
+static kiln_status red_body(void *ctx, const kiln_list *args,
+                            kiln_list *res)
+{
+    int which = *(const int *)ctx, last = -1, first = 0, n = 1;
+    kiln_scope_begin();
+    kiln_array *x = kiln_list_get(args, 0), *y2 = kiln_list_get(args, 1);
+    kiln_array *r[2] = {NULL, NULL};
+    switch (which) {
+    case 0:
+        r[0] = kiln_sum(kiln_multiply(x, y2), NULL, 0, false);
+        break;
+    case 1:
+        r[0] = kiln_sum(kiln_multiply(x, y2), &last, 1, false);
+        break;
+    case 2:
+        r[0] = kiln_softmax(x, &last, 1, false);
+        break;
+    case 3:
+        r[0] = kiln_logsumexp(x, &last, 1, false);
+        break;
+    case 4:
+        r[0] = kiln_mean(x, &last, 1, false);
+        r[1] = kiln_var(x, &last, 1, false, 0);
+        n = 2;
+        break;
+    case 5: {
+        kiln_array *mu = kiln_mean(x, &last, 1, true);
+        kiln_array *v = kiln_var(x, &last, 1, true, 0);
+        kiln_array *z = kiln_multiply(
+            kiln_subtract(x, mu), kiln_rsqrt(kiln_add(v, kiln_weak_f64(1e-5))));
+        r[0] = kiln_add(kiln_multiply(z, kiln_list_get(args, 2)),
+                        kiln_list_get(args, 3));
+        break;
+    }
+    default:
+        r[0] = kiln_sum(kiln_multiply(kiln_exp(x), y2), &first, 1, false);
+        r[1] = kiln_subtract(kiln_max(x, &first, 1, true), x);
+        n = 2;
+        break;
+    }
+    kiln_status s = push_all(res, n, r);
+    kiln_scope_end(NULL);
+    return s;
+}
+
+enum {
+    P_PLAIN,
+    P_FAIL,    /* an op fails: the body returns its error */
+    P_EMPTY,   /* returns KILN_OK and no results */
+    P_NULL,    /* pushes a NULL result, returns KILN_OK */
+    P_READ,    /* reads its argument's data */
+    P_EVAL,    /* evaluates its argument */
+    P_RESHAPE, /* reshapes the result to (20) */
+    P_FLAT,    /* reshapes the result to (-1) */
+    P_COUNTER, /* state[0] += 1, returns the new value */
+    P_OUTPUT   /* outputs[0] = 2 x (pushed when empty) */
+};
+
+/* y = x * x + 1 (+ the other arguments, + c, + every state array),
+ * times the call's first key byte when there is one. */
+typedef struct probe {
+    int runs; /* times the body ran */
+    int mode;
+    kiln_array *c;    /* a constant reached through the context */
+    kiln_list *state; /* captured state */
+} probe;
+
+static kiln_status probe_body(void *ctx, const kiln_list *args,
+                              kiln_list *res)
+{
+    probe *p = ctx;
+    p->runs++;
+    if (p->mode == P_EMPTY) {
+        return KILN_OK;
+    }
+    if (p->mode == P_NULL) {
+        kiln_list_push(res, NULL);
+        return KILN_OK;
+    }
+    kiln_scope_begin();
+    kiln_array *x = kiln_list_get(args, 0), *y = NULL;
+    kiln_status s = KILN_OK;
+    if (p->mode == P_COUNTER) {
+        y = kiln_add(kiln_list_get(p->state, 0), kiln_weak_i64(1));
+        s = y ? kiln_list_set(p->state, 0, y) : kiln_errcode();
+        s = s == KILN_OK ? push_all(res, 1, &y) : s;
+        kiln_scope_end(NULL);
+        return s;
+    }
+    if (p->mode == P_READ && !kiln_array_data(x)) {
+        s = kiln_errcode();
+    }
+    if (p->mode == P_EVAL && s == KILN_OK) {
+        s = kiln_array_eval(x);
+    }
+    if (s == KILN_OK) {
+        y = kiln_add(kiln_multiply(x, x), kiln_weak_f64(1.0));
+        for (size_t i = 1; i < kiln_list_size(args); i++) {
+            y = kiln_add(y, kiln_list_get(args, i));
+        }
+        if (p->c) {
+            y = kiln_add(y, p->c);
+        }
+        for (size_t i = 0; p->mode != P_OUTPUT && p->state &&
+                           i < kiln_list_size(p->state);
+             i++) {
+            y = kiln_add(y, kiln_list_get(p->state, i));
+        }
+        size_t kl = 0;
+        const unsigned char *key = kiln_fn_call_key(&kl);
+        if (key && kl > 0) {
+            y = kiln_multiply(y, kiln_weak_f64(key[0]));
+        }
+        if (p->mode == P_FAIL) {
+            int64_t bad = 7;
+            y = kiln_reshape(y, &bad, 1);
+        }
+        if (p->mode == P_RESHAPE || p->mode == P_FLAT) {
+            int64_t sh = p->mode == P_RESHAPE ? 20 : -1;
+            y = kiln_reshape(y, &sh, 1);
+        }
+        if (p->mode == P_OUTPUT && y) {
+            kiln_array *o = kiln_multiply(x, kiln_weak_f64(2.0));
+            s = kiln_list_size(p->state) ? kiln_list_set(p->state, 0, o)
+                                         : kiln_list_push(p->state, o);
+        }
+        s = s == KILN_OK ? push_all(res, 1, &y) : s;
+    }
+    kiln_scope_end(NULL);
+    return s;
+}
+
+/* x (float32) -> x * x + 1 + add, the expected values */
+static void sq1(kiln_array *x, double add, double *out)
+{
+    float *p = fetch(x);
+    for (int64_t i = 0; p && i < kiln_array_size(x); i++) {
+        out[i] = (double)(p[i] * p[i] + 1.0f) + add;
+    }
+    free(p);
+}
+
+/* probe's result on x is x * x + 1 + add */
+#define CHECK_SQ1(y, x, add)                                              \
+    do {                                                                  \
+        double kt_w[64];                                                  \
+        sq1((x), (add), kt_w);                                            \
+        CHECK_MSG(vals_ok((y), kt_w, kiln_array_size(x), 1e-6),           \
+                  "probe result wrong: %s", kiln_errmsg());               \
+    } while (0)
+
+/* ------------------------------------------------------------------ */
+/* compiled equals eager                                              */
+/* ------------------------------------------------------------------ */
+
+TEST(compile_gelu_equals_eager_bitwise)
+{
+    kiln_errclear();
+    kiln_scope_begin();
+    kiln_fn *f = kiln_fn_new(gelu_body, NULL, NULL, "gelu");
+    kiln_fn *cf = kiln_compile(f, NULL);
+    CHECK(f && cf);
+    int64_t sh[2] = {3, 1031};
+    double lo = -6, hi = 6;
+    for (int round = 0; round < 3; round++) {
+        kiln_array *x = rand_arr(sh, 2, F32, lo, hi, 0);
+        if (round == 0) {
+            float sp[6] = {NAN, INFINITY, -INFINITY, 0.0f, -0.0f, 1e-40f};
+            kiln_array *s = kiln_array_from_data(sp, (int64_t[]){6}, 1, F32);
+            int64_t st[2] = {0, 0}, sp2[2] = {1, 6};
+            x = kiln_slice_update(x, kiln_reshape(s, sp2, 2), st, sp2, NULL);
+            kiln_array_eval(x);
+        }
+        check_same(f, cf, 1, &x, NULL, 0, 0, "gelu");
+        lo *= 3;
+        hi *= 3;
+    }
+    kiln_compile_stats st = stats_of(cf);
+    CHECK(st.traces == 1 && st.calls == 3 && st.cache_hits == 2);
+    /* a large input (split across threads) and a strided one */
+    int64_t big[1] = {200003};
+    kiln_array *xb = rand_arr(big, 1, F32, -5, 5, 0);
+    check_same(f, cf, 1, &xb, NULL, 0, 0, "gelu large");
+    kiln_array *xt = rand2_t(3, 1031, -5, 5);
+    check_same(f, cf, 1, &xt, NULL, 0, 0, "gelu transposed");
+    kiln_fn_release(cf);
+    kiln_fn_release(f);
+    kiln_scope_end(NULL);
+}
+
+TEST(compile_dtype_classes_and_layouts)
+{
+    kiln_errclear();
+    const kiln_dtype dts[7] = {KILN_DTYPE_FLOAT16, KILN_DTYPE_BFLOAT16,
+                               F32, KILN_DTYPE_FLOAT64, KILN_DTYPE_INT32,
+                               KILN_DTYPE_UINT8, KILN_DTYPE_BOOL};
+    /* tolerance of the tanh/exp result, by dtype (same math: exact) */
+    const double ttol[7] = {2e-3, 1.6e-2, 1e-6, 1e-14, 0, 0, 0};
+    for (int d = 0; d < 7; d++) {
+        kiln_dtype dt = dts[d];
+        double lo = kiln_dtype_is_float(dt) ? -3 : (dt == KILN_DTYPE_UINT8
+                                                         ? 0 : -60);
+        double hi = kiln_dtype_is_float(dt) ? 3 : (dt == KILN_DTYPE_UINT8
+                                                       ? 256 : 60);
+        double step = kiln_dtype_is_float(dt) ? 0.25 : 0;
+        double tol[6] = {0, 0, 0, 0, 0, ttol[d]};
+        kiln_scope_begin();
+        kiln_fn *f = kiln_fn_new(mix_body, NULL, NULL, "mix");
+        kiln_fn *cf = kiln_compile(f, NULL);
+        char what[96];
+        int64_t s2[2] = {5, 19}, sw[2] = {5, 38}, st[2] = {19, 5};
+        int64_t s7[2] = {7, 19}, r1[2] = {1, 19}, c1[2] = {5, 1};
+        int64_t s0[2] = {0, 19};
+        kiln_array *xs[8][2];
+        xs[0][0] = rand_arr(s2, 2, dt, lo, hi, step);
+        xs[0][1] = rand_arr(s2, 2, dt, lo, hi, step);
+        xs[1][0] = kiln_transpose(rand_arr(st, 2, dt, lo, hi, step), NULL, 0);
+        xs[1][1] = xs[0][1];
+        xs[2][0] = xs[0][0];
+        xs[2][1] = kiln_slice(rand_arr(sw, 2, dt, lo, hi, step),
+                              (int64_t[]){0, 1}, (int64_t[]){END, END},
+                              (int64_t[]){1, 2});
+        xs[3][0] = kiln_slice(rand_arr(s7, 2, dt, lo, hi, step),
+                              (int64_t[]){2, 0}, (int64_t[]){END, END}, NULL);
+        xs[3][1] = xs[1][0];
+        xs[4][0] = rand_arr(r1, 2, dt, lo, hi, step);
+        xs[4][1] = rand_arr(c1, 2, dt, lo, hi, step);
+        xs[5][0] = rand_arr(NULL, 0, dt, lo, hi, step);
+        xs[5][1] = rand_arr(NULL, 0, dt, lo, hi, step);
+        xs[6][0] = xs[5][0];
+        xs[6][1] = xs[0][1];
+        xs[7][0] = rand_arr(s0, 2, dt, lo, hi, step);
+        xs[7][1] = rand_arr(s0, 2, dt, lo, hi, step);
+        const char *names[8] = {"contiguous", "transposed", "sliced",
+                                "offset slice", "broadcast (1,n)(m,1)",
+                                "0-d", "0-d with (m,n)", "size 0"};
+        for (int k = 0; k < 8; k++) {
+            kiln_eval(xs[k], 2);
+            snprintf(what, sizeof what, "%s %s", kiln_dtype_name(dt),
+                     names[k]);
+            check_same(f, cf, 2, xs[k], tol, 6, 0, what);
+        }
+        kiln_compile_stats s = stats_of(cf);
+        CHECK_MSG(s.traces == 5, "%s: %lld traces (want 5: strides do not "
+                  "retrace)", kiln_dtype_name(dt), (long long)s.traces);
+        kiln_fn_release(cf);
+        kiln_fn_release(f);
+        kiln_scope_end(NULL);
+    }
+}
+
+TEST(compile_fused_reductions)
+{
+    kiln_errclear();
+    const char *names[7] = {"sum(x*y)", "sum(x*y, -1)", "softmax",
+                            "logsumexp", "mean/var", "layer norm",
+                            "axis 0"};
+    for (int which = 0; which < 7; which++) {
+        kiln_scope_begin();
+        kiln_fn *f = kiln_fn_new(red_body, &which, NULL, names[which]);
+        kiln_fn *cf = kiln_compile(f, NULL);
+        int64_t m = which == 0 ? 33 : 37, n = which == 0 ? 64 : 257;
+        int64_t sn[1] = {n};
+        double lo = which == 0 ? 0.5 : -2, hi = which == 0 ? 1.5 : 4;
+        kiln_array *in[4] = {rand2(m, n, lo, hi), rand2(m, n, lo, hi),
+                             rand_arr(sn, 1, F32, 0.5, 2, 0),
+                             rand_arr(sn, 1, F32, -1, 1, 0)};
+        double tol[2] = {1e-5, 1e-5};
+        check_same(f, cf, 4, in, tol, 2, 1e-6, names[which]);
+        /* the same shape with other values, then a transposed x */
+        in[0] = rand2(m, n, lo, hi);
+        check_same(f, cf, 4, in, tol, 2, 1e-6, names[which]);
+        in[0] = rand2_t(m, n, lo, hi);
+        check_same(f, cf, 4, in, tol, 2, 1e-6, names[which]);
+        CHECK(stats_of(cf).traces == 1);
+        kiln_fn_release(cf);
+        kiln_fn_release(f);
+        kiln_scope_end(NULL);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* the cache                                                          */
+/* ------------------------------------------------------------------ */
+
+TEST(compile_cache_hits_without_retrace)
+{
+    kiln_errclear();
+    kiln_scope_begin();
+    probe p = {0};
+    kiln_fn *f = kiln_fn_new(probe_body, &p, NULL, "probe");
+    kiln_fn *cf = kiln_compile(f, NULL);
+    kiln_array *x = rand2(4, 5, -2, 2);
+    kiln_array *y = call1(cf, x);
+    CHECK_SQ1(y, x, 0);
+    kiln_compile_stats s = stats_of(cf);
+    CHECK(p.runs == 1 && s.calls == 1 && s.traces == 1 && s.cache_hits == 0);
+    CHECK(s.entries == 1);
+    /* new values */
+    x = rand2(4, 5, -2, 2);
+    y = call1(cf, x);
+    CHECK_SQ1(y, x, 0);
+    s = stats_of(cf);
+    CHECK(p.runs == 1 && s.traces == 1 && s.cache_hits == 1 && s.calls == 2);
+    /* new strides, same shape */
+    x = rand2_t(4, 5, -2, 2);
+    y = call1(cf, x);
+    CHECK_SQ1(y, x, 0);
+    x = kiln_slice(rand2(4, 10, -2, 2), (int64_t[]){0, 1},
+                   (int64_t[]){END, END}, (int64_t[]){1, 2});
+    y = call1(cf, x);
+    CHECK_SQ1(y, x, 0);
+    s = stats_of(cf);
+    CHECK(p.runs == 1 && s.traces == 1 && s.cache_hits == 3);
+    /* a second kiln_compile of the same function shares the cache */
+    kiln_fn *cf2 = kiln_compile(f, NULL);
+    x = rand2(4, 5, -2, 2);
+    y = call1(cf2, x);
+    CHECK_SQ1(y, x, 0);
+    CHECK(p.runs == 1);
+    CHECK(stats_of(cf).traces == 1 && stats_of(cf2).traces == 1);
+    /* a compiled function compiled again works too */
+    kiln_fn *ccf = kiln_compile(cf, NULL);
+    y = call1(ccf, x);
+    CHECK_SQ1(y, x, 0);
+    kiln_fn_release(ccf);
+    kiln_fn_release(cf2);
+    kiln_fn_release(cf);
+    kiln_fn_release(f);
+    kiln_scope_end(NULL);
+}
+
+TEST(compile_retrace_triggers)
+{
+    kiln_errclear();
+    kiln_scope_begin();
+    probe p = {0};
+    kiln_fn *f = kiln_fn_new(probe_body, &p, NULL, "probe");
+    kiln_fn *cf = kiln_compile(f, NULL);
+    int64_t s20[1] = {20};
+    kiln_array *x = rand2(4, 5, -2, 2), *y;
+    CHECK_SQ1(call1(cf, x), x, 0);
+    int want = 1;
+    /* shape */
+    kiln_array *x46 = rand2(4, 6, -2, 2);
+    CHECK_SQ1(call1(cf, x46), x46, 0);
+    CHECK_MSG(p.runs == ++want, "shape: runs %d", p.runs);
+    /* ndim */
+    kiln_array *x20 = rand_arr(s20, 1, F32, -2, 2, 0);
+    CHECK_SQ1(call1(cf, x20), x20, 0);
+    CHECK_MSG(p.runs == ++want, "ndim: runs %d", p.runs);
+    /* dtype */
+    kiln_array *x64 = kiln_astype(x, KILN_DTYPE_FLOAT64);
+    y = call1(cf, x64);
+    CHECK(y && kiln_array_dtype(y) == KILN_DTYPE_FLOAT64);
+    CHECK_MSG(p.runs == ++want, "dtype: runs %d", p.runs);
+    /* input count */
+    kiln_array *two[2] = {x, x};
+    kiln_list *r = call_n(cf, 2, two);
+    double w2[20];
+    float *xv = fetch(x);
+    for (int i = 0; xv && i < 20; i++) {
+        w2[i] = (double)((xv[i] * xv[i] + 1.0f) + xv[i]);
+    }
+    CHECK(r && xv && vals_ok(kiln_list_get(r, 0), w2, 20, 1e-6));
+    free(xv);
+    kiln_list_free(r);
+    CHECK_MSG(p.runs == ++want, "input count: runs %d", p.runs);
+    /* key bytes: a new key retraces, the same key hits */
+    const char *keys[4] = {"\x02", "\x02", "\x03", NULL};
+    const int retr[4] = {1, 0, 1, 0};
+    for (int k = 0; k < 4; k++) {
+        r = call_keyed(cf, x, keys[k]);
+        y = r ? kiln_list_get(r, 0) : NULL;
+        double w[20];
+        sq1(x, 0, w);
+        for (int i = 0; i < 20; i++) {
+            w[i] *= keys[k] ? (double)keys[k][0] : 1.0;
+        }
+        CHECK_MSG(vals_ok(y, w, 20, 1e-6), "key %d: %s", k, kiln_errmsg());
+        kiln_list_free(r);
+        want += retr[k];
+        CHECK_MSG(p.runs == want, "key %d: runs %d, want %d", k, p.runs,
+                  want);
+    }
+    /* options: shapeless is another signature */
+    kiln_compile_opts o = {0};
+    o.shapeless = true;
+    kiln_fn *sf = kiln_compile(f, &o);
+    CHECK_SQ1(call1(sf, x), x, 0);
+    CHECK_MSG(p.runs == ++want, "options: runs %d", p.runs);
+    /* and every earlier signature is still cached */
+    CHECK_SQ1(call1(cf, x46), x46, 0);
+    CHECK_SQ1(call1(cf, x20), x20, 0);
+    CHECK(p.runs == want);
+    kiln_compile_stats s = stats_of(cf);
+    CHECK(s.traces == want && s.entries == want);
+    kiln_fn_release(sf);
+    kiln_fn_release(cf);
+    kiln_fn_release(f);
+    kiln_scope_end(NULL);
+}
+
+TEST(compile_captured_input_count_retraces)
+{
+    kiln_errclear();
+    kiln_scope_begin();
+    kiln_list *st = kiln_list_new();
+    kiln_list_push(st, kiln_full((int64_t[]){3}, 1, 10.0, F32));
+    probe p = {.state = st};
+    kiln_fn *f = kiln_fn_new(probe_body, &p, NULL, "state");
+    kiln_compile_opts o = {0};
+    o.inputs = st;
+    kiln_fn *cf = kiln_compile(f, &o);
+    kiln_array *x = rand_arr((int64_t[]){3}, 1, F32, -2, 2, 0);
+    CHECK_SQ1(call1(cf, x), x, 10);
+    /* new state values are read at the call: no retrace */
+    kiln_list_set(st, 0, kiln_full((int64_t[]){3}, 1, 20.0, F32));
+    CHECK_SQ1(call1(cf, x), x, 20);
+    CHECK(p.runs == 1);
+    /* one more captured array: retrace */
+    kiln_list_push(st, kiln_full((int64_t[]){3}, 1, 300.0, F32));
+    CHECK_SQ1(call1(cf, x), x, 320);
+    CHECK(p.runs == 2);
+    kiln_fn_release(cf);
+    kiln_fn_release(f);
+    kiln_list_free(st);
+    kiln_scope_end(NULL);
+}
+
+TEST(compile_shapeless)
+{
+    kiln_errclear();
+    kiln_scope_begin();
+    probe p = {0};
+    kiln_fn *f = kiln_fn_new(probe_body, &p, NULL, "probe");
+    kiln_compile_opts o = {0};
+    o.shapeless = true;
+    kiln_fn *cf = kiln_compile(f, &o);
+    const int64_t shapes[5][2] = {{4, 5}, {7, 3}, {1, 1}, {0, 3}, {2, 9}};
+    for (int i = 0; i < 5; i++) {
+        kiln_array *x = rand2(shapes[i][0], shapes[i][1], -2, 2);
+        kiln_array *y = call1(cf, x);
+        CHECK(y && kiln_array_dim(y, 0) == shapes[i][0] &&
+              kiln_array_dim(y, 1) == shapes[i][1]);
+        CHECK_SQ1(y, x, 0);
+    }
+    CHECK(p.runs == 1 && stats_of(cf).traces == 1);
+    kiln_array *x1 = rand_arr((int64_t[]){6}, 1, F32, -2, 2, 0);
+    CHECK_SQ1(call1(cf, x1), x1, 0);
+    CHECK_MSG(p.runs == 2, "ndim must retrace: runs %d", p.runs);
+    kiln_array *x64 = kiln_astype(rand2(3, 3, -2, 2), KILN_DTYPE_FLOAT64);
+    CHECK(call1(cf, x64) != NULL);
+    CHECK_MSG(p.runs == 3, "dtype must retrace: runs %d", p.runs);
+    kiln_fn_release(cf);
+    kiln_fn_release(f);
+
+    /* a reshape to a baked size: fits (5,4), fails clearly on (4,6) */
+    probe q = {.mode = P_RESHAPE};
+    f = kiln_fn_new(probe_body, &q, NULL, "reshape20");
+    cf = kiln_compile(f, &o);
+    kiln_array *x = rand2(4, 5, -2, 2);
+    kiln_array *y = call1(cf, x);
+    CHECK(y && kiln_array_ndim(y) == 1 && kiln_array_dim(y, 0) == 20);
+    x = rand2(5, 4, -2, 2);
+    CHECK_SQ1(call1(cf, x), x, 0);
+    kiln_errclear();
+    kiln_list *r = call_n(cf, 1, (kiln_array *[]){rand2(4, 6, -2, 2)});
+    CHECK(r == NULL);
+    CHECK(kiln_errcode() != KILN_OK);
+    CHECK_MSG(has_ci(kiln_errmsg(), "reshape"), "message: '%s'",
+              kiln_errmsg());
+    kiln_list_free(r);
+    kiln_errclear();
+    kiln_fn_release(cf);
+    kiln_fn_release(f);
+
+    /* reshape(-1) replays on every size */
+    probe fl = {.mode = P_FLAT};
+    f = kiln_fn_new(probe_body, &fl, NULL, "flat");
+    cf = kiln_compile(f, &o);
+    for (int i = 0; i < 3; i++) {
+        x = rand2(4, 5 + i, -2, 2);
+        y = call1(cf, x);
+        CHECK(y && kiln_array_ndim(y) == 1 &&
+              kiln_array_dim(y, 0) == 4 * (5 + i));
+        CHECK_SQ1(y, x, 0);
+    }
+    CHECK(fl.runs == 1);
+    kiln_fn_release(cf);
+    kiln_fn_release(f);
+    kiln_scope_end(NULL);
+}
+
+TEST(compile_body_runs_once_per_trace)
+{
+    kiln_errclear();
+    kiln_scope_begin();
+    probe p = {0};
+    kiln_fn *f = kiln_fn_new(probe_body, &p, NULL, "probe");
+    kiln_fn *cf = kiln_compile(f, NULL);
+    for (int i = 0; i < 5; i++) {
+        kiln_array *x = rand2(2, 3, -1, 1);
+        CHECK_SQ1(call1(cf, x), x, 0);
+    }
+    CHECK(p.runs == 1);
+    for (int k = 0; k < 3; k++) {
+        for (int i = 0; i < 2; i++) {
+            kiln_array *x = rand2(3, 1 + k, -1, 1);
+            CHECK_SQ1(call1(cf, x), x, 0);
+        }
+    }
+    kiln_compile_stats s = stats_of(cf);
+    CHECK(p.runs == 4 && s.traces == 4 && s.calls == 11);
+    CHECK(s.cache_hits == 7 && s.bypassed == 0);
+    kiln_fn_release(cf);
+    kiln_fn_release(f);
+    kiln_scope_end(NULL);
+}
+
+/* ------------------------------------------------------------------ */
+/* tracing rules                                                      */
+/* ------------------------------------------------------------------ */
+
+static void check_trace_eval_error(kiln_fn *cf, kiln_array *x)
+{
+    kiln_errclear();
+    kiln_list *r = call_n(cf, 1, &x);
+    CHECK(r == NULL && kiln_errcode() != KILN_OK);
+    CHECK_MSG(has_ci(kiln_errmsg(), "compile") &&
+                  has_ci(kiln_errmsg(), "disable_compile"),
+              "message should explain and name kiln_disable_compile: '%s'",
+              kiln_errmsg());
+    kiln_list_free(r);
+    kiln_errclear();
+}
+
+TEST(compile_eval_inside_trace_fails_until_disabled)
+{
+    kiln_errclear();
+    kiln_scope_begin();
+    for (int mode = P_READ; mode <= P_EVAL; mode++) {
+        probe p = {.mode = mode};
+        kiln_fn *f = kiln_fn_new(probe_body, &p, NULL, "reads");
+        kiln_fn *cf = kiln_compile(f, NULL);
+        kiln_array *x = rand2(2, 3, -1, 1);
+        check_trace_eval_error(cf, x);
+        kiln_disable_compile();
+        CHECK_SQ1(call1(cf, x), x, 0);
+        CHECK_SQ1(call1(cf, x), x, 0);
+        kiln_compile_stats s = stats_of(cf);
+        CHECK(s.bypassed == 2 && s.traces <= 1);
+        kiln_enable_compile();
+        check_trace_eval_error(cf, x);
+        setenv("KILN_DISABLE_COMPILE", "1", 1);
+        CHECK_SQ1(call1(cf, x), x, 0);
+        unsetenv("KILN_DISABLE_COMPILE");
+        check_trace_eval_error(cf, x);
+        kiln_fn_release(cf);
+        kiln_fn_release(f);
+    }
+    kiln_scope_end(NULL);
+}
+
+TEST(compile_closure_constant_frozen_at_trace)
+{
+    kiln_errclear();
+    kiln_array *one = kiln_scalar_f64(1.0, F32);
+    kiln_scope_begin();
+    probe p = {.c = one};
+    kiln_fn *f = kiln_fn_new(probe_body, &p, NULL, "closure");
+    kiln_fn *cf = kiln_compile(f, NULL);
+    kiln_array *x = rand_arr((int64_t[]){3}, 1, F32, -1, 1, 0);
+    CHECK_SQ1(call1(cf, x), x, 1);
+    /* the context now points at another array: the trace keeps the old
+     * one (and owns it: the caller's reference goes) */
+    p.c = kiln_scalar_f64(100.0, F32);
+    kiln_array_release(one);
+    x = rand_arr((int64_t[]){3}, 1, F32, -1, 1, 0);
+    CHECK_SQ1(call1(cf, x), x, 1);
+    CHECK(p.runs == 1);
+    /* a retrace sees the new constant */
+    kiln_array *x4 = rand_arr((int64_t[]){4}, 1, F32, -1, 1, 0);
+    CHECK_SQ1(call1(cf, x4), x4, 100);
+    CHECK_SQ1(call1(cf, x), x, 1);
+    kiln_fn_release(cf);
+    kiln_fn_release(f);
+    kiln_scope_end(NULL);
+}
+
+TEST(compile_closure_reaching_an_input_fails)
+{
+    kiln_errclear();
+    kiln_scope_begin();
+    kiln_array *x = rand_arr((int64_t[]){3}, 1, F32, -1, 1, 0);
+    probe p = {.c = x};
+    kiln_fn *f = kiln_fn_new(probe_body, &p, NULL, "leak");
+    kiln_fn *cf = kiln_compile(f, NULL);
+    kiln_errclear();
+    kiln_list *r = call_n(cf, 1, &x);
+    CHECK(r == NULL && kiln_errcode() != KILN_OK);
+    CHECK(strlen(kiln_errmsg()) > 0);
+    kiln_list_free(r);
+    kiln_errclear();
+    /* the same closure with another argument: x is a constant, fine */
+    float *xv = fetch(x);
+    kiln_array *x2 = rand_arr((int64_t[]){3}, 1, F32, -1, 1, 0);
+    kiln_array *y = call1(cf, x2);
+    float *x2v = fetch(x2);
+    double w[3];
+    for (int i = 0; xv && x2v && i < 3; i++) {
+        w[i] = (double)(x2v[i] * x2v[i] + 1.0f + xv[i]);
+    }
+    CHECK(xv && x2v && vals_ok(y, w, 3, 1e-6));
+    free(xv);
+    free(x2v);
+    kiln_fn_release(cf);
+    kiln_fn_release(f);
+    kiln_scope_end(NULL);
+}
+
+/* ------------------------------------------------------------------ */
+/* captured state and random state                                    */
+/* ------------------------------------------------------------------ */
+
+TEST(compile_captured_state_counter)
+{
+    kiln_errclear();
+    kiln_scope_begin();
+    kiln_list *st = kiln_list_new();
+    kiln_list_push(st, kiln_scalar_i64(0, KILN_DTYPE_INT32));
+    probe p = {.mode = P_COUNTER, .state = st};
+    kiln_fn *f = kiln_fn_new(probe_body, &p, NULL, "counter");
+    kiln_compile_opts o = {0};
+    o.inputs = st;
+    o.outputs = st;
+    kiln_fn *cf = kiln_compile(f, &o);
+    for (int i = 1; i <= 5; i++) {
+        kiln_list *r = kiln_fn_call(cf, NULL);
+        int64_t got = -1, held = -1;
+        CHECK(r && kiln_array_item_i64(kiln_list_get(r, 0), &got) ==
+                       KILN_OK);
+        CHECK(kiln_list_size(st) == 1 &&
+              kiln_array_item_i64(kiln_list_get(st, 0), &held) == KILN_OK);
+        CHECK_MSG(got == i && held == i, "call %d: result %lld state %lld",
+                  i, (long long)got, (long long)held);
+        kiln_list_free(r);
+    }
+    CHECK(p.runs == 1);
+    kiln_fn_release(cf);
+    kiln_fn_release(f);
+
+    /* an outputs entry added during the trace is kept and updated; the
+     * body branches on the list's size, so the second call may trace once
+     * more (the captured layout changed), never later ones */
+    kiln_list *out = kiln_list_new();
+    probe q = {.mode = P_OUTPUT, .state = out};
+    f = kiln_fn_new(probe_body, &q, NULL, "outputs");
+    memset(&o, 0, sizeof o);
+    o.outputs = out;
+    cf = kiln_compile(f, &o);
+    for (int i = 0; i < 4; i++) {
+        kiln_array *x = rand_arr((int64_t[]){4}, 1, F32, -1, 1, 0);
+        CHECK_SQ1(call1(cf, x), x, 0);
+        CHECK(kiln_list_size(out) == 1);
+        CHECK_AGREE(kiln_list_get(out, 0),
+                    kiln_multiply(x, kiln_weak_f64(2.0)), 0, 0, "outputs");
+    }
+    CHECK_MSG(q.runs <= 2, "outputs: %d traces in 4 calls", q.runs);
+    kiln_fn_release(cf);
+    kiln_fn_release(f);
+    kiln_list_free(out);
+    kiln_list_free(st);
+    kiln_scope_end(NULL);
+}
+
+typedef struct train {
+    kiln_list *state; /* [w] */
+    double lr;
+} train;
+
+/* one step of least squares: w -= lr * X^T (X w - y) / n; returns the
+ * mean squared residual before the step */
+static kiln_status train_body(void *ctx, const kiln_list *args,
+                              kiln_list *res)
+{
+    train *t = ctx;
+    kiln_scope_begin();
+    kiln_array *X = kiln_list_get(args, 0), *yv = kiln_list_get(args, 1);
+    kiln_array *w = kiln_list_get(t->state, 0);
+    kiln_array *r = kiln_subtract(kiln_matmul(X, w), yv);
+    kiln_array *g = kiln_divide(kiln_matmul(kiln_transpose(X, NULL, 0), r),
+                                kiln_weak_f64((double)kiln_array_dim(X, 0)));
+    kiln_array *w2 = kiln_subtract(w, kiln_multiply(g, kiln_weak_f64(t->lr)));
+    kiln_array *loss = kiln_mean(kiln_square(r), NULL, 0, false);
+    kiln_status s = w2 ? kiln_list_set(t->state, 0, w2) : kiln_errcode();
+    s = s == KILN_OK ? push_all(res, 1, &loss) : s;
+    kiln_scope_end(NULL);
+    return s;
+}
+
+TEST(compile_captured_state_training_step)
+{
+    kiln_errclear();
+    kiln_scope_begin();
+    int64_t sx[2] = {64, 3}, sw[1] = {3};
+    kiln_array *X = rand_arr(sx, 2, F32, -1, 1, 0);
+    kiln_array *wt = kiln_array_from_data((float[]){1.5f, -2.0f, 0.5f}, sw, 1,
+                                          F32);
+    kiln_array *yv = kiln_add(kiln_matmul(X, wt),
+                              rand_arr((int64_t[]){64}, 1, F32, -0.01, 0.01,
+                                       0));
+    kiln_array_eval(yv);
+    kiln_list *sc = kiln_list_new(), *se = kiln_list_new();
+    kiln_list_push(sc, kiln_zeros(sw, 1, F32));
+    kiln_list_push(se, kiln_zeros(sw, 1, F32));
+    train tc = {sc, 1.0}, te = {se, 1.0};
+    kiln_fn *fc = kiln_fn_new(train_body, &tc, NULL, "train");
+    kiln_fn *fe = kiln_fn_new(train_body, &te, NULL, "train eager");
+    kiln_compile_opts o = {0};
+    o.inputs = sc;
+    o.outputs = sc;
+    kiln_fn *cf = kiln_compile(fc, &o);
+    kiln_array *args[2] = {X, yv};
+    double first = -1, last = -1;
+    for (int step = 0; step < 20; step++) {
+        kiln_list *rc = call_n(cf, 2, args), *re = call_n(fe, 2, args);
+        double lc = -1, le = -2;
+        CHECK(rc && kiln_array_item_f64(kiln_list_get(rc, 0), &lc) == KILN_OK);
+        CHECK(re && kiln_array_item_f64(kiln_list_get(re, 0), &le) == KILN_OK);
+        CHECK_MSG(fabs(lc - le) <= 1e-5 * fabs(le) + 1e-9,
+                  "step %d: loss %.9g vs eager %.9g", step, lc, le);
+        CHECK_AGREE(kiln_list_get(sc, 0), kiln_list_get(se, 0), 1e-5, 1e-6,
+                    "w");
+        first = step == 0 ? lc : first;
+        last = lc;
+        kiln_list_free(rc);
+        kiln_list_free(re);
+    }
+    CHECK_MSG(last < 0.05 * first, "loss %.6g -> %.6g", first, last);
+    CHECK(stats_of(cf).traces == 1);
+    kiln_fn_release(cf);
+    kiln_fn_release(fc);
+    kiln_fn_release(fe);
+    kiln_list_free(sc);
+    kiln_list_free(se);
+    kiln_scope_end(NULL);
+}
+
+static kiln_status rand_body(void *ctx, const kiln_list *args,
+                             kiln_list *res)
+{
+    (void)ctx;
+    kiln_scope_begin();
+    int64_t n = 8;
+    kiln_array *u = kiln_random_uniform(NULL, NULL, &n, 1, F32, NULL);
+    kiln_array *y = kiln_add(kiln_list_get(args, 0), u);
+    kiln_status s = push_all(res, 1, &y);
+    kiln_scope_end(NULL);
+    return s;
+}
+
+TEST(compile_random_state)
+{
+    kiln_errclear();
+    kiln_scope_begin();
+    kiln_fn *f = kiln_fn_new(rand_body, NULL, NULL, "uniform");
+    kiln_compile_opts o = {0};
+    o.random_state = true;
+    kiln_fn *cf = kiln_compile(f, &o);
+    kiln_array *x = kiln_zeros((int64_t[]){8}, 1, F32);
+    kiln_array *c[3], *e[3];
+    kiln_random_seed(1234);
+    for (int i = 0; i < 3; i++) {
+        c[i] = call1(cf, x);
+    }
+    kiln_random_seed(1234);
+    for (int i = 0; i < 3; i++) {
+        e[i] = call1(f, x);
+    }
+    for (int i = 0; i < 3; i++) {
+        CHECK_AGREE(c[i], e[i], 0, 0, "compiled vs eager random");
+    }
+    float *a = fetch(c[0]), *b = fetch(c[1]);
+    CHECK(a && b && memcmp(a, b, 8 * sizeof *a) != 0);
+    free(a);
+    free(b);
+    CHECK(stats_of(cf).traces == 1);
+    kiln_fn_release(cf);
+    kiln_fn_release(f);
+    kiln_scope_end(NULL);
+}
+
+/* ------------------------------------------------------------------ */
+/* composition, errors, bounds, dumps                                 */
+/* ------------------------------------------------------------------ */
+
+/* 2 * g(x) + 1 where g is the kiln_fn in ctx */
+static kiln_status outer_body(void *ctx, const kiln_list *args,
+                              kiln_list *res)
+{
+    kiln_list *r = kiln_fn_call(ctx, args);
+    if (!r) {
+        return kiln_errcode();
+    }
+    kiln_scope_begin();
+    kiln_array *y = kiln_add(kiln_multiply(kiln_list_get(r, 0),
+                                           kiln_weak_f64(2.0)),
+                             kiln_weak_f64(1.0));
+    kiln_status s = push_all(res, 1, &y);
+    kiln_scope_end(NULL);
+    kiln_list_free(r);
+    return s;
+}
+
+TEST(compile_nested_is_inlined)
+{
+    kiln_errclear();
+    kiln_scope_begin();
+    kiln_fn *g = kiln_fn_new(gelu_body, NULL, NULL, "gelu");
+    kiln_fn *cg = kiln_compile(g, NULL);
+    kiln_fn *f = kiln_fn_new(outer_body, cg, NULL, "outer");
+    kiln_fn *cf = kiln_compile(f, NULL);
+    kiln_array *x = rand2(3, 17, -3, 3);
+    kiln_array *want = kiln_add(kiln_multiply(gelu(x), kiln_weak_f64(2.0)),
+                                kiln_weak_f64(1.0));
+    CHECK_AGREE(call1(cf, x), want, 1e-6, 0, "nested");
+    kiln_compile_stats s = stats_of(cg);
+    CHECK_MSG(s.bypassed == 1 && s.traces == 0,
+              "inner: bypassed %lld traces %lld", (long long)s.bypassed,
+              (long long)s.traces);
+    x = rand2(3, 17, -3, 3);
+    want = kiln_add(kiln_multiply(gelu(x), kiln_weak_f64(2.0)),
+                    kiln_weak_f64(1.0));
+    CHECK_AGREE(call1(cf, x), want, 1e-6, 0, "nested replay");
+    CHECK(stats_of(cg).calls == s.calls);
+    CHECK(stats_of(cf).traces == 1);
+    kiln_fn_release(cf);
+    kiln_fn_release(f);
+    kiln_fn_release(cg);
+    kiln_fn_release(g);
+    kiln_scope_end(NULL);
+}
+
+TEST(compile_errors)
+{
+    kiln_errclear();
+    kiln_scope_begin();
+    kiln_errclear();
+    CHECK(kiln_compile(NULL, NULL) == NULL);
+    CHECK(kiln_errcode() != KILN_OK && strlen(kiln_errmsg()) > 0);
+    kiln_errclear();
+    CHECK(kiln_fn_call(NULL, NULL) == NULL && kiln_errcode() != KILN_OK);
+    kiln_compile_stats s;
+    CHECK(kiln_compile_stats_get(NULL, &s) != KILN_OK);
+    CHECK(kiln_compile_dump(NULL, KILN_DUMP_TRACED) == NULL);
+    kiln_errclear();
+
+    /* a failing body: its error comes back, the trace is not kept */
+    probe p = {.mode = P_FAIL};
+    kiln_fn *f = kiln_fn_new(probe_body, &p, NULL, "fails");
+    kiln_fn *cf = kiln_compile(f, NULL);
+    kiln_array *x = rand2(2, 3, -1, 1);
+    kiln_errclear();
+    kiln_list *r = call_n(cf, 1, &x);
+    CHECK(r == NULL && kiln_errcode() != KILN_OK);
+    CHECK_MSG(has_ci(kiln_errmsg(), "reshape"), "message: '%s'",
+              kiln_errmsg());
+    kiln_list_free(r);
+    kiln_errclear();
+    CHECK(stats_of(cf).entries == 0);
+    p.mode = P_PLAIN;
+    CHECK_SQ1(call1(cf, x), x, 0);
+    CHECK_MSG(p.runs == 2, "the good call must trace again: runs %d",
+              p.runs);
+    CHECK_SQ1(call1(cf, x), x, 0);
+    CHECK(p.runs == 2 && stats_of(cf).entries == 1);
+    kiln_fn_release(cf);
+    kiln_fn_release(f);
+
+    /* no results, or a NULL result */
+    for (int mode = P_EMPTY; mode <= P_NULL; mode++) {
+        probe q = {.mode = mode};
+        f = kiln_fn_new(probe_body, &q, NULL, "empty");
+        cf = kiln_compile(f, NULL);
+        kiln_errclear();
+        r = call_n(cf, 1, &x);
+        CHECK_MSG(r == NULL && kiln_errcode() != KILN_OK,
+                  "mode %d: a body without results must fail", mode);
+        kiln_list_free(r);
+        kiln_errclear();
+        kiln_fn_release(cf);
+        kiln_fn_release(f);
+    }
+    kiln_scope_end(NULL);
+}
+
+static int dtor_runs;
+
+static void count_dtor(void *ctx)
+{
+    (void)ctx;
+    dtor_runs++;
+}
+
+TEST(compile_fn_lifetime)
+{
+    kiln_errclear();
+    kiln_scope_begin();
+    char name[8] = "life";
+    probe p = {0};
+    kiln_fn *f = kiln_fn_new(probe_body, &p, count_dtor, name);
+    name[0] = 'X';
+    CHECK(f && strcmp(kiln_fn_name(f), "life") == 0);
+    kiln_fn *cf = kiln_compile(f, NULL);
+    kiln_array *x = rand2(2, 2, -1, 1);
+    CHECK_SQ1(call1(cf, x), x, 0);
+    dtor_runs = 0;
+    kiln_fn_release(f);
+    CHECK_SQ1(call1(cf, x), x, 0);
+    kiln_fn_release(cf);
+    CHECK(dtor_runs == 1);
+    /* a new function (maybe at the same address) has its own cache */
+    for (int i = 0; i < 4; i++) {
+        kiln_fn *g = kiln_fn_new(gelu_body, NULL, NULL, "gelu");
+        kiln_fn *cg = kiln_compile(g, NULL);
+        CHECK_AGREE(call1(cg, x), gelu(x), 1e-6, 0, "fresh function");
+        kiln_fn_release(cg);
+        kiln_fn_release(g);
+        probe q = {0};
+        f = kiln_fn_new(probe_body, &q, NULL, "again");
+        cf = kiln_compile(f, NULL);
+        CHECK_SQ1(call1(cf, x), x, 0);
+        CHECK(q.runs == 1);
+        kiln_fn_release(cf);
+        kiln_fn_release(f);
+    }
+    kiln_scope_end(NULL);
+}
+
+TEST(compile_clear_cache_and_limits)
+{
+    kiln_errclear();
+    kiln_scope_begin();
+    probe p = {0};
+    kiln_fn *f = kiln_fn_new(probe_body, &p, NULL, "probe");
+    kiln_fn *cf = kiln_compile(f, NULL);
+    kiln_array *x = rand2(2, 3, -1, 1);
+    CHECK_SQ1(call1(cf, x), x, 0);
+    kiln_compile_clear_cache(cf);
+    CHECK(stats_of(cf).entries == 0);
+    CHECK_SQ1(call1(cf, x), x, 0);
+    CHECK(p.runs == 2);
+    kiln_compile_clear_cache(NULL);
+    CHECK_SQ1(call1(cf, x), x, 0);
+    CHECK(p.runs == 3);
+    kiln_compile_set_limits(2, 0, 0);
+    for (int i = 0; i < 5; i++) {
+        kiln_array *xi = rand2(2, 4 + i, -1, 1);
+        CHECK_SQ1(call1(cf, xi), xi, 0);
+        kiln_compile_stats s = stats_of(cf);
+        CHECK_MSG(s.entries <= 2, "entries %lld", (long long)s.entries);
+    }
+    CHECK(p.runs == 8);
+    /* the least recently used went first; the last one stays */
+    CHECK_SQ1(call1(cf, x), x, 0);
+    CHECK(p.runs == 9);
+    kiln_array *x8 = rand2(2, 8, -1, 1);
+    CHECK_SQ1(call1(cf, x8), x8, 0);
+    CHECK(p.runs == 9);
+    kiln_compile_set_limits(64, 1024, (int64_t)1 << 30);
+    kiln_fn_release(cf);
+    kiln_fn_release(f);
+    kiln_scope_end(NULL);
+}
+
+static void check_dump(kiln_fn *cf, kiln_dump_kind k, const char *needle)
+{
+    char *d = kiln_compile_dump(cf, k);
+    CHECK_MSG(d && strlen(d) > 0, "dump %d missing", (int)k);
+    CHECK_MSG(!needle || (d && strstr(d, needle)),
+              "dump %d lacks '%s':\n%s", (int)k, needle, d ? d : "");
+    kiln_free(d);
+}
+
+TEST(compile_dumps)
+{
+    kiln_errclear();
+    kiln_scope_begin();
+    kiln_fn *f = kiln_fn_new(gelu_body, NULL, NULL, "gelu");
+    kiln_fn *cf = kiln_compile(f, NULL);
+    CHECK(kiln_compile_dump(cf, KILN_DUMP_TRACED) == NULL);
+    kiln_array *x = rand2(4, 9, -2, 2);
+    CHECK(call1(cf, x) != NULL);
+    check_dump(cf, KILN_DUMP_TRACED, "erf");
+    check_dump(cf, KILN_DUMP_FUSED, NULL);
+    check_dump(cf, KILN_DUMP_DOT, "digraph");
+    kiln_compile_stats s = stats_of(cf);
+    if (s.kernels_built + s.kernels_loaded > 0) {
+        check_dump(cf, KILN_DUMP_SOURCE, "void");
+    }
+    kiln_array *y = kiln_add(kiln_exp(x), x);
+    char *d = kiln_graph_dot(&y, 1);
+    CHECK(d && strstr(d, "digraph") && strstr(d, "exp"));
+    kiln_free(d);
+    kiln_fn_release(cf);
+    kiln_fn_release(f);
+    kiln_scope_end(NULL);
+}
+
+/* ------------------------------------------------------------------ */
+/* threads                                                            */
+/* ------------------------------------------------------------------ */
+
+typedef struct worker {
+    kiln_fn *shared, *plain;
+    int id;
+    int bad;
+} worker;
+
+static kiln_status scaled_body(void *ctx, const kiln_list *args,
+                               kiln_list *res)
+{
+    kiln_scope_begin();
+    kiln_array *x = kiln_list_get(args, 0);
+    kiln_array *y = kiln_add(kiln_multiply(kiln_tanh(x),
+                                           kiln_weak_f64(*(double *)ctx)),
+                             x);
+    kiln_status s = push_all(res, 1, &y);
+    kiln_scope_end(NULL);
+    return s;
+}
+
+static bool thread_check(kiln_fn *f, kiln_fn *cf, kiln_array *x)
+{
+    kiln_list *e = call_n(f, 1, &x), *c = call_n(cf, 1, &x);
+    char why[256];
+    bool ok = e && c &&
+              agree(kiln_list_get(c, 0), kiln_list_get(e, 0), 1e-6, 0, why,
+                    sizeof why);
+    kiln_list_free(e);
+    kiln_list_free(c);
+    return ok;
+}
+
+static void *work(void *arg)
+{
+    worker *w = arg;
+    double k = 1.0 + w->id;
+    kiln_fn *own = kiln_fn_new(scaled_body, &k, NULL, "own");
+    kiln_fn *cown = kiln_compile(own, NULL);
+    for (int i = 0; i < 50; i++) {
+        kiln_scope_begin();
+        int64_t s[2] = {3 + w->id, 7 + (i % 3)};
+        kiln_array *x = kiln_multiply(
+            kiln_arange(0, (double)(s[0] * s[1]), 1, F32),
+            kiln_weak_f64(0.01 * (i + 1) * (w->id + 1)));
+        x = kiln_reshape(x, s, 2);
+        kiln_array_eval(x);
+        w->bad += !thread_check(w->plain, w->shared, x);
+        if (i % 10 == 0) {
+            w->bad += !thread_check(own, cown, x);
+        }
+        kiln_scope_end(NULL);
+    }
+    kiln_fn_release(cown);
+    kiln_fn_release(own);
+    return NULL;
+}
+
+TEST(compile_threads)
+{
+    kiln_errclear();
+    double k = 0.5;
+    kiln_fn *f = kiln_fn_new(scaled_body, &k, NULL, "shared");
+    kiln_fn *cf = kiln_compile(f, NULL);
+    worker w[4];
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++) {
+        w[i] = (worker){cf, f, i, 0};
+        CHECK(pthread_create(&t[i], NULL, work, &w[i]) == 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        CHECK_MSG(w[i].bad == 0, "thread %d: %d wrong results", i,
+                  w[i].bad);
+    }
+    kiln_compile_stats s = stats_of(cf);
+    CHECK(s.calls == 200 && s.traces >= 1 && s.traces <= 12);
+    kiln_fn_release(cf);
+    kiln_fn_release(f);
+}
+

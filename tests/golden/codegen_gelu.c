@@ -1,0 +1,70 @@
+#ifndef KILN_KERNEL_ATTR
+#if defined(__GNUC__) && !defined(__clang__)
+#define KILN_KERNEL_ATTR __attribute__((optimize("fp-contract=off")))
+#define KILN_STRIDED_ATTR \
+    __attribute__((noinline, optimize("fp-contract=off", "no-tree-vectorize")))
+#else
+#define KILN_KERNEL_ATTR
+#define KILN_STRIDED_ATTR __attribute__((noinline))
+#endif
+#endif
+static inline __attribute__((always_inline)) KILN_KERNEL_ATTR void
+codegen_gelu_fast(int64_t n, const float v1, const float v2, const float v3, const float v4, float *restrict y0, float *restrict y1, const float *restrict x2)
+{
+    for (int64_t i = 0; i < n; i++) {
+        const float v0 = x2[i];
+        const float v5 = kiln_s_multiply_f32(v0, v0);
+        const float v6 = kiln_s_multiply_f32(v5, v0);
+        const float v7 = kiln_s_multiply_f32(v2, v6);
+        const float v8 = kiln_s_add_f32(v0, v7);
+        const float v9 = kiln_s_multiply_f32(v3, v8);
+        const float v10 = kiln_s_tanh_f32(v9);
+        const float v11 = kiln_s_add_f32(v4, v10);
+        const float v12 = kiln_s_multiply_f32(v1, v0);
+        const float v13 = kiln_s_multiply_f32(v12, v11);
+        y0[i] = v13;
+        y1[i] = v10;
+    }
+}
+static KILN_STRIDED_ATTR void
+codegen_gelu_strided(void *ctx, char *const *p, const int64_t *s, int64_t n)
+{
+    (void)ctx;
+    const float v1 = *(const float *)(const void *)p[3];
+    const float v2 = 0x1.6e4e26p-5f;
+    const float v3 = 0x1.988454p-1f;
+    const float v4 = 0x1p+0f;
+    for (int64_t i = 0; i < n; i++) {
+        const float v0 = *(const float *)(const void *)(p[2] + i * s[2]);
+        const float v5 = kiln_s_multiply_f32(v0, v0);
+        const float v6 = kiln_s_multiply_f32(v5, v0);
+        const float v7 = kiln_s_multiply_f32(v2, v6);
+        const float v8 = kiln_s_add_f32(v0, v7);
+        const float v9 = kiln_s_multiply_f32(v3, v8);
+        const float v10 = kiln_s_tanh_f32(v9);
+        const float v11 = kiln_s_add_f32(v4, v10);
+        const float v12 = kiln_s_multiply_f32(v1, v0);
+        const float v13 = kiln_s_multiply_f32(v12, v11);
+        *(float *)(void *)(p[0] + i * s[0]) = v13;
+        *(float *)(void *)(p[1] + i * s[1]) = v10;
+    }
+}
+KILN_KERNEL_ATTR __attribute__((visibility("default"))) void
+codegen_gelu(void *ctx, char *const *p, const int64_t *s, int64_t n)
+{
+    if (n <= 0) {
+        return;
+    }
+    if (s[0] == 4 && s[1] == 4 && s[2] == 4) {
+        const float v1 = *(const float *)(const void *)p[3];
+        const float v2 = 0x1.6e4e26p-5f;
+        const float v3 = 0x1.988454p-1f;
+        const float v4 = 0x1p+0f;
+        codegen_gelu_fast(n, v1, v2, v3, v4,
+            (float *)(void *)p[0],
+            (float *)(void *)p[1],
+            (const float *)(const void *)p[2]);
+    } else {
+        codegen_gelu_strided(ctx, p, s, n);
+    }
+}

@@ -1,0 +1,69 @@
+#ifndef KILN_KERNEL_ATTR
+#if defined(__GNUC__) && !defined(__clang__)
+#define KILN_KERNEL_ATTR __attribute__((optimize("fp-contract=off")))
+#define KILN_STRIDED_ATTR \
+    __attribute__((noinline, optimize("fp-contract=off", "no-tree-vectorize")))
+#else
+#define KILN_KERNEL_ATTR
+#define KILN_STRIDED_ATTR __attribute__((noinline))
+#endif
+#endif
+static inline __attribute__((always_inline)) KILN_KERNEL_ATTR void
+codegen_where_fast(int64_t n, const int32_t v3, kiln_f16 *restrict y0, int8_t *restrict y1, kiln_b *restrict y2, const int32_t *restrict x3, const kiln_f16 *restrict x4, const double *restrict x5)
+{
+    for (int64_t i = 0; i < n; i++) {
+        const int32_t v0 = x3[i];
+        const float v1 = kiln_f16_to_f32(x4[i]);
+        const double v2 = x5[i];
+        const kiln_b v4 = kiln_s_less_i32(v0, v3);
+        const float v5 = kiln_f16_to_f32(kiln_f64_to_f16(kiln_cvt_f64(v0)));
+        const float v6 = kiln_f16_to_f32(kiln_f32_to_f16((v4 ? v1 : v5)));
+        const float v7 = kiln_f16_to_f32(kiln_f32_to_f16(kiln_s_add_f32(v6, v1)));
+        const float v8 = kiln_f16_to_f32(kiln_f64_to_f16(kiln_cvt_f64(v2)));
+        const float v9 = kiln_f16_to_f32(kiln_f32_to_f16(kiln_s_multiply_f32(v7, v8)));
+        const int8_t v10 = kiln_cvt_i8(v9);
+        y0[i] = kiln_f32_to_f16(v9);
+        y1[i] = v10;
+        y2[i] = v4;
+    }
+}
+static KILN_STRIDED_ATTR void
+codegen_where_strided(void *ctx, char *const *p, const int64_t *s, int64_t n)
+{
+    (void)ctx;
+    const int32_t v3 = ((int32_t)3ll);
+    for (int64_t i = 0; i < n; i++) {
+        const int32_t v0 = *(const int32_t *)(const void *)(p[3] + i * s[3]);
+        const float v1 = kiln_f16_to_f32(*(const kiln_f16 *)(const void *)(p[4] + i * s[4]));
+        const double v2 = *(const double *)(const void *)(p[5] + i * s[5]);
+        const kiln_b v4 = kiln_s_less_i32(v0, v3);
+        const float v5 = kiln_f16_to_f32(kiln_f64_to_f16(kiln_cvt_f64(v0)));
+        const float v6 = kiln_f16_to_f32(kiln_f32_to_f16((v4 ? v1 : v5)));
+        const float v7 = kiln_f16_to_f32(kiln_f32_to_f16(kiln_s_add_f32(v6, v1)));
+        const float v8 = kiln_f16_to_f32(kiln_f64_to_f16(kiln_cvt_f64(v2)));
+        const float v9 = kiln_f16_to_f32(kiln_f32_to_f16(kiln_s_multiply_f32(v7, v8)));
+        const int8_t v10 = kiln_cvt_i8(v9);
+        *(kiln_f16 *)(void *)(p[0] + i * s[0]) = kiln_f32_to_f16(v9);
+        *(int8_t *)(void *)(p[1] + i * s[1]) = v10;
+        *(kiln_b *)(void *)(p[2] + i * s[2]) = v4;
+    }
+}
+KILN_KERNEL_ATTR __attribute__((visibility("default"))) void
+codegen_where(void *ctx, char *const *p, const int64_t *s, int64_t n)
+{
+    if (n <= 0) {
+        return;
+    }
+    if (s[0] == 2 && s[1] == 1 && s[2] == 1 && s[3] == 4 && s[4] == 2 && s[5] == 8) {
+        const int32_t v3 = ((int32_t)3ll);
+        codegen_where_fast(n, v3,
+            (kiln_f16 *)(void *)p[0],
+            (int8_t *)(void *)p[1],
+            (kiln_b *)(void *)p[2],
+            (const int32_t *)(const void *)p[3],
+            (const kiln_f16 *)(const void *)p[4],
+            (const double *)(const void *)p[5]);
+    } else {
+        codegen_where_strided(ctx, p, s, n);
+    }
+}
