@@ -529,6 +529,37 @@ KILN_API char *kiln_compile_dump(const kiln_fn *f, kiln_dump_kind kind);
 KILN_API char *kiln_graph_dot(kiln_array *const *xs, int n);
 KILN_API void kiln_free(void *p);
 
+/* ------------------------------------------------------------------ */
+/* transforms: vjp, jvp, grad, value_and_grad, vmap                   */
+/* ------------------------------------------------------------------ */
+
+/* Each transform takes a kiln_fn and returns a new kiln_fn, so they
+ * compose with each other and with kiln_compile in any order
+ * (kiln_compile(kiln_grad(f)), kiln_grad(kiln_compile(f)), ...). */
+
+/* vjp(f): a function of (primals..., cotangents...) where the first
+ * nprimals arguments are f's arguments and the rest one cotangent per
+ * output of f; it returns (f's outputs..., one cotangent per primal...).
+ * Integer and bool primals get zero cotangents. */
+KILN_API kiln_fn *kiln_vjp(kiln_fn *f, int nprimals);
+/* jvp(f): a function of (primals..., tangents...), one tangent per primal;
+ * returns (f's outputs..., one tangent per output...). */
+KILN_API kiln_fn *kiln_jvp(kiln_fn *f, int nprimals);
+/* grad(f): the gradient of f's first output, which must be a scalar
+ * (one element), with respect to the arguments argnums (NULL or 0 of
+ * them: argument 0); returns one gradient per argnum, shaped like the
+ * argument. */
+KILN_API kiln_fn *kiln_grad(kiln_fn *f, const int *argnums, int nargnums);
+/* value_and_grad(f): returns (f's outputs..., gradients...): the first
+ * output is the loss, the others auxiliary values carried along. */
+KILN_API kiln_fn *kiln_value_and_grad(kiln_fn *f, const int *argnums,
+                                      int nargnums);
+/* vmap(f): f mapped over a batch axis. in_axes[i] is argument i's batch
+ * axis (-1: not batched, shared by every example), NULL means 0 for all;
+ * out_axes[k] is where output k's batch axis goes (NULL: 0 for all). */
+KILN_API kiln_fn *kiln_vmap(kiln_fn *f, const int *in_axes, int nin_axes,
+                            const int *out_axes, int nout_axes);
+
 #ifdef __cplusplus
 }
 #endif

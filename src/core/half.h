@@ -42,8 +42,14 @@ static inline float kiln_f16_to_f32(kiln_f16 h)
     /* inf/NaN: all-ones exponent, payload kept */
     uint32_t special = 0x7f800000u | ((em & 0x3ffu) << 13);
     /* subnormal: value is em * 2^-24, exact in float32 */
-    uint32_t sub = kiln_f32_bits((float)em * 5.9604644775390625e-08f);
-    uint32_t bits = em >= 0x7c00u ? special : (em >= 0x0400u ? normal : sub);
+    uint32_t sub =
+        kiln_f32_bits((float)(int32_t)em * 5.9604644775390625e-08f);
+    /* selects as masks: gcc if-converts a ?: chain here into branches,
+     * which stops loops over this function from vectorising */
+    uint32_t is_special = 0u - (uint32_t)(em >= 0x7c00u);
+    uint32_t is_normal = 0u - (uint32_t)(em >= 0x0400u);
+    uint32_t bits = (special & is_special) |
+                    (normal & ~is_special & is_normal) | (sub & ~is_normal);
     return kiln_bits_f32(bits | sign);
 }
 

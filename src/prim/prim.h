@@ -76,6 +76,42 @@ enum {
     KILN_NOOP_THIS_SHAPE = 2
 };
 
+/*
+ * Transform rules. Each applies to one application of primitive p (its
+ * params, its inputs in[0..nin) and outputs out[0..nout), arrays that may
+ * be lazy) and builds new arrays with the PUBLIC ops (kiln_multiply, ...).
+ * The transform always calls a rule inside a scope it opened
+ * (kiln_scope_begin), so a rule never releases what ops return and never
+ * opens a scope of its own; the caller retains the arrays it is given
+ * before ending its scope. A rule returns KILN_OK or the failing op's
+ * status.
+ *
+ * vjp: cot_out[k] is the cotangent of out[k] (NULL: zero); for each input
+ * with need[i], set cot_in[i] to its cotangent, an array of in[i]'s shape
+ * and dtype, or NULL for zero (integer and bool inputs, stop_gradient).
+ *
+ * jvp: tan_in[i] is the tangent of in[i] (NULL: zero); set tan_out[k] to
+ * each output's tangent (NULL: zero).
+ *
+ * vmap: bdim[i] is the batch axis of in[i] (-1: not batched; in[i] then
+ * has the shape the primitive saw when traced); set out[k] (nout outputs)
+ * and out_bdim[k] (-1: the output does not vary over the batch).
+ */
+typedef kiln_status (*kiln_vjp_fn)(const kiln_prim *p, const void *params,
+                                   kiln_array *const *in, int nin,
+                                   kiln_array *const *out, int nout,
+                                   kiln_array *const *cot_out,
+                                   const bool *need, kiln_array **cot_in);
+typedef kiln_status (*kiln_jvp_fn)(const kiln_prim *p, const void *params,
+                                   kiln_array *const *in, int nin,
+                                   kiln_array *const *out, int nout,
+                                   kiln_array *const *tan_in,
+                                   kiln_array **tan_out);
+typedef kiln_status (*kiln_vmap_fn)(const kiln_prim *p, const void *params,
+                                    kiln_array *const *in, const int *bdim,
+                                    int nin, kiln_array **out, int *out_bdim,
+                                    int *nout);
+
 typedef kiln_status (*kiln_infer_fn)(const kiln_prim *p, const void *params,
                                      const kiln_meta *in, int nin,
                                      kiln_meta *out, int *nout);
@@ -97,17 +133,18 @@ struct kiln_prim {
     /* NULL: compare/hash the params bytes */
     bool (*equal)(const void *a, const void *b, size_t size);
     uint64_t (*hash)(const void *params, size_t size);
-    /* Transform and codegen facets, filled by later work; NULL means "not
-     * differentiable / batchable / emittable", which callers report as a
-     * clear error naming the primitive. */
+    /* Transform facets (see the typedefs above); NULL vjp/jvp means "not
+     * differentiable", a clear error naming the primitive when a
+     * gradient must flow through it; NULL vmap falls back to a loop over
+     * the batch. */
     /* Params holding a counted reference (the fused region primitive):
      * called after a node copies its params and before it frees them.
      * NULL for plain-bytes params. */
     void (*params_retain)(const void *params);
     void (*params_release)(const void *params);
-    const void *vjp;
-    const void *jvp;
-    const void *vmap;
+    kiln_vjp_fn vjp;
+    kiln_jvp_fn jvp;
+    kiln_vmap_fn vmap;
     const struct kiln_emit *emit;
     /* Family data: the dtype rule of an elementwise op and its table of
      * kernels (one per input dtype), whose type the family file defines. */
