@@ -75,6 +75,8 @@ typedef struct gen {
     bool *wide;         /* [nvals] half OP computed in double */
     int *in_val;        /* [ninputs] the INPUT value of each input, or -1 */
     int *folds;         /* [nvals] reductions of the current pass */
+    int *cache;         /* [nvals] output row caching the value, or -1 */
+    int pass;           /* the pass being emitted */
 } gen;
 
 /* ------------------------------------------------------------------ */
@@ -493,12 +495,24 @@ static void put_load(gen *g, int vi, const char *j)
     kiln__text_puts(g->t, close_fn(dt));
 }
 
+/* Whether value vi is read back from its caching output row in the
+ * current pass instead of being computed again. */
+static bool cached_here(const gen *g, int vi)
+{
+    return g->fast && g->reduce && g->cache[vi] >= 0 &&
+           g->pass > g->lev[vi];
+}
+
 /* `const T v<i> = <expr>;` for an INPUT, CONST or OP value. */
 static kiln_status put_value(gen *g, int vi, const char *j)
 {
     const kiln_rval *v = &g->r->vals[vi];
     ind(g);
     kiln__text_printf(g->t, "const %s v%d = ", ctype(v->dtype), vi);
+    if (cached_here(g, vi)) {
+        kiln__text_printf(g->t, "y%d[%s];\n", g->cache[vi], j);
+        return KILN_OK;
+    }
     if (v->kind == KILN_RVAL_INPUT) {
         put_load(g, vi, j);
     } else if (v->kind == KILN_RVAL_CONST) {
@@ -528,6 +542,12 @@ static kiln_status put_value(gen *g, int vi, const char *j)
         }
     }
     kiln__text_puts(g->t, ";\n");
+    if (g->fast && g->reduce && g->cache[vi] >= 0 &&
+        g->pass == g->lev[vi]) {
+        /* kept in the output row for a later pass to read back */
+        ind(g);
+        kiln__text_printf(g->t, "y%d[%s] = v%d;\n", g->cache[vi], j, vi);
+    }
     return KILN_OK;
 }
 
@@ -784,9 +804,10 @@ static bool plan_pass(gen *g, int l, bool *folds)
             g->need[v] = g->need[v] || g->cls[v] == CLS_INNER;
         }
     }
+    g->pass = l;
     for (int i = r->nvals - 1; i >= 0; i--) {
         const kiln_rval *v = &r->vals[i];
-        if (g->need[i] && v->kind == KILN_RVAL_OP) {
+        if (g->need[i] && v->kind == KILN_RVAL_OP && !cached_here(g, i)) {
             for (int k = 0; k < v->nargs; k++) {
                 int a = v->args[k];
                 g->need[a] = g->need[a] || g->cls[a] == CLS_INNER;
@@ -1028,10 +1049,67 @@ static void put_ctx(gen *g)
     kiln__text_puts(g->t, "const int64_t *st = (const int64_t *)ctx + 1;\n");
 }
 
+/*
+ * Output rows as caches (fast variant of reduction regions): an inner
+ * output stored in pass L > 0 has its row free until then, so an OP value
+ * computed in an earlier pass l (for a fold) and needed again in pass L
+ * is written to that row in pass l and read back in pass L instead of
+ * recomputed: softmax's exp runs once, not twice. Same value, same bits.
+ * Only for outputs whose storage is the value's compute type (no
+ * rounding), one value per output, the latest-defined candidate (it holds
+ * the most work).
+ */
+static void plan_cache(gen *g)
+{
+    const kiln_region *r = g->r;
+    bool folds;
+    for (int i = 0; i < r->nvals; i++) {
+        g->cache[i] = -1;
+    }
+    if (!g->reduce) {
+        return;
+    }
+    for (int o = 0; o < r->noutputs; o++) {
+        int ov = r->out_val[o];
+        kiln_dtype dt = out_dtype(g, o);
+        int L = g->lev[ov];
+        if (!r->vals[ov].inner || L == 0 || is_half(dt) ||
+            dt == KILN_DTYPE_BOOL) {
+            continue;
+        }
+        g->fast = false; /* plan without caches */
+        plan_pass(g, L, &folds);
+        int best = -1;
+        for (int i = 0; i < r->nvals; i++) {
+            const kiln_rval *v = &r->vals[i];
+            if (g->need[i] && v->kind == KILN_RVAL_OP &&
+                g->cls[i] == CLS_INNER && g->lev[i] < L &&
+                v->dtype == dt && g->cache[i] < 0 && i != ov) {
+                best = i;
+            }
+        }
+        if (best < 0) {
+            continue;
+        }
+        /* it must be computed over the whole row in its own pass */
+        plan_pass(g, g->lev[best], &folds);
+        if (g->need[best]) {
+            bool taken = false;
+            for (int i = 0; i < r->nvals; i++) {
+                taken = taken || g->cache[i] == o;
+            }
+            if (!taken) {
+                g->cache[best] = o;
+            }
+        }
+    }
+}
+
 /* The fast variant: a static helper whose restrict parameters are the
  * moving operands (one row of a reduction, or the n elements). */
 static kiln_status put_fast(gen *g, const char *symbol)
 {
+    plan_cache(g);
     kiln__text_printf(g->t,
                       "static inline __attribute__((always_inline)) "
                       "KILN_KERNEL_ATTR void\n%s_fast(",
@@ -1136,7 +1214,7 @@ kiln_status kiln__codegen_region(const kiln_region *r, const char *symbol,
     g.r = r;
     g.t = out;
     g.reduce = r->nreduce > 0;
-    int *ints = malloc((2 * nv + ni) * sizeof *ints);
+    int *ints = malloc((3 * nv + ni) * sizeof *ints);
     unsigned char *bytes = malloc(nv * (1 + 3 * sizeof(bool)));
     if (!ints || !bytes) {
         free(ints);
@@ -1146,6 +1224,10 @@ kiln_status kiln__codegen_region(const kiln_region *r, const char *symbol,
     g.lev = ints;
     g.folds = ints + nv;
     g.in_val = ints + 2 * nv;
+    g.cache = ints + 2 * nv + ni;
+    for (size_t i = 0; i < nv; i++) {
+        g.cache[i] = -1;
+    }
     g.cls = bytes;
     g.live = (bool *)(void *)(bytes + nv);
     g.need = g.live + nv;

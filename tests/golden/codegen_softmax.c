@@ -60,6 +60,7 @@ codegen_softmax_fast(int64_t len, float *restrict y0, const float *restrict x1)
                     const float v0 = x1[i + l];
                     const float v2 = kiln_s_subtract_f32(v0, v1);
                     const float v3 = kiln_s_exp_f32(v2);
+                    y0[i + l] = v3;
                     a4[l] = kiln_s_add_f32(a4[l], v3);
                 }
             }
@@ -74,6 +75,7 @@ codegen_softmax_fast(int64_t len, float *restrict y0, const float *restrict x1)
             const float v0 = x1[i];
             const float v2 = kiln_s_subtract_f32(v0, v1);
             const float v3 = kiln_s_exp_f32(v2);
+            y0[i] = v3;
             u4 = kiln_s_add_f32(u4, v3);
         }
         t4 = kiln_s_add_f32(t4, u4);
@@ -81,9 +83,7 @@ codegen_softmax_fast(int64_t len, float *restrict y0, const float *restrict x1)
     }
     /* pass 2 */
     for (int64_t i = 0; i < len; i++) {
-        const float v0 = x1[i];
-        const float v2 = kiln_s_subtract_f32(v0, v1);
-        const float v3 = kiln_s_exp_f32(v2);
+        const float v3 = y0[i];
         const float v5 = kiln_s_divide_f32(v3, v4);
         y0[i] = v5;
     }
