@@ -37,6 +37,7 @@
 #define MAX_MEMBERS 96
 
 typedef struct region_b {
+    int id;                   /* index in the fuser's regions */
     int seed;
     int D, k;
     bool keepdims_seed;       /* the seed reduction keeps its dims */
@@ -141,40 +142,28 @@ static bool storable(const kiln_meta *m, const region_b *r, bool outer)
     return true;
 }
 
-static bool member(const region_b *r, int step)
+/* Whether step belongs to r, or is the step `joining` being tried. */
+static bool member(const fuser *f, const region_b *r, int step, int joining)
 {
-    for (int i = 0; i < r->n; i++) {
-        if (r->members[i] == step) {
-            return true;
-        }
-    }
-    return false;
+    return step == joining || f->region_of[step] == r->id;
 }
 
-/* Operand and output counts of r if `extra` joined (-1: none). */
-static void count(const fuser *f, const region_b *r, int extra, int *nin,
+/* Operand and output counts of r with step `joining` in it (linear in
+ * the members' inputs: membership is the fuser's region_of). */
+static void count(const fuser *f, const region_b *r, int joining, int *nin,
                   int *nout)
 {
     const kiln_graph *g = f->g;
     int ins[KILN_REGION_MAX_OPERANDS * 4];
     int ni = 0, no = 0;
-    int all[MAX_MEMBERS + 1];
-    int n = r->n;
-    memcpy(all, r->members, sizeof(int) * (size_t)n);
-    if (extra >= 0) {
-        all[n++] = extra;
-    }
-    for (int i = 0; i < n; i++) {
-        const kiln_gstep *s = &g->steps[all[i]];
+    for (int i = 0; i < r->n; i++) {
+        const kiln_gstep *s = &g->steps[r->members[i]];
         for (int j = 0; j < s->nin; j++) {
             int v = s->in[j];
             int p = g->vals[v].step;
-            bool inside = false;
-            for (int q = 0; q < n && p >= 0; q++) {
-                inside = inside || all[q] == p;
-            }
             const kiln_array *c = g->vals[v].constant;
-            if (inside || (c && c->ndim == 0)) {
+            if ((p >= 0 && member(f, r, p, joining)) ||
+                (c && c->ndim == 0)) {
                 continue;
             }
             bool seen = false;
@@ -189,11 +178,7 @@ static void count(const fuser *f, const region_b *r, int extra, int *nin,
         bool outside = f->is_out[v];
         for (int c = f->cons_off[v]; c < f->cons_off[v + 1] && !outside;
              c++) {
-            bool in_r = false;
-            for (int q = 0; q < n; q++) {
-                in_r = in_r || all[q] == f->cons[c];
-            }
-            outside = !in_r;
+            outside = !member(f, r, f->cons[c], joining);
         }
         no += outside;
     }
@@ -255,7 +240,7 @@ static bool absorb(fuser *f, region_b *r, int p)
     int v = s->out0;
     for (int c = f->cons_off[v]; c < f->cons_off[v + 1]; c++) {
         int q = f->cons[c];
-        if (!member(&trial, q)) {
+        if (!member(f, &trial, q, p)) {
             if (q < trial.seed) {
                 return false;
             }
@@ -267,7 +252,7 @@ static bool absorb(fuser *f, region_b *r, int p)
     }
     int nin, nout;
     trial.members[trial.n++] = p;
-    count(f, &trial, -1, &nin, &nout);
+    count(f, &trial, p, &nin, &nout);
     if (nin + nout > KILN_REGION_MAX_OPERANDS || nout > KILN_MAX_OUTPUTS) {
         return false;
     }
@@ -402,7 +387,7 @@ static kiln_region *build(const fuser *f, const region_b *r, int **in_vals,
         bool outside = f->is_out[v];
         for (int c = f->cons_off[v]; c < f->cons_off[v + 1] && !outside;
              c++) {
-            outside = !member(r, f->cons[c]);
+            outside = !member(f, r, f->cons[c], -1);
         }
         if (outside) {
             R->out_val[nout] = id;
@@ -490,6 +475,7 @@ kiln_graph *kiln__fuse(const kiln_graph *g, kiln_fused ***fused,
             continue;
         }
         memset(r, 0, sizeof *r);
+        r->id = nregions;
         r->seed = i;
         if (is_ew(s)) {
             const kiln_meta *m = &g->vals[s->out0].meta;

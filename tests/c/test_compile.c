@@ -16,6 +16,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "harness.h"
 #include "kiln.h"
@@ -1430,3 +1431,58 @@ TEST(compile_threads)
     kiln_fn_release(f);
 }
 
+
+/* 40,000 uses of one scalar value (each a separate weak array, merged by
+ * simplify): the trace, simplify and fuse stay linear; the chain is longer
+ * than one kernel source should be, so the regions run in the
+ * interpreter. Results equal eager's. */
+static kiln_status long_chain_body(void *ctx, const kiln_list *args,
+                                   kiln_list *res)
+{
+    (void)ctx;
+    kiln_scope_begin();
+    kiln_array *y = kiln_list_get(args, 0);
+    for (int i = 0; i < 40000 && y; i++) {
+        y = kiln_multiply(y, kiln_weak_f64(i % 2 ? 2.0 : 0.5));
+    }
+    kiln_status s = y ? kiln_list_push(res, y) : kiln_errcode();
+    kiln_scope_end(NULL);
+    return s;
+}
+
+TEST(compile_long_chain_of_one_scalar)
+{
+    kiln_errclear();
+    kiln_scope_begin();
+    kiln_fn *f = kiln_fn_new(long_chain_body, NULL, NULL, "long_chain");
+    kiln_fn *cf = kiln_compile(f, NULL);
+    float data[5] = {1, -2, 3.5f, 0, 1e-3f};
+    int64_t n = 5;
+    kiln_array *x = kiln_array_from_data(data, &n, 1, F32);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    kiln_array *c = call1(cf, x);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    CHECK_MSG(c != NULL, "compiled failed: %s", kiln_errmsg());
+    kiln_array *e = call1(f, x);
+    CHECK_AGREE(c, e, 0, 0, "long chain");
+    CHECK_AGREE(c, x, 0, 0, "long chain is the identity");
+    kiln_compile_stats s = stats_of(cf);
+    CHECK(s.traces == 1);
+    char *d = kiln_compile_dump(cf, KILN_DUMP_FUSED);
+    int consts = 0;
+    for (const char *q = d; q && (q = strstr(q, "= const")); q++) {
+        consts++;
+    }
+    kiln_free(d);
+    /* two distinct scalars, 0.5 and 2.0, once each in every region */
+    CHECK_MSG(consts <= 2 * (40000 / 90 + 2), "%d constants", consts);
+    if (getenv("KILN_TEST_VERBOSE")) {
+        fprintf(stderr, "  40000-op trace+compile+call: %.1f ms\n",
+                (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+                    (double)(t1.tv_nsec - t0.tv_nsec) * 1e-6);
+    }
+    kiln_fn_release(cf);
+    kiln_fn_release(f);
+    kiln_scope_end(NULL);
+}
