@@ -15,10 +15,25 @@
  * trapping. maximum/minimum propagate NaN.
  *
  * where(cond, a, b): cond bool, a and b one dtype, all three broadcast.
+ *
+ * Transform rules (contract in prim.h): each differentiable op has two
+ * partial-derivative expressions, g * df/da and g * df/db, over a, b, the
+ * primal output y and g. vjp applies them to the cotangent (output shape)
+ * and sums each result back to its input's shape (the inputs were
+ * broadcast inside the primitive: kiln__autodiff_unbroadcast); jvp applies
+ * them to the tangents (input shapes, broadcasting naturally), adds the
+ * two and broadcasts like the output (kiln__autodiff_broadcast_like). Integer and bool inputs get
+ * NULL (zero) cotangents and tangents; comparisons, logical, bitwise ops
+ * and floor_divide have zero derivatives, as in MLX. maximum routes the
+ * gradient to a where a > b, else (ties included) to b; minimum to a where
+ * a < b, else to b (MLX). power: df/db = log(a) * y, taken as 0 where
+ * y == 0 (MLX). where: the condition gets none. vmap is the one
+ * elementwise rule of autodiff.c.
  */
 #include "../backend/cpu/elementwise_cpu.h"
 #include "../core/error.h"
 #include "../core/shape.h"
+#include "autodiff.h"
 #include "prim.h"
 
 static kiln_status infer_broadcast(const kiln_prim *p, const kiln_meta *in,
@@ -69,9 +84,112 @@ static kiln_status infer_binary(const kiln_prim *p, const void *params,
     return KILN_OK;
 }
 
+/* ---- transform rules ---------------------------------------------- */
+
+/* Short names for the public ops the derivatives are written in; c(v) is
+ * a weak scalar, so it takes the other operand's float dtype. */
+static inline kiln_array *c(double v)
+{
+    return kiln_weak_f64(v);
+}
+static inline kiln_array *mul(kiln_array *a, kiln_array *b)
+{
+    return kiln_multiply(a, b);
+}
+static inline kiln_array *dv(kiln_array *a, kiln_array *b)
+{
+    return kiln_divide(a, b);
+}
+static inline kiln_array *add(kiln_array *a, kiln_array *b)
+{
+    return kiln_add(a, b);
+}
+static inline kiln_array *sub(kiln_array *a, kiln_array *b)
+{
+    return kiln_subtract(a, b);
+}
+static inline kiln_array *neg(kiln_array *a)
+{
+    return kiln_negative(a);
+}
+static inline kiln_array *sq(kiln_array *a)
+{
+    return kiln_square(a);
+}
+/* g where mask holds, else 0 (no NaN from 0 * inf, unlike a product). */
+static inline kiln_array *mask(kiln_array *m, kiln_array *g)
+{
+    return kiln_where(m, g, c(0));
+}
+
+/* g * df/d(input k), given a, b, y = f(a, b) and g. */
+typedef kiln_array *(*deriv_fn)(kiln_array *a, kiln_array *b, kiln_array *y,
+                                kiln_array *g);
+
+/* r cast to dt (the rule's results keep the inputs' dtype). */
+static kiln_array *as(kiln_array *r, kiln_dtype dt)
+{
+    return r && kiln_array_dtype(r) != dt ? kiln_astype(r, dt) : r;
+}
+
+static bool diffable(const kiln_array *x)
+{
+    return kiln_dtype_is_float(kiln_array_dtype(x));
+}
+
+/* The rules of a binary op from d[0] = g * df/da and d[1] = g * df/db. */
+static kiln_status vjp_deriv(const deriv_fn *d, int nin,
+                             kiln_array *const *in, kiln_array *const *out,
+                             kiln_array *const *cot_out, const bool *need,
+                             kiln_array **cot_in)
+{
+    kiln_array *a = in[0], *b = in[1];
+    for (int i = 0; i < nin; i++) {
+        cot_in[i] = NULL;
+    }
+    for (int i = 0; i < nin; i++) {
+        if (!need[i] || !cot_out[0] || !diffable(in[i])) {
+            continue;
+        }
+        kiln_array *r = d[i](a, b, out[0], cot_out[0]);
+        r = kiln__autodiff_unbroadcast(r, in[i]);
+        cot_in[i] = as(r, kiln_array_dtype(in[i]));
+        if (!cot_in[i]) {
+            return kiln__autodiff_fail();
+        }
+    }
+    return KILN_OK;
+}
+
+static kiln_status jvp_deriv(const deriv_fn *d, int nin,
+                             kiln_array *const *in, kiln_array *const *out,
+                             kiln_array *const *tan_in, kiln_array **tan_out)
+{
+    kiln_array *a = in[0], *b = in[1];
+    kiln_array *t = NULL;
+    tan_out[0] = NULL;
+    for (int i = 0; i < nin; i++) {
+        if (!tan_in[i] || !diffable(in[i])) {
+            continue;
+        }
+        kiln_array *r = d[i](a, b, out[0], tan_in[i]);
+        t = t ? add(t, r) : r;
+        if (!t) {
+            return kiln__autodiff_fail();
+        }
+    }
+    if (!t) {
+        return KILN_OK;
+    }
+    t = kiln__autodiff_broadcast_like(t, out[0]);
+    tan_out[0] = as(t, kiln_array_dtype(out[0]));
+    return tan_out[0] ? KILN_OK : kiln__autodiff_fail();
+}
+
 #define EW (KILN_PRIM_ELEMENTWISE | KILN_PRIM_FUSABLE)
-/* In a fused region: the op's scalar function on the two operands. */
-#define BINARY(op, RULE)                                                  \
+/* A descriptor with the given vjp/jvp. In a fused region: the op's scalar
+ * function on the two operands. */
+#define BINARY_PRIM(op, RULE, VJP, JVP)                                   \
     static const kiln_emit emit_##op = {                                  \
         .expr = "kiln_s_" #op "_$t($0, $1)",                              \
         .chunk = kiln__cpu_chunk_binary,                                  \
@@ -82,35 +200,83 @@ static kiln_status infer_binary(const kiln_prim *p, const void *params,
         .nin = 2,                                                         \
         .infer = infer_binary,                                            \
         .eval_cpu = kiln__cpu_eval_binary,                                \
+        .vjp = VJP,                                                       \
+        .jvp = JVP,                                                       \
+        .vmap = kiln__autodiff_vmap_elementwise,                          \
         .emit = &emit_##op,                                               \
         .rule = KILN_RULE_##RULE,                                         \
         .kernels = kiln__cpu_binary_##op,                                 \
     };
 
-BINARY(add, SAME)
-BINARY(subtract, SAME)
-BINARY(multiply, SAME)
-BINARY(divide, FLOAT)
-BINARY(floor_divide, SAME)
-BINARY(remainder, SAME)
-BINARY(power, SAME)
-BINARY(maximum, SAME)
-BINARY(minimum, SAME)
-BINARY(equal, TO_BOOL)
-BINARY(not_equal, TO_BOOL)
-BINARY(less, TO_BOOL)
-BINARY(less_equal, TO_BOOL)
-BINARY(greater, TO_BOOL)
-BINARY(greater_equal, TO_BOOL)
-BINARY(logical_and, BOOL)
-BINARY(logical_or, BOOL)
-BINARY(bitwise_and, INTEGER)
-BINARY(bitwise_or, INTEGER)
-BINARY(bitwise_xor, INTEGER)
-BINARY(left_shift, INTEGER)
-BINARY(right_shift, INTEGER)
-BINARY(arctan2, FLOAT)
-BINARY(logaddexp, FLOAT)
+/* A differentiable op: DA = g * df/da and DB = g * df/db over a, b, y, g. */
+#define BINARY(op, RULE, DA, DB)                                          \
+    static kiln_array *da_##op(kiln_array *a, kiln_array *b,              \
+                               kiln_array *y, kiln_array *g)              \
+    {                                                                     \
+        (void)a, (void)b, (void)y;                                        \
+        return DA;                                                        \
+    }                                                                     \
+    static kiln_array *db_##op(kiln_array *a, kiln_array *b,              \
+                               kiln_array *y, kiln_array *g)              \
+    {                                                                     \
+        (void)a, (void)b, (void)y;                                        \
+        return DB;                                                        \
+    }                                                                     \
+    static const deriv_fn deriv_##op[2] = {da_##op, db_##op};             \
+    static kiln_status vjp_##op(const kiln_prim *p, const void *params,   \
+                                kiln_array *const *in, int nin,           \
+                                kiln_array *const *out, int nout,         \
+                                kiln_array *const *cot_out,               \
+                                const bool *need, kiln_array **cot_in)    \
+    {                                                                     \
+        (void)p, (void)params, (void)nout;                                \
+        return vjp_deriv(deriv_##op, nin, in, out, cot_out, need,         \
+                         cot_in);                                         \
+    }                                                                     \
+    static kiln_status jvp_##op(const kiln_prim *p, const void *params,   \
+                                kiln_array *const *in, int nin,           \
+                                kiln_array *const *out, int nout,         \
+                                kiln_array *const *tan_in,                \
+                                kiln_array **tan_out)                     \
+    {                                                                     \
+        (void)p, (void)params, (void)nout;                                \
+        return jvp_deriv(deriv_##op, nin, in, out, tan_in, tan_out);      \
+    }                                                                     \
+    BINARY_PRIM(op, RULE, vjp_##op, jvp_##op)
+
+/* Piecewise constant, integer or bool valued: zero derivative. */
+#define BINARY_FLAT(op, RULE)                                             \
+    BINARY_PRIM(op, RULE, kiln__autodiff_vjp_zero, kiln__autodiff_jvp_zero)
+
+BINARY(add, SAME, g, g)
+BINARY(subtract, SAME, g, neg(g))
+BINARY(multiply, SAME, mul(g, b), mul(g, a))
+BINARY(divide, FLOAT, dv(g, b), neg(mul(g, dv(y, b))))
+BINARY_FLAT(floor_divide, SAME)
+BINARY(remainder, SAME, g, neg(mul(g, kiln_floor(dv(a, b)))))
+BINARY(power, SAME, mul(g, mul(b, kiln_power(a, sub(b, c(1))))),
+       mul(g, mask(kiln_not_equal(y, c(0)), mul(kiln_log(a), y))))
+BINARY(maximum, SAME, mask(kiln_greater(a, b), g),
+       mask(kiln_less_equal(a, b), g))
+BINARY(minimum, SAME, mask(kiln_less(a, b), g),
+       mask(kiln_greater_equal(a, b), g))
+BINARY_FLAT(equal, TO_BOOL)
+BINARY_FLAT(not_equal, TO_BOOL)
+BINARY_FLAT(less, TO_BOOL)
+BINARY_FLAT(less_equal, TO_BOOL)
+BINARY_FLAT(greater, TO_BOOL)
+BINARY_FLAT(greater_equal, TO_BOOL)
+BINARY_FLAT(logical_and, BOOL)
+BINARY_FLAT(logical_or, BOOL)
+BINARY_FLAT(bitwise_and, INTEGER)
+BINARY_FLAT(bitwise_or, INTEGER)
+BINARY_FLAT(bitwise_xor, INTEGER)
+BINARY_FLAT(left_shift, INTEGER)
+BINARY_FLAT(right_shift, INTEGER)
+BINARY(arctan2, FLOAT, mul(g, dv(b, add(sq(a), sq(b)))),
+       neg(mul(g, dv(a, add(sq(a), sq(b))))))
+BINARY(logaddexp, FLOAT, mul(g, kiln_sigmoid(sub(a, b))),
+       mul(g, kiln_sigmoid(sub(b, a))))
 
 static kiln_status infer_where(const kiln_prim *p, const void *params,
                                const kiln_meta *in, int nin, kiln_meta *out,
@@ -130,6 +296,56 @@ static kiln_status infer_where(const kiln_prim *p, const void *params,
     return KILN_OK;
 }
 
+/* where(cond, a, b): a's term is where(cond, g, 0), b's where(cond, 0,
+ * g); the condition gets none. */
+static kiln_status vjp_where(const kiln_prim *p, const void *params,
+                             kiln_array *const *in, int nin,
+                             kiln_array *const *out, int nout,
+                             kiln_array *const *cot_out, const bool *need,
+                             kiln_array **cot_in)
+{
+    (void)p;
+    (void)params;
+    (void)out;
+    (void)nout;
+    for (int i = 0; i < nin; i++) {
+        cot_in[i] = NULL;
+    }
+    for (int i = 1; i < nin; i++) {
+        if (!need[i] || !cot_out[0] || !diffable(in[i])) {
+            continue;
+        }
+        kiln_array *r = i == 1 ? kiln_where(in[0], cot_out[0], c(0))
+                               : kiln_where(in[0], c(0), cot_out[0]);
+        r = kiln__autodiff_unbroadcast(r, in[i]);
+        cot_in[i] = as(r, kiln_array_dtype(in[i]));
+        if (!cot_in[i]) {
+            return kiln__autodiff_fail();
+        }
+    }
+    return KILN_OK;
+}
+
+static kiln_status jvp_where(const kiln_prim *p, const void *params,
+                             kiln_array *const *in, int nin,
+                             kiln_array *const *out, int nout,
+                             kiln_array *const *tan_in, kiln_array **tan_out)
+{
+    (void)p;
+    (void)params;
+    (void)nin;
+    (void)nout;
+    tan_out[0] = NULL;
+    if ((!tan_in[1] && !tan_in[2]) || !diffable(in[1])) {
+        return KILN_OK;
+    }
+    kiln_array *t = kiln_where(in[0], tan_in[1] ? tan_in[1] : c(0),
+                               tan_in[2] ? tan_in[2] : c(0));
+    t = kiln__autodiff_broadcast_like(t, out[0]);
+    tan_out[0] = as(t, kiln_array_dtype(out[0]));
+    return tan_out[0] ? KILN_OK : kiln__autodiff_fail();
+}
+
 /* In a fused region: a select, which vectorises as a blend. */
 static const kiln_emit emit_where = {.expr = "($0 ? $1 : $2)",
                                      .chunk = kiln__cpu_chunk_where};
@@ -140,6 +356,9 @@ const kiln_prim kiln__prim_where = {
     .nin = 3,
     .infer = infer_where,
     .eval_cpu = kiln__cpu_eval_where,
+    .vjp = vjp_where,
+    .jvp = jvp_where,
+    .vmap = kiln__autodiff_vmap_elementwise,
     .emit = &emit_where,
     .rule = KILN_RULE_SAME,
 };

@@ -23,6 +23,7 @@
 #include "../backend/cpu/fused_cpu.h"
 #include "../core/error.h"
 #include "../core/shape.h"
+#include "../transforms/transform.h"
 #include "prim.h"
 
 kiln_fused *kiln__fused_new(kiln_region *r)
@@ -145,4 +146,7 @@ const kiln_prim kiln__prim_fused = {
     .eval_cpu = kiln__cpu_eval_fused,
     .params_retain = retain_params,
     .params_release = release_params,
+    .vjp = kiln__compiled_ad_vjp,
+    .jvp = kiln__compiled_ad_jvp,
+    .vmap = kiln__compiled_ad_vmap,
 };

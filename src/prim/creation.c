@@ -16,6 +16,7 @@
 #include "../core/dtype.h"
 #include "../core/error.h"
 #include "../core/shape.h"
+#include "autodiff_shape.h"
 #include "prim.h"
 
 static kiln_status infer_range(const kiln_prim *p, const void *params,
@@ -55,6 +56,8 @@ const kiln_prim kiln__prim_arange = {
     .params_size = sizeof(kiln_range_params),
     .infer = infer_range,
     .eval_cpu = kiln__cpu_eval_arange,
+    .vjp = kiln__autodiff_shape_vjp_zero,
+    .jvp = kiln__autodiff_shape_jvp_zero,
 };
 
 /*
@@ -71,6 +74,8 @@ const kiln_prim kiln__prim_linspace = {
     .params_size = sizeof(kiln_range_params),
     .infer = infer_range,
     .eval_cpu = kiln__cpu_eval_linspace,
+    .vjp = kiln__autodiff_shape_vjp_zero,
+    .jvp = kiln__autodiff_shape_jvp_zero,
 };
 
 /*
@@ -108,4 +113,6 @@ const kiln_prim kiln__prim_eye = {
     .params_size = sizeof(kiln_eye_params),
     .infer = infer_eye,
     .eval_cpu = kiln__cpu_eval_eye,
+    .vjp = kiln__autodiff_shape_vjp_zero,
+    .jvp = kiln__autodiff_shape_jvp_zero,
 };

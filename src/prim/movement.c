@@ -17,9 +17,16 @@
  * slice_update already share the output dtype (the ops layer casts), and
  * slice_update's update already has the slice's shape (the ops layer
  * broadcasts it).
+ *
+ * Transform rules (below the helpers): every primitive here is linear, so
+ * jvp applies it to the tangents; vjps are the adjoint moves (reshape
+ * back, inverse permutation, slice_update of zeros, sum over broadcast
+ * axes, slices of the cotangent); vmap moves the batch axis to the front
+ * and gives the params a leading whole axis.
  */
 #include "movement.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "../backend/cpu/copy_cpu.h"
@@ -27,6 +34,8 @@
 #include "../core/array.h"
 #include "../core/error.h"
 #include "../core/shape.h"
+#include "autodiff.h"
+#include "autodiff_shape.h"
 #include "prim.h"
 
 /* ------------------------------------------------------------------ */
@@ -83,6 +92,511 @@ static kiln_status check_slice(const kiln_prim *p, const kiln_slice_params *sp,
         }
     }
     return KILN_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* transform rules                                                    */
+/* ------------------------------------------------------------------ */
+
+/* Every movement primitive is linear: its jvp applies it to the tangents
+ * (kiln__autodiff_shape_jvp_linear for the one-input ones). vmap moves
+ * the batch axis to the front and adds a leading axis to the params. */
+
+static kiln_status done(kiln_array *a)
+{
+    return a ? KILN_OK : kiln_errcode();
+}
+
+/* Whether a vjp has anything to do for input i. */
+static bool wants(const bool *need, kiln_array *const *in, int i,
+                  kiln_array *g)
+{
+    return need[i] && g && kiln__autodiff_shape_float(in[i]);
+}
+
+/* reshape, expand_dims, squeeze: the cotangent reshaped back. */
+static kiln_status vjp_reshape(const kiln_prim *p, const void *params,
+                               kiln_array *const *in, int nin,
+                               kiln_array *const *out, int nout,
+                               kiln_array *const *cot_out, const bool *need,
+                               kiln_array **cot_in)
+{
+    (void)p;
+    (void)params;
+    (void)nin;
+    (void)out;
+    (void)nout;
+    cot_in[0] = NULL;
+    if (!wants(need, in, 0, cot_out[0])) {
+        return KILN_OK;
+    }
+    cot_in[0] = kiln_reshape(cot_out[0], in[0]->shape, in[0]->ndim);
+    return done(cot_in[0]);
+}
+
+/* The batch of a one-input rule: out = p(x with batch in front, new
+ * params), or p(x) unbatched. */
+static kiln_status vmap_one(const kiln_prim *p, const void *params,
+                            const void *bparams, kiln_array *x,
+                            kiln_array **out, int *out_bdim, int *nout)
+{
+    *nout = 1;
+    out_bdim[0] = bparams ? 0 : -1;
+    out[0] = kiln__autodiff_shape_apply(p, bparams ? bparams : params, &x,
+                                        1);
+    return done(out[0]);
+}
+
+static kiln_status vmap_reshape(const kiln_prim *p, const void *params,
+                                kiln_array *const *in, const int *bdim,
+                                int nin, kiln_array **out, int *out_bdim,
+                                int *nout)
+{
+    const kiln_shape_params *sp = params;
+    kiln_shape_params bp;
+    (void)nin;
+    if (bdim[0] < 0) {
+        return vmap_one(p, params, NULL, in[0], out, out_bdim, nout);
+    }
+    kiln_array *x = kiln__autodiff_shape_front(in[0], bdim[0], false, 0);
+    if (!x) {
+        return kiln_errcode();
+    }
+    if (sp->ndim + 1 > KILN_MAX_NDIM) {
+        return kiln__err(KILN_ERR_VALUE, "[%s] batched result would have "
+                         "more than %d dims", p->name, KILN_MAX_NDIM);
+    }
+    memset(&bp, 0, sizeof bp);
+    bp.ndim = sp->ndim + 1;
+    bp.shape[0] = x->shape[0];
+    memcpy(bp.shape + 1, sp->shape, (size_t)sp->ndim * sizeof sp->shape[0]);
+    return vmap_one(p, params, &bp, x, out, out_bdim, nout);
+}
+
+static kiln_status vjp_transpose(const kiln_prim *p, const void *params,
+                                 kiln_array *const *in, int nin,
+                                 kiln_array *const *out, int nout,
+                                 kiln_array *const *cot_out, const bool *need,
+                                 kiln_array **cot_in)
+{
+    const kiln_perm_params *pp = params;
+    int inv[KILN_MAX_NDIM];
+    (void)p;
+    (void)nin;
+    (void)out;
+    (void)nout;
+    cot_in[0] = NULL;
+    if (!wants(need, in, 0, cot_out[0])) {
+        return KILN_OK;
+    }
+    for (int i = 0; i < pp->ndim; i++) {
+        inv[pp->perm[i]] = i;
+    }
+    cot_in[0] = pp->ndim ? kiln_transpose(cot_out[0], inv, pp->ndim)
+                         : cot_out[0];
+    return done(cot_in[0]);
+}
+
+static kiln_status vmap_transpose(const kiln_prim *p, const void *params,
+                                  kiln_array *const *in, const int *bdim,
+                                  int nin, kiln_array **out, int *out_bdim,
+                                  int *nout)
+{
+    const kiln_perm_params *pp = params;
+    kiln_perm_params bp;
+    (void)nin;
+    if (bdim[0] < 0) {
+        return vmap_one(p, params, NULL, in[0], out, out_bdim, nout);
+    }
+    memset(&bp, 0, sizeof bp);
+    bp.ndim = pp->ndim + 1;
+    for (int i = 0; i < pp->ndim; i++) {
+        bp.perm[i + 1] = pp->perm[i] + 1;
+    }
+    return vmap_one(p, params, &bp,
+                    kiln__autodiff_shape_front(in[0], bdim[0], false, 0),
+                    out, out_bdim, nout);
+}
+
+/* expand_dims and squeeze: a leading unmarked axis. */
+static kiln_status vmap_axes(const kiln_prim *p, const void *params,
+                             kiln_array *const *in, const int *bdim, int nin,
+                             kiln_array **out, int *out_bdim, int *nout)
+{
+    const kiln_axes_params *ap = params;
+    kiln_axes_params bp;
+    (void)nin;
+    if (bdim[0] < 0) {
+        return vmap_one(p, params, NULL, in[0], out, out_bdim, nout);
+    }
+    if (ap->ndim + 1 > KILN_MAX_NDIM) {
+        return kiln__err(KILN_ERR_VALUE, "[%s] batched result would have "
+                         "more than %d dims", p->name, KILN_MAX_NDIM);
+    }
+    memset(&bp, 0, sizeof bp);
+    bp.ndim = ap->ndim + 1;
+    for (int i = 0; i < ap->ndim; i++) {
+        bp.axes[i + 1] = ap->axes[i];
+    }
+    return vmap_one(p, params, &bp,
+                    kiln__autodiff_shape_front(in[0], bdim[0], false, 0),
+                    out, out_bdim, nout);
+}
+
+/* slice params with a whole leading axis added. */
+static kiln_status batch_slice(const kiln_prim *p, const kiln_slice_params *sp,
+                               kiln_slice_params *bp)
+{
+    if (sp->ndim + 1 > KILN_MAX_NDIM) {
+        return kiln__err(KILN_ERR_VALUE, "[%s] batched array would have "
+                         "more than %d dims", p->name, KILN_MAX_NDIM);
+    }
+    memset(bp, 0, sizeof *bp);
+    bp->ndim = sp->ndim + 1;
+    bp->start[0] = KILN_SLICE_BEGIN;
+    bp->stop[0] = KILN_SLICE_END;
+    bp->step[0] = 1;
+    for (int i = 0; i < sp->ndim; i++) {
+        bp->start[i + 1] = sp->start[i];
+        bp->stop[i + 1] = sp->stop[i];
+        bp->step[i + 1] = sp->step[i];
+    }
+    return KILN_OK;
+}
+
+static kiln_status vjp_slice(const kiln_prim *p, const void *params,
+                             kiln_array *const *in, int nin,
+                             kiln_array *const *out, int nout,
+                             kiln_array *const *cot_out, const bool *need,
+                             kiln_array **cot_in)
+{
+    (void)p;
+    (void)nin;
+    (void)out;
+    (void)nout;
+    cot_in[0] = NULL;
+    if (!wants(need, in, 0, cot_out[0])) {
+        return KILN_OK;
+    }
+    kiln_array *su[2] = {kiln__autodiff_shape_zeros(in[0]), cot_out[0]};
+    cot_in[0] = kiln__autodiff_shape_apply(&kiln__prim_slice_update, params,
+                                           su, 2);
+    return done(cot_in[0]);
+}
+
+static kiln_status vmap_slice(const kiln_prim *p, const void *params,
+                              kiln_array *const *in, const int *bdim, int nin,
+                              kiln_array **out, int *out_bdim, int *nout)
+{
+    kiln_slice_params bp;
+    (void)nin;
+    if (bdim[0] < 0) {
+        return vmap_one(p, params, NULL, in[0], out, out_bdim, nout);
+    }
+    if (batch_slice(p, params, &bp) != KILN_OK) {
+        return kiln_errcode();
+    }
+    return vmap_one(p, params, &bp,
+                    kiln__autodiff_shape_front(in[0], bdim[0], false, 0),
+                    out, out_bdim, nout);
+}
+
+static kiln_status vjp_broadcast_to(const kiln_prim *p, const void *params,
+                                    kiln_array *const *in, int nin,
+                                    kiln_array *const *out, int nout,
+                                    kiln_array *const *cot_out,
+                                    const bool *need, kiln_array **cot_in)
+{
+    (void)p;
+    (void)params;
+    (void)nin;
+    (void)out;
+    (void)nout;
+    cot_in[0] = NULL;
+    if (!wants(need, in, 0, cot_out[0])) {
+        return KILN_OK;
+    }
+    cot_in[0] = kiln__autodiff_unbroadcast(cot_out[0], in[0]);
+    return done(cot_in[0]);
+}
+
+static kiln_status vmap_broadcast_to(const kiln_prim *p, const void *params,
+                                     kiln_array *const *in, const int *bdim,
+                                     int nin, kiln_array **out, int *out_bdim,
+                                     int *nout)
+{
+    const kiln_shape_params *sp = params;
+    kiln_shape_params bp;
+    (void)nin;
+    if (bdim[0] < 0) {
+        return vmap_one(p, params, NULL, in[0], out, out_bdim, nout);
+    }
+    if (sp->ndim + 1 > KILN_MAX_NDIM) {
+        return kiln__err(KILN_ERR_VALUE, "[%s] batched result would have "
+                         "more than %d dims", p->name, KILN_MAX_NDIM);
+    }
+    /* x (B, s...) gets size-1 axes after B up to the target's ndim, so
+     * its dims line up with the target's trailing ones */
+    kiln_array *x = kiln__autodiff_shape_front(in[0], bdim[0], false, 0);
+    if (!x) {
+        return kiln_errcode();
+    }
+    x = kiln__autodiff_shape_ones_at(x, 1, sp->ndim - (x->ndim - 1));
+    if (!x) {
+        return kiln_errcode();
+    }
+    memset(&bp, 0, sizeof bp);
+    bp.ndim = sp->ndim + 1;
+    bp.shape[0] = x->shape[0];
+    memcpy(bp.shape + 1, sp->shape, (size_t)sp->ndim * sizeof sp->shape[0]);
+    return vmap_one(p, params, &bp, x, out, out_bdim, nout);
+}
+
+static kiln_status vjp_slice_update(const kiln_prim *p, const void *params,
+                                    kiln_array *const *in, int nin,
+                                    kiln_array *const *out, int nout,
+                                    kiln_array *const *cot_out,
+                                    const bool *need, kiln_array **cot_in)
+{
+    kiln_array *g = cot_out[0];
+    (void)p;
+    (void)nin;
+    (void)out;
+    (void)nout;
+    cot_in[0] = cot_in[1] = NULL;
+    if (wants(need, in, 0, g)) {
+        kiln_array *su[2] = {g, kiln__autodiff_shape_zeros(in[1])};
+        cot_in[0] = kiln__autodiff_shape_apply(&kiln__prim_slice_update,
+                                               params, su, 2);
+        if (!cot_in[0]) {
+            return kiln_errcode();
+        }
+    }
+    if (wants(need, in, 1, g)) {
+        cot_in[1] = kiln__autodiff_shape_apply(&kiln__prim_slice, params, &g,
+                                               1);
+        if (!cot_in[1]) {
+            return kiln_errcode();
+        }
+    }
+    return KILN_OK;
+}
+
+/* jvp of a many-input linear primitive: p on the tangents, zeros for the
+ * missing ones; zero when all are. */
+static kiln_status jvp_linear_n(const kiln_prim *p, const void *params,
+                                kiln_array *const *in, int nin,
+                                kiln_array *const *out, int nout,
+                                kiln_array *const *tan_in,
+                                kiln_array **tan_out)
+{
+    kiln_array *local[8], **t = local;
+    bool any = false;
+    (void)out;
+    (void)nout;
+    tan_out[0] = NULL;
+    for (int i = 0; i < nin; i++) {
+        any = any || tan_in[i];
+    }
+    if (!any) {
+        return KILN_OK;
+    }
+    if (nin > 8) {
+        t = malloc((size_t)nin * sizeof *t);
+        if (!t) {
+            return kiln__err(KILN_ERR_MEMORY, "[%s] out of memory",
+                             p->name);
+        }
+    }
+    for (int i = 0; i < nin; i++) {
+        t[i] = tan_in[i] ? tan_in[i] : kiln__autodiff_shape_zeros(in[i]);
+    }
+    tan_out[0] = kiln__autodiff_shape_apply(p, params, t, nin);
+    if (t != local) {
+        free(t);
+    }
+    return done(tan_out[0]);
+}
+
+static kiln_status vmap_slice_update(const kiln_prim *p, const void *params,
+                                     kiln_array *const *in, const int *bdim,
+                                     int nin, kiln_array **out,
+                                     int *out_bdim, int *nout)
+{
+    kiln_slice_params bp;
+    if (bdim[0] < 0 && bdim[1] < 0) {
+        *nout = 1;
+        out_bdim[0] = -1;
+        out[0] = kiln__autodiff_shape_apply(p, params, in, nin);
+        return done(out[0]);
+    }
+    int64_t n = kiln__autodiff_shape_batch_size(in, bdim, nin);
+    kiln_array *b[2];
+    for (int i = 0; i < 2; i++) {
+        b[i] = kiln__autodiff_shape_front(in[i], bdim[i], false, n);
+    }
+    if (batch_slice(p, params, &bp) != KILN_OK) {
+        return kiln_errcode();
+    }
+    *nout = 1;
+    out_bdim[0] = 0;
+    out[0] = kiln__autodiff_shape_apply(p, &bp, b, 2);
+    return done(out[0]);
+}
+
+static kiln_status vjp_concatenate(const kiln_prim *p, const void *params,
+                                   kiln_array *const *in, int nin,
+                                   kiln_array *const *out, int nout,
+                                   kiln_array *const *cot_out,
+                                   const bool *need, kiln_array **cot_in)
+{
+    const kiln_axis_params *ap = params;
+    int64_t at = 0;
+    (void)p;
+    (void)out;
+    (void)nout;
+    for (int i = 0; i < nin; i++) {
+        int64_t len = in[i]->shape[ap->axis];
+        cot_in[i] = NULL;
+        if (wants(need, in, i, cot_out[0])) {
+            cot_in[i] = kiln__autodiff_shape_slice_axis(cot_out[0], ap->axis,
+                                                        at, at + len);
+            if (!cot_in[i]) {
+                return kiln_errcode();
+            }
+        }
+        at += len;
+    }
+    return KILN_OK;
+}
+
+static kiln_status vmap_concatenate(const kiln_prim *p, const void *params,
+                                    kiln_array *const *in, const int *bdim,
+                                    int nin, kiln_array **out, int *out_bdim,
+                                    int *nout)
+{
+    const kiln_axis_params *ap = params;
+    kiln_axis_params bp;
+    kiln_array *local[8], **b = local;
+    int64_t n = kiln__autodiff_shape_batch_size(in, bdim, nin);
+    bool any = false;
+    *nout = 1;
+    for (int i = 0; i < nin; i++) {
+        any = any || bdim[i] >= 0;
+    }
+    if (!any) {
+        out_bdim[0] = -1;
+        out[0] = kiln__autodiff_shape_apply(p, params, in, nin);
+        return done(out[0]);
+    }
+    if (nin > 8) {
+        b = malloc((size_t)nin * sizeof *b);
+        if (!b) {
+            return kiln__err(KILN_ERR_MEMORY, "[%s] out of memory",
+                             p->name);
+        }
+    }
+    for (int i = 0; i < nin; i++) {
+        b[i] = kiln__autodiff_shape_front(in[i], bdim[i], false, n);
+    }
+    memset(&bp, 0, sizeof bp);
+    bp.axis = ap->axis + 1;
+    out_bdim[0] = 0;
+    out[0] = kiln__autodiff_shape_apply(p, &bp, b, nin);
+    if (b != local) {
+        free(b);
+    }
+    return done(out[0]);
+}
+
+static kiln_status vjp_pad(const kiln_prim *p, const void *params,
+                           kiln_array *const *in, int nin,
+                           kiln_array *const *out, int nout,
+                           kiln_array *const *cot_out, const bool *need,
+                           kiln_array **cot_in)
+{
+    const kiln_pad_params *pp = params;
+    kiln_slice_params sp;
+    kiln_array *g = cot_out[0];
+    (void)p;
+    (void)nin;
+    (void)out;
+    (void)nout;
+    cot_in[0] = cot_in[1] = NULL;
+    memset(&sp, 0, sizeof sp);
+    sp.ndim = pp->ndim;
+    for (int i = 0; i < pp->ndim; i++) {
+        sp.start[i] = pp->lo[i];
+        sp.stop[i] = pp->lo[i] + in[0]->shape[i];
+        sp.step[i] = 1;
+    }
+    if (wants(need, in, 0, g)) {
+        cot_in[0] = kiln__autodiff_shape_apply(&kiln__prim_slice, &sp, &g, 1);
+        if (!cot_in[0]) {
+            return kiln_errcode();
+        }
+    }
+    if (wants(need, in, 1, g)) {
+        /* the value fills the border: the sum of g with its interior
+         * zeroed */
+        kiln_array *su[2] = {g, kiln__autodiff_shape_zeros(in[0])};
+        kiln_array *border = in[0]->size
+                                 ? kiln__autodiff_shape_apply(
+                                       &kiln__prim_slice_update, &sp, su, 2)
+                                 : g;
+        cot_in[1] = border ? kiln_sum(border, NULL, 0, false) : NULL;
+        if (!cot_in[1]) {
+            return kiln_errcode();
+        }
+    }
+    return KILN_OK;
+}
+
+static kiln_status vmap_pad(const kiln_prim *p, const void *params,
+                            kiln_array *const *in, const int *bdim, int nin,
+                            kiln_array **out, int *out_bdim, int *nout)
+{
+    const kiln_pad_params *pp = params;
+    kiln_pad_params bp;
+    *nout = 1;
+    if (bdim[0] < 0 && bdim[1] < 0) {
+        out_bdim[0] = -1;
+        out[0] = kiln__autodiff_shape_apply(p, params, in, nin);
+        return done(out[0]);
+    }
+    if (pp->ndim + 1 > KILN_MAX_NDIM) {
+        return kiln__err(KILN_ERR_VALUE, "[%s] batched result would have "
+                         "more than %d dims", p->name, KILN_MAX_NDIM);
+    }
+    int64_t n = kiln__autodiff_shape_batch_size(in, bdim, nin);
+    kiln_array *x = kiln__autodiff_shape_front(in[0], bdim[0], false, n);
+    memset(&bp, 0, sizeof bp);
+    bp.ndim = pp->ndim + 1;
+    for (int i = 0; i < pp->ndim; i++) {
+        bp.lo[i + 1] = pp->lo[i];
+        bp.hi[i + 1] = pp->hi[i];
+    }
+    out_bdim[0] = 0;
+    if (bdim[1] < 0) {
+        kiln_array *pin[2] = {x, in[1]};
+        out[0] = kiln__autodiff_shape_apply(p, &bp, pin, 2);
+        return done(out[0]);
+    }
+    /* a batch of values (B): pad with zeros, then put each item's value
+     * on its border (where the padded ones-mask is 0) */
+    kiln_array *zero = kiln_scalar_f64(0.0, in[0]->dtype);
+    kiln_array *pz[2] = {x, zero};
+    kiln_array *padded = kiln__autodiff_shape_apply(p, &bp, pz, 2);
+    if (!x) {
+        return kiln_errcode();
+    }
+    kiln_array *ones = kiln_ones(x->shape + 1, x->ndim - 1, KILN_DTYPE_BOOL);
+    kiln_array *pm[2] = {ones, kiln_scalar_bool(false)};
+    kiln_array *inside = kiln__autodiff_shape_apply(p, params, pm, 2);
+    kiln_array *v = kiln__autodiff_shape_ones_at(
+        kiln__autodiff_shape_front(in[1], bdim[1], false, 0), 1, pp->ndim);
+    out[0] = padded && inside && v ? kiln_where(inside, padded, v) : NULL;
+    return done(out[0]);
 }
 
 /* ------------------------------------------------------------------ */
@@ -272,6 +786,9 @@ const kiln_prim kiln__prim_reshape = {
     .infer = infer_reshape,
     .eval_cpu = eval_reshape,
     .noop = noop_same_shape,
+    .vjp = vjp_reshape,
+    .jvp = kiln__autodiff_shape_jvp_linear,
+    .vmap = vmap_reshape,
 };
 
 /* ------------------------------------------------------------------ */
@@ -347,6 +864,9 @@ const kiln_prim kiln__prim_transpose = {
     .infer = infer_transpose,
     .eval_cpu = eval_transpose,
     .noop = noop_transpose,
+    .vjp = vjp_transpose,
+    .jvp = kiln__autodiff_shape_jvp_linear,
+    .vmap = vmap_transpose,
 };
 
 /* ------------------------------------------------------------------ */
@@ -406,6 +926,9 @@ const kiln_prim kiln__prim_expand_dims = {
     .params_size = sizeof(kiln_axes_params),
     .infer = infer_expand_dims,
     .eval_cpu = eval_expand_dims,
+    .vjp = vjp_reshape,
+    .jvp = kiln__autodiff_shape_jvp_linear,
+    .vmap = vmap_axes,
 };
 
 /*
@@ -462,6 +985,9 @@ const kiln_prim kiln__prim_squeeze = {
     .params_size = sizeof(kiln_axes_params),
     .infer = infer_squeeze,
     .eval_cpu = eval_squeeze,
+    .vjp = vjp_reshape,
+    .jvp = kiln__autodiff_shape_jvp_linear,
+    .vmap = vmap_axes,
 };
 
 /* ------------------------------------------------------------------ */
@@ -532,6 +1058,9 @@ const kiln_prim kiln__prim_slice = {
     .params_size = sizeof(kiln_slice_params),
     .infer = infer_slice,
     .eval_cpu = eval_slice,
+    .vjp = vjp_slice,
+    .jvp = kiln__autodiff_shape_jvp_linear,
+    .vmap = vmap_slice,
 };
 
 /* ------------------------------------------------------------------ */
@@ -603,6 +1132,83 @@ const kiln_prim kiln__prim_broadcast_to = {
     .infer = infer_broadcast_to,
     .eval_cpu = eval_broadcast_to,
     .noop = noop_same_shape,
+    .emit = &emit_broadcast_to,
+    .vjp = vjp_broadcast_to,
+    .jvp = kiln__autodiff_shape_jvp_linear,
+    .vmap = vmap_broadcast_to,
+};
+
+/* broadcast_like(a, b): a's values broadcast to the broadcast shape of a
+ * and b (numpy rules); b's values are never read, only its shape. The
+ * shape-free way to say "g spread back over x" in gradients: unlike
+ * broadcast_to it bakes no shape, so a shapeless replay recomputes it.
+ * dtype: a's. A view, and the identity inside a fused region. */
+static kiln_status infer_broadcast_like(const kiln_prim *p,
+                                        const void *params,
+                                        const kiln_meta *in, int nin,
+                                        kiln_meta *out, int *nout)
+{
+    int nd;
+    (void)params;
+    (void)nin;
+    if (kiln__shape_broadcast(in[0].shape, in[0].ndim, in[1].shape,
+                              in[1].ndim, out[0].shape, &nd, p->name)) {
+        return kiln_errcode();
+    }
+    out[0].ndim = nd;
+    out[0].dtype = in[0].dtype;
+    *nout = 1;
+    return KILN_OK;
+}
+
+static kiln_status eval_broadcast_like(const kiln_node *n,
+                                       kiln_array *const *in,
+                                       kiln_array *const *out)
+{
+    return eval_broadcast_to(n, in, out);
+}
+
+/* vjp: a's cotangent is g summed back to a's shape; b gets none. jvp:
+ * a's tangent broadcast like the output. */
+static kiln_status vjp_broadcast_like(const kiln_prim *p, const void *params,
+                                      kiln_array *const *in, int nin,
+                                      kiln_array *const *out, int nout,
+                                      kiln_array *const *cot_out,
+                                      const bool *need, kiln_array **cot_in)
+{
+    kiln_status st = vjp_broadcast_to(p, params, in, nin, out, nout, cot_out,
+                                      need, cot_in);
+    cot_in[1] = NULL;
+    return st;
+}
+
+static kiln_status jvp_broadcast_like(const kiln_prim *p, const void *params,
+                                      kiln_array *const *in, int nin,
+                                      kiln_array *const *out, int nout,
+                                      kiln_array *const *tan_in,
+                                      kiln_array **tan_out)
+{
+    kiln_array *args[2] = {tan_in[0], in[1]};
+    (void)nin;
+    (void)out;
+    (void)nout;
+    tan_out[0] = NULL;
+    if (!tan_in[0]) {
+        return KILN_OK;
+    }
+    tan_out[0] = kiln__autodiff_shape_apply(p, params, args, 2);
+    return tan_out[0] ? KILN_OK : kiln_errcode();
+}
+
+const kiln_prim kiln__prim_broadcast_like = {
+    .name = "broadcast_like",
+    .flags = KILN_PRIM_ELEMENTWISE | KILN_PRIM_VIEW,
+    .nin = 2,
+    .infer = infer_broadcast_like,
+    .eval_cpu = eval_broadcast_like,
+    .vjp = vjp_broadcast_like,
+    .jvp = jvp_broadcast_like,
+    .vmap = kiln__autodiff_vmap_elementwise,
     .emit = &emit_broadcast_to,
 };
 
@@ -693,6 +1299,9 @@ const kiln_prim kiln__prim_slice_update = {
     .params_size = sizeof(kiln_slice_params),
     .infer = infer_slice_update,
     .eval_cpu = eval_slice_update,
+    .vjp = vjp_slice_update,
+    .jvp = jvp_linear_n,
+    .vmap = vmap_slice_update,
 };
 
 /*
@@ -772,6 +1381,9 @@ const kiln_prim kiln__prim_concatenate = {
     .params_size = sizeof(kiln_axis_params),
     .infer = infer_concatenate,
     .eval_cpu = eval_concatenate,
+    .vjp = vjp_concatenate,
+    .jvp = jvp_linear_n,
+    .vmap = vmap_concatenate,
 };
 
 /*
@@ -878,4 +1490,7 @@ const kiln_prim kiln__prim_pad = {
     .params_size = sizeof(kiln_pad_params),
     .infer = infer_pad,
     .eval_cpu = eval_pad,
+    .vjp = vjp_pad,
+    .jvp = jvp_linear_n,
+    .vmap = vmap_pad,
 };

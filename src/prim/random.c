@@ -18,9 +18,12 @@
  *   ordinary primitives in ops/sampling.c, so compile and autodiff see
  *   through it.
  */
+#include <string.h>
+
 #include "../backend/cpu/random_cpu.h"
 #include "../core/error.h"
 #include "../core/shape.h"
+#include "autodiff_shape.h"
 #include "prim.h"
 #include "random.h"
 
@@ -74,6 +77,42 @@ static kiln_status infer_random_bits(const kiln_prim *p, const void *params,
     return KILN_OK;
 }
 
+/* A batch of keys (B, ..., 2) gives a batch of outputs: the shape gains
+ * the leading B, as for keys the primitive batches itself. */
+static kiln_status vmap_random_bits(const kiln_prim *p, const void *params,
+                                    kiln_array *const *in, const int *bdim,
+                                    int nin, kiln_array **out, int *out_bdim,
+                                    int *nout)
+{
+    const kiln_random_bits_params *bp = params;
+    kiln_random_bits_params np;
+    (void)nin;
+    *nout = 1;
+    if (bdim[0] < 0) {
+        out_bdim[0] = -1;
+        out[0] = kiln__autodiff_shape_apply(p, params, in, 1);
+        return out[0] ? KILN_OK : kiln_errcode();
+    }
+    if (bp->ndim + 1 > KILN_MAX_NDIM) {
+        return kiln__err(KILN_ERR_VALUE, "[%s] batched result would have "
+                         "more than %d dims", p->name, KILN_MAX_NDIM);
+    }
+    kiln_array *key = kiln__autodiff_shape_front(in[0], bdim[0], false, 0);
+    if (!key) {
+        return kiln_errcode();
+    }
+    memset(&np, 0, sizeof np);
+    np.ndim = bp->ndim + 1;
+    np.width = bp->width;
+    np.shape[0] = kiln_array_dim(key, 0);
+    for (int i = 0; i < bp->ndim; i++) {
+        np.shape[i + 1] = bp->shape[i];
+    }
+    out_bdim[0] = 0;
+    out[0] = kiln__autodiff_shape_apply(p, &np, &key, 1);
+    return out[0] ? KILN_OK : kiln_errcode();
+}
+
 const kiln_prim kiln__prim_random_bits = {
     .name = "random_bits",
     /* params hold the absolute output shape */
@@ -82,4 +121,7 @@ const kiln_prim kiln__prim_random_bits = {
     .params_size = sizeof(kiln_random_bits_params),
     .infer = infer_random_bits,
     .eval_cpu = kiln__cpu_eval_random_bits,
+    .vjp = kiln__autodiff_shape_vjp_zero,
+    .jvp = kiln__autodiff_shape_jvp_zero,
+    .vmap = vmap_random_bits,
 };

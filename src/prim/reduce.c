@@ -20,7 +20,15 @@
  *          a value error), all = and of (x != 0) (true when empty),
  *          any = or of (x != 0) (false when empty), argmax/argmin = first
  *          index of the extreme, or of the first NaN.
- *   derivatives: not yet (vjp/jvp NULL; the transforms work adds them).
+ *   derivatives (as MLX): sum spreads the cotangent over the reduced
+ *          axes; prod multiplies it by the product of the other elements
+ *          (two exclusive cumprods, so zeros are exact); max/min send it
+ *          to the positions equal to the result, split evenly among ties
+ *          (jvp: the mean of the tangent over those positions, so jvp and
+ *          vjp are transposes); all/any/argmax/argmin have zero
+ *          derivatives (integer and bool results). Integer and bool
+ *          inputs get no gradient. vmap: the batch axis goes to the front
+ *          and the axes mask shifts by one.
  *
  * Scans: cumsum cumprod cummax cummin. One input; params kiln_scan_params
  * {axis, reverse, inclusive, flat}.
@@ -29,15 +37,27 @@
  *   math:  y[i] = x[0] op ... op x[i] along the axis (from the end when
  *          reverse); exclusive scans shift by one and start at the
  *          identity (0, 1, the lowest value, the highest value).
+ *   derivatives: cumsum's vjp is the opposite-direction cumsum; cumprod's
+ *          is MLX's (exact at zeros: the first zero along the scan gets
+ *          the product with itself replaced by 1, later ones zero);
+ *          cummax/cummin send each output's cotangent to the position
+ *          whose value it holds (the first such, where that value was set
+ *          as a new running extreme). jvp: cumsum of the tangent; cummax/
+ *          cummin the tangent gathered from those positions; cumprod has
+ *          none. vmap: batch axis in front, axis + 1 (flat scans reshape
+ *          each batch item to 1-D first).
  */
 #include <math.h>
+#include <string.h>
 
 #include "reduce.h"
 
 #include "../backend/cpu/reduce_cpu.h"
 #include "../backend/cpu/scan_cpu.h"
 #include "../core/error.h"
+#include "../core/array.h"
 #include "../core/shape.h"
+#include "autodiff_shape.h"
 #include "prim.h"
 
 kiln_dtype kiln__reduce_out_dtype(kiln_reduce_out out, kiln_dtype dt)
@@ -144,6 +164,194 @@ static const kiln_emit emit_any = {.combine = &kiln__prim_logical_or,
 #define EMIT_argmax NULL
 #define EMIT_argmin NULL
 
+/* ------------------------------------------------------------------ */
+/* transform rules of the reductions                                  */
+/* ------------------------------------------------------------------ */
+
+/* g, of a reduction's output shape, reshaped so the reduced axes of x
+ * are size-1 axes (g itself with keepdims). */
+static kiln_array *keep_axes(kiln_array *g, const kiln_array *x,
+                             const kiln_reduce_params *rp)
+{
+    int axes[KILN_MAX_NDIM], n = 0;
+    if (!g || rp->keepdims) {
+        return g;
+    }
+    /* expand_dims, not a reshape to x's shape: it bakes no size, so a
+     * shapeless replay of the gradient still fits */
+    for (int i = 0; i < x->ndim; i++) {
+        if (rp->axes >> i & 1u) {
+            axes[n++] = i;
+        }
+    }
+    return kiln_expand_dims(g, axes, n);
+}
+
+/* The sum over the reduced axes of t, shaped like the reduction's
+ * output. */
+static kiln_array *sum_like(const kiln_reduce_params *rp, kiln_array *t)
+{
+    return kiln__autodiff_shape_apply(&kiln__prim_sum, rp, &t, 1);
+}
+
+static kiln_status done(kiln_array *a)
+{
+    return a ? KILN_OK : kiln_errcode();
+}
+
+static kiln_status vjp_sum(const kiln_prim *p, const void *params,
+                           kiln_array *const *in, int nin,
+                           kiln_array *const *out, int nout,
+                           kiln_array *const *cot_out, const bool *need,
+                           kiln_array **cot_in)
+{
+    (void)p;
+    (void)nin;
+    (void)out;
+    (void)nout;
+    cot_in[0] = NULL;
+    if (!need[0] || !cot_out[0] || !kiln__autodiff_shape_float(in[0])) {
+        return KILN_OK;
+    }
+    kiln_array *g = keep_axes(cot_out[0], in[0], params);
+    cot_in[0] = g ? kiln__autodiff_shape_apply(&kiln__prim_broadcast_like,
+                                               NULL,
+                                               (kiln_array *[]){g, in[0]}, 2)
+                  : NULL;
+    return done(cot_in[0]);
+}
+
+/* max/min: 1/count at the positions of x equal to the result (count of
+ * them in each reduced group), 0 elsewhere; x's shape and dtype. */
+static kiln_array *extreme_weights(const kiln_reduce_params *rp,
+                                   kiln_array *x, kiln_array *y)
+{
+    kiln_reduce_params kp = *rp;
+    kp.keepdims = 1;
+    kiln_array *m = kiln_astype(kiln_equal(x, keep_axes(y, x, rp)),
+                                x->dtype);
+    kiln_array *c = m ? kiln__autodiff_shape_apply(&kiln__prim_sum, &kp, &m,
+                                                   1)
+                      : NULL;
+    return c ? kiln_divide(m, c) : NULL;
+}
+
+/* prod: the product of the other elements of each reduced group, at each
+ * position (x's shape), from two exclusive cumprods over the group laid
+ * out as one last axis (as MLX). */
+static kiln_array *others_product(const kiln_reduce_params *rp,
+                                  kiln_array *x)
+{
+    int nd = x->ndim, perm[KILN_MAX_NDIM], inv[KILN_MAX_NDIM], k = 0;
+    int64_t ts[KILN_MAX_NDIM], flat[KILN_MAX_NDIM], r = 1;
+    for (int pass = 0; pass < 2; pass++) {
+        for (int i = 0; i < nd; i++) {
+            if ((bool)(rp->axes >> i & 1u) == (bool)pass) {
+                perm[k++] = i;
+            }
+        }
+    }
+    int nkeep = 0;
+    for (int i = 0; i < nd; i++) {
+        inv[perm[i]] = i;
+        ts[i] = x->shape[perm[i]];
+        if (rp->axes >> perm[i] & 1u) {
+            r *= ts[i];
+        } else {
+            flat[nkeep++] = ts[i];
+        }
+    }
+    flat[nkeep] = r;
+    kiln_array *xt = nd ? kiln_transpose(x, perm, nd) : x;
+    kiln_array *x2 = kiln_reshape(xt, flat, nkeep + 1);
+    kiln_array *e = kiln_multiply(kiln_cumprod(x2, -1, false, false, false),
+                                  kiln_cumprod(x2, -1, false, true, false));
+    e = kiln_reshape(e, ts, nd);
+    return nd && e ? kiln_transpose(e, inv, nd) : e;
+}
+
+/* d(reduction)/dx as weights of x's shape (max, min, prod). */
+static kiln_array *reduce_weights(const kiln_prim *p,
+                                  const kiln_reduce_params *rp,
+                                  kiln_array *x, kiln_array *y)
+{
+    return p == &kiln__prim_prod ? others_product(rp, x)
+                                 : extreme_weights(rp, x, y);
+}
+
+static kiln_status vjp_weighted(const kiln_prim *p, const void *params,
+                                kiln_array *const *in, int nin,
+                                kiln_array *const *out, int nout,
+                                kiln_array *const *cot_out, const bool *need,
+                                kiln_array **cot_in)
+{
+    (void)nin;
+    (void)nout;
+    cot_in[0] = NULL;
+    if (!need[0] || !cot_out[0] || !kiln__autodiff_shape_float(in[0])) {
+        return KILN_OK;
+    }
+    kiln_array *w = reduce_weights(p, params, in[0], out[0]);
+    kiln_array *g = keep_axes(cot_out[0], in[0], params);
+    cot_in[0] = w && g ? kiln_multiply(w, g) : NULL;
+    return done(cot_in[0]);
+}
+
+static kiln_status jvp_weighted(const kiln_prim *p, const void *params,
+                                kiln_array *const *in, int nin,
+                                kiln_array *const *out, int nout,
+                                kiln_array *const *tan_in,
+                                kiln_array **tan_out)
+{
+    (void)nin;
+    (void)nout;
+    tan_out[0] = NULL;
+    if (!tan_in[0] || !kiln__autodiff_shape_float(in[0])) {
+        return KILN_OK;
+    }
+    kiln_array *w = reduce_weights(p, params, in[0], out[0]);
+    tan_out[0] = w ? sum_like(params, kiln_multiply(w, tan_in[0])) : NULL;
+    return done(tan_out[0]);
+}
+
+/* Every reduction: the batch axis in front, the mask shifted by one. */
+static kiln_status vmap_reduce(const kiln_prim *p, const void *params,
+                               kiln_array *const *in, const int *bdim,
+                               int nin, kiln_array **out, int *out_bdim,
+                               int *nout)
+{
+    kiln_reduce_params rp = *(const kiln_reduce_params *)params;
+    (void)nin;
+    *nout = 1;
+    if (bdim[0] < 0) {
+        out[0] = kiln__autodiff_shape_apply(p, params, in, 1);
+        out_bdim[0] = -1;
+        return done(out[0]);
+    }
+    kiln_array *x = kiln__autodiff_shape_front(in[0], bdim[0], false, 0);
+    rp.axes <<= 1;
+    out[0] = kiln__autodiff_shape_apply(p, &rp, &x, 1);
+    out_bdim[0] = 0;
+    return done(out[0]);
+}
+
+#define VJP_sum vjp_sum
+#define VJP_prod vjp_weighted
+#define VJP_max vjp_weighted
+#define VJP_min vjp_weighted
+#define VJP_all kiln__autodiff_shape_vjp_zero
+#define VJP_any kiln__autodiff_shape_vjp_zero
+#define VJP_argmax kiln__autodiff_shape_vjp_zero
+#define VJP_argmin kiln__autodiff_shape_vjp_zero
+#define JVP_sum kiln__autodiff_shape_jvp_linear
+#define JVP_prod jvp_weighted
+#define JVP_max jvp_weighted
+#define JVP_min jvp_weighted
+#define JVP_all kiln__autodiff_shape_jvp_zero
+#define JVP_any kiln__autodiff_shape_jvp_zero
+#define JVP_argmax kiln__autodiff_shape_jvp_zero
+#define JVP_argmin kiln__autodiff_shape_jvp_zero
+
 #define REDUCE(kind)                                                         \
     const kiln_prim kiln__prim_##kind = {                                    \
         .name = #kind,                                                       \
@@ -152,6 +360,9 @@ static const kiln_emit emit_any = {.combine = &kiln__prim_logical_or,
         .params_size = sizeof(kiln_reduce_params),                           \
         .infer = infer_reduce,                                               \
         .eval_cpu = kiln__cpu_eval_reduce,                                   \
+        .vjp = VJP_##kind,                                                   \
+        .jvp = JVP_##kind,                                                   \
+        .vmap = vmap_reduce,                                                 \
         .emit = EMIT_##kind,                                                 \
         .kernels = &kind_##kind,                                             \
     };
@@ -192,6 +403,281 @@ static const kiln_scan_kind kind_cummax = {KILN_REDUCE_OUT_SAME,
 static const kiln_scan_kind kind_cummin = {KILN_REDUCE_OUT_SAME,
                                            kiln__cpu_scan_cummin};
 
+/* ------------------------------------------------------------------ */
+/* transform rules of the scans                                       */
+/* ------------------------------------------------------------------ */
+
+/* A scan of kind p over x along ax (never flat). */
+static kiln_array *scan_on(const kiln_prim *p, kiln_array *x, int ax,
+                           bool reverse, bool inclusive)
+{
+    kiln_scan_params sp;
+    memset(&sp, 0, sizeof sp);
+    sp.axis = ax;
+    sp.reverse = reverse;
+    sp.inclusive = inclusive;
+    return kiln__autodiff_shape_apply(p, &sp, &x, 1);
+}
+
+/* x as the scan sees it: 1-D when flat. */
+static kiln_array *scan_view(const kiln_scan_params *sp, kiln_array *x)
+{
+    int64_t n = -1;
+    return sp->flat && x ? kiln_reshape(x, &n, 1) : x;
+}
+
+/* r (the scan's view of x) back in x's shape. */
+static kiln_array *scan_unview(const kiln_scan_params *sp, kiln_array *r,
+                               const kiln_array *x)
+{
+    return sp->flat && r ? kiln_reshape(r, x->shape, x->ndim) : r;
+}
+
+static kiln_status vjp_cumsum(const kiln_prim *p, const void *params,
+                              kiln_array *const *in, int nin,
+                              kiln_array *const *out, int nout,
+                              kiln_array *const *cot_out, const bool *need,
+                              kiln_array **cot_in)
+{
+    const kiln_scan_params *sp = params;
+    (void)nin;
+    (void)out;
+    (void)nout;
+    cot_in[0] = NULL;
+    if (!need[0] || !cot_out[0] || !kiln__autodiff_shape_float(in[0])) {
+        return KILN_OK;
+    }
+    int ax = sp->flat ? 0 : sp->axis;
+    kiln_array *c = scan_on(p, cot_out[0], ax, !sp->reverse, sp->inclusive);
+    cot_in[0] = scan_unview(sp, c, in[0]);
+    return done(cot_in[0]);
+}
+
+/* cumprod's vjp, as MLX: exact where x has zeros. */
+static kiln_status vjp_cumprod(const kiln_prim *p, const void *params,
+                               kiln_array *const *in, int nin,
+                               kiln_array *const *out, int nout,
+                               kiln_array *const *cot_out, const bool *need,
+                               kiln_array **cot_in)
+{
+    const kiln_scan_params *sp = params;
+    (void)nin;
+    (void)nout;
+    cot_in[0] = NULL;
+    if (!need[0] || !cot_out[0] || !kiln__autodiff_shape_float(in[0])) {
+        return KILN_OK;
+    }
+    int ax = sp->flat ? 0 : sp->axis;
+    bool rev = sp->reverse, inc = sp->inclusive;
+    kiln_array *x = scan_view(sp, in[0]), *y = out[0], *g = cot_out[0];
+    kiln_array *other = scan_on(p, x, ax, rev, !inc);
+    kiln_array *ex = inc ? other : y, *incl = inc ? y : other;
+    kiln_array *z = kiln_scalar_f64(0.0, in[0]->dtype);
+    kiln_array *one = kiln_scalar_f64(1.0, in[0]->dtype);
+    kiln_array *eq_zero = kiln_equal(incl, z);
+    kiln_array *first = kiln_logical_and(eq_zero, kiln_not_equal(ex, z));
+    kiln_array *with_one = scan_on(p, kiln_where(first, one, x), ax, rev,
+                                   inc);
+    kiln_array *grad_one = scan_on(&kiln__prim_cumsum,
+                                   kiln_multiply(with_one, g), ax, !rev, inc);
+    kiln_array *grad = kiln_divide(
+        scan_on(&kiln__prim_cumsum, kiln_multiply(y, g), ax, !rev, inc), x);
+    kiln_array *r = kiln_where(first, grad_one,
+                               kiln_where(eq_zero, z, grad));
+    cot_in[0] = scan_unview(sp, r, in[0]);
+    return done(cot_in[0]);
+}
+
+/* x shifted by one place along ax, a zero entering: toward the end
+ * (y[i] = x[i - 1]) or toward the start (y[i] = x[i + 1]). */
+static kiln_array *shift(kiln_array *x, int ax, bool toward_end)
+{
+    int64_t n = x->shape[ax], zs[KILN_MAX_NDIM];
+    for (int i = 0; i < x->ndim; i++) {
+        zs[i] = i == ax ? 1 : x->shape[i];
+    }
+    kiln_array *z = kiln_zeros(zs, x->ndim, x->dtype);
+    kiln_array *parts[2];
+    if (toward_end) {
+        parts[0] = z;
+        parts[1] = kiln__autodiff_shape_slice_axis(x, ax, 0, n - 1);
+    } else {
+        parts[0] = kiln__autodiff_shape_slice_axis(x, ax, 1, n);
+        parts[1] = z;
+    }
+    return parts[0] && parts[1] ? kiln_concatenate(parts, 2, ax) : NULL;
+}
+
+/* 0 .. n-1 along axis ax of an nd-dim array (size 1 elsewhere), int64. */
+static kiln_array *positions(int64_t n, int ax, int nd)
+{
+    int64_t shape[KILN_MAX_NDIM];
+    for (int i = 0; i < nd; i++) {
+        shape[i] = i == ax ? n : 1;
+    }
+    return kiln_reshape(kiln_arange(0, (double)n, 1, KILN_DTYPE_INT64), shape,
+                        nd);
+}
+
+/* cummax/cummin, inclusive, on the scan's view x with result y: where
+ * each y[j] takes its value from (src, the position of the last new
+ * running extreme up to j in the scan's direction), and which positions
+ * set one (rec). */
+typedef struct extreme_src {
+    kiln_array *pos, *rec, *src;
+} extreme_src;
+
+static bool find_sources(const kiln_prim *p, kiln_array *x, kiln_array *y,
+                         int ax, bool rev, extreme_src *s)
+{
+    int64_t n = x->shape[ax];
+    s->pos = positions(n, ax, x->ndim);
+    kiln_array *ex = scan_on(p, x, ax, rev, false);
+    kiln_array *edge = kiln_equal(s->pos, kiln_scalar_i64(rev ? n - 1 : 0,
+                                                          KILN_DTYPE_INT64));
+    s->rec = kiln_logical_or(kiln_not_equal(ex, y), edge);
+    kiln_array *none = kiln_scalar_i64(rev ? n : -1, KILN_DTYPE_INT64);
+    kiln_array *idx = kiln_where(s->rec, s->pos, none);
+    s->src = rev ? kiln_cummin(idx, ax, false, true, true)
+                 : kiln_cummax(idx, ax, false, false, true);
+    return s->src != NULL;
+}
+
+static kiln_status vjp_cumext(const kiln_prim *p, const void *params,
+                              kiln_array *const *in, int nin,
+                              kiln_array *const *out, int nout,
+                              kiln_array *const *cot_out, const bool *need,
+                              kiln_array **cot_in)
+{
+    const kiln_scan_params *sp = params;
+    extreme_src s;
+    (void)nin;
+    (void)nout;
+    cot_in[0] = NULL;
+    if (!need[0] || !cot_out[0] || !kiln__autodiff_shape_float(in[0]) ||
+        in[0]->size == 0) {
+        return KILN_OK;
+    }
+    int ax = sp->flat ? 0 : sp->axis;
+    bool rev = sp->reverse;
+    kiln_array *x = scan_view(sp, in[0]), *y = out[0], *g = cot_out[0];
+    if (!sp->inclusive) {
+        /* y_excl[j] = y_incl[j - 1] in the scan's direction */
+        y = scan_on(p, x, ax, rev, true);
+        g = y ? shift(g, ax, rev) : NULL;
+    }
+    if (!g || !find_sources(p, x, y, ax, rev, &s)) {
+        return kiln_errcode();
+    }
+    /* each record receives the cotangents of its run: a suffix sum (in
+     * the scan's direction) at it minus the one at the next record */
+    int64_t n = x->shape[ax];
+    kiln_array *suf = scan_on(&kiln__prim_cumsum, g, ax, !rev, true);
+    kiln_array *big = kiln_scalar_i64(rev ? -1 : n, KILN_DTYPE_INT64);
+    kiln_array *idx = kiln_where(s.rec, s.pos, big);
+    kiln_array *next = rev ? kiln_cummax(idx, ax, false, false, false)
+                           : kiln_cummin(idx, ax, false, true, false);
+    /* exclusive scans start at the type's extreme: clamp into [-1, n] */
+    next = kiln_clip(next, kiln_scalar_i64(-1, KILN_DTYPE_INT64),
+                     kiln_scalar_i64(n, KILN_DTYPE_INT64));
+    kiln_array *parts[2], *zero = NULL;
+    if (suf) {
+        int64_t zs[KILN_MAX_NDIM];
+        for (int i = 0; i < suf->ndim; i++) {
+            zs[i] = i == ax ? 1 : suf->shape[i];
+        }
+        zero = kiln_zeros(zs, suf->ndim, suf->dtype);
+    }
+    parts[rev ? 1 : 0] = suf;
+    parts[rev ? 0 : 1] = zero;
+    kiln_array *padded = suf && zero ? kiln_concatenate(parts, 2, ax) : NULL;
+    if (rev && next) {
+        next = kiln_add(next, kiln_scalar_i64(1, KILN_DTYPE_INT64));
+    }
+    kiln_array *after = padded && next
+                            ? kiln_take_along_axis(
+                                  padded,
+                                  kiln_broadcast_to(next, suf->shape,
+                                                    suf->ndim),
+                                  ax, false)
+                            : NULL;
+    kiln_array *r = after ? kiln_where(s.rec, kiln_subtract(suf, after),
+                                       kiln_scalar_f64(0.0, suf->dtype))
+                          : NULL;
+    cot_in[0] = scan_unview(sp, r, in[0]);
+    return done(cot_in[0]);
+}
+
+static kiln_status jvp_cumext(const kiln_prim *p, const void *params,
+                              kiln_array *const *in, int nin,
+                              kiln_array *const *out, int nout,
+                              kiln_array *const *tan_in,
+                              kiln_array **tan_out)
+{
+    const kiln_scan_params *sp = params;
+    extreme_src s;
+    (void)nin;
+    (void)nout;
+    tan_out[0] = NULL;
+    if (!tan_in[0] || !kiln__autodiff_shape_float(in[0]) ||
+        in[0]->size == 0) {
+        return KILN_OK;
+    }
+    int ax = sp->flat ? 0 : sp->axis;
+    bool rev = sp->reverse;
+    kiln_array *x = scan_view(sp, in[0]), *y = out[0];
+    kiln_array *t = scan_view(sp, tan_in[0]);
+    if (!sp->inclusive) {
+        y = scan_on(p, x, ax, rev, true);
+    }
+    if (!y || !t || !find_sources(p, x, y, ax, rev, &s)) {
+        return kiln_errcode();
+    }
+    kiln_array *r = kiln_take_along_axis(
+        t, kiln_broadcast_to(s.src, x->shape, x->ndim), ax, false);
+    if (r && !sp->inclusive) {
+        r = shift(r, ax, !rev);
+    }
+    tan_out[0] = r;
+    return done(r);
+}
+
+/* Every scan: the batch axis in front, axis + 1 (a flat scan scans each
+ * batch item flattened). */
+static kiln_status vmap_scan(const kiln_prim *p, const void *params,
+                             kiln_array *const *in, const int *bdim, int nin,
+                             kiln_array **out, int *out_bdim, int *nout)
+{
+    kiln_scan_params sp = *(const kiln_scan_params *)params;
+    (void)nin;
+    *nout = 1;
+    if (bdim[0] < 0) {
+        out[0] = kiln__autodiff_shape_apply(p, params, in, 1);
+        out_bdim[0] = -1;
+        return done(out[0]);
+    }
+    kiln_array *x = kiln__autodiff_shape_front(in[0], bdim[0], false, 0);
+    if (sp.flat && x) {
+        int64_t shape[2] = {x->shape[0], -1};
+        x = kiln_reshape(x, shape, 2);
+        sp.flat = 0;
+        sp.axis = 0;
+    }
+    sp.axis += 1;
+    out[0] = kiln__autodiff_shape_apply(p, &sp, &x, 1);
+    out_bdim[0] = 0;
+    return done(out[0]);
+}
+
+#define VJP_cumsum vjp_cumsum
+#define VJP_cumprod vjp_cumprod
+#define VJP_cummax vjp_cumext
+#define VJP_cummin vjp_cumext
+#define JVP_cumsum kiln__autodiff_shape_jvp_linear
+#define JVP_cumprod NULL
+#define JVP_cummax jvp_cumext
+#define JVP_cummin jvp_cumext
+
 #define SCAN(kind)                                                           \
     const kiln_prim kiln__prim_##kind = {                                    \
         .name = #kind,                                                       \
@@ -199,6 +685,9 @@ static const kiln_scan_kind kind_cummin = {KILN_REDUCE_OUT_SAME,
         .params_size = sizeof(kiln_scan_params),                             \
         .infer = infer_scan,                                                 \
         .eval_cpu = kiln__cpu_eval_scan,                                     \
+        .vjp = VJP_##kind,                                                   \
+        .jvp = JVP_##kind,                                                   \
+        .vmap = vmap_scan,                                                   \
         .kernels = &kind_##kind,                                             \
     };
 KILN_SCAN_KIND_LIST(SCAN)

@@ -10,15 +10,27 @@
  *           arctanh sigmoid erf erfinv  (integers compute in float32)
  *   TO_BOOL isnan isinf isfinite isposinf isneginf (bool result)
  *   BOOL    logical_not (input cast to bool)
- * The math of each op is its scalar function in backend/cpu/scalar.h;
- * derivatives (vjp/jvp) are added by the transforms issue.
+ * The math of each op is its scalar function in backend/cpu/scalar.h.
+ *
+ * Transform rules (contract in prim.h): each differentiable op has one
+ * derivative expression, g * f'(x), written with the public ops over x (the
+ * input), y (the primal output, used where it is cheaper: exp, sqrt,
+ * tanh, sigmoid, ...) and g; vjp applies it to the cotangent and jvp to the
+ * tangent (the Jacobian of an elementwise op is diagonal). Integer and bool
+ * inputs get NULL (zero) cotangents and tangents; ops whose result is
+ * piecewise constant or not a float (sign floor ceil round, logical,
+ * bitwise, isnan...) and stop_gradient have zero derivatives (NULL), as in
+ * MLX. vmap is the one elementwise rule of autodiff.c.
  *
  * stop_gradient: identity, evaluated as a view of its input.
- * astype: params {dtype}; converts (float to integer saturates).
+ * astype: params {dtype}; converts (float to integer saturates). Its
+ * cotangent is cast back to the input dtype (NULL unless both dtypes are
+ * floats).
  */
 #include "../backend/cpu/elementwise_cpu.h"
 #include "../core/array.h"
 #include "../core/error.h"
+#include "autodiff.h"
 #include "prim.h"
 
 static kiln_status infer_unary(const kiln_prim *p, const void *params,
@@ -40,9 +52,79 @@ static kiln_status infer_unary(const kiln_prim *p, const void *params,
     return KILN_OK;
 }
 
+/* ---- transform rules ---------------------------------------------- */
+
+/* Short names for the public ops the derivatives are written in; c(v) is
+ * a weak scalar, so it takes the other operand's float dtype. */
+static inline kiln_array *c(double v)
+{
+    return kiln_weak_f64(v);
+}
+static inline kiln_array *mul(kiln_array *a, kiln_array *b)
+{
+    return kiln_multiply(a, b);
+}
+static inline kiln_array *dv(kiln_array *a, kiln_array *b)
+{
+    return kiln_divide(a, b);
+}
+static inline kiln_array *add(kiln_array *a, kiln_array *b)
+{
+    return kiln_add(a, b);
+}
+static inline kiln_array *sub(kiln_array *a, kiln_array *b)
+{
+    return kiln_subtract(a, b);
+}
+static inline kiln_array *neg(kiln_array *a)
+{
+    return kiln_negative(a);
+}
+static inline kiln_array *sq(kiln_array *a)
+{
+    return kiln_square(a);
+}
+
+/* g * f'(x), given x, y = f(x) and g (cotangent or tangent). */
+typedef kiln_array *(*deriv_fn)(kiln_array *x, kiln_array *y, kiln_array *g);
+
+/* r cast to dt (the rule's result must have the input's dtype). */
+static kiln_array *as(kiln_array *r, kiln_dtype dt)
+{
+    return r && kiln_array_dtype(r) != dt ? kiln_astype(r, dt) : r;
+}
+
+static kiln_status vjp_deriv(deriv_fn d, kiln_array *const *in,
+                             kiln_array *const *out,
+                             kiln_array *const *cot_out, const bool *need,
+                             kiln_array **cot_in)
+{
+    kiln_dtype dt = kiln_array_dtype(in[0]);
+    cot_in[0] = NULL;
+    if (!need[0] || !cot_out[0] || !kiln_dtype_is_float(dt)) {
+        return KILN_OK;
+    }
+    cot_in[0] = as(d(in[0], out[0], cot_out[0]), dt);
+    return cot_in[0] ? KILN_OK : kiln__autodiff_fail();
+}
+
+static kiln_status jvp_deriv(deriv_fn d, kiln_array *const *in,
+                             kiln_array *const *out,
+                             kiln_array *const *tan_in, kiln_array **tan_out)
+{
+    kiln_dtype dt = kiln_array_dtype(out[0]);
+    tan_out[0] = NULL;
+    if (!tan_in[0] || !kiln_dtype_is_float(kiln_array_dtype(in[0]))) {
+        return KILN_OK;
+    }
+    tan_out[0] = as(d(in[0], out[0], tan_in[0]), dt);
+    return tan_out[0] ? KILN_OK : kiln__autodiff_fail();
+}
+
 #define EW (KILN_PRIM_ELEMENTWISE | KILN_PRIM_FUSABLE)
-/* In a fused region: the op's scalar function on the operand. */
-#define UNARY(op, RULE)                                                   \
+/* A descriptor with the given vjp/jvp. In a fused region: the op's scalar
+ * function on the operand. */
+#define UNARY_PRIM(op, RULE, VJP, JVP)                                    \
     static const kiln_emit emit_##op = {                                  \
         .expr = "kiln_s_" #op "_$t($0)",                                  \
         .chunk = kiln__cpu_chunk_unary,                                   \
@@ -53,49 +135,89 @@ static kiln_status infer_unary(const kiln_prim *p, const void *params,
         .nin = 1,                                                         \
         .infer = infer_unary,                                             \
         .eval_cpu = kiln__cpu_eval_unary,                                 \
+        .vjp = VJP,                                                       \
+        .jvp = JVP,                                                       \
+        .vmap = kiln__autodiff_vmap_elementwise,                          \
         .emit = &emit_##op,                                               \
         .rule = KILN_RULE_##RULE,                                         \
         .kernels = kiln__cpu_unary_##op,                                  \
     };
 
-UNARY(abs, SAME)
-UNARY(negative, NUMERIC)
-UNARY(sign, NUMERIC)
-UNARY(square, SAME)
-UNARY(sqrt, FLOAT)
-UNARY(rsqrt, FLOAT)
-UNARY(reciprocal, FLOAT)
-UNARY(exp, FLOAT)
-UNARY(expm1, FLOAT)
-UNARY(log, FLOAT)
-UNARY(log1p, FLOAT)
-UNARY(log2, FLOAT)
-UNARY(log10, FLOAT)
-UNARY(sin, FLOAT)
-UNARY(cos, FLOAT)
-UNARY(tan, FLOAT)
-UNARY(arcsin, FLOAT)
-UNARY(arccos, FLOAT)
-UNARY(arctan, FLOAT)
-UNARY(sinh, FLOAT)
-UNARY(cosh, FLOAT)
-UNARY(tanh, FLOAT)
-UNARY(arcsinh, FLOAT)
-UNARY(arccosh, FLOAT)
-UNARY(arctanh, FLOAT)
-UNARY(sigmoid, FLOAT)
-UNARY(erf, FLOAT)
-UNARY(erfinv, FLOAT)
-UNARY(floor, NUMERIC)
-UNARY(ceil, NUMERIC)
-UNARY(round, NUMERIC)
-UNARY(logical_not, BOOL)
-UNARY(bitwise_invert, INTEGER)
-UNARY(isnan, TO_BOOL)
-UNARY(isinf, TO_BOOL)
-UNARY(isfinite, TO_BOOL)
-UNARY(isposinf, TO_BOOL)
-UNARY(isneginf, TO_BOOL)
+/* A differentiable op: DERIV is g * f'(x) over x, y and g. */
+#define UNARY(op, RULE, DERIV)                                            \
+    static kiln_array *deriv_##op(kiln_array *x, kiln_array *y,           \
+                                  kiln_array *g)                          \
+    {                                                                     \
+        (void)x, (void)y;                                                 \
+        return DERIV;                                                     \
+    }                                                                     \
+    static kiln_status vjp_##op(const kiln_prim *p, const void *params,   \
+                                kiln_array *const *in, int nin,           \
+                                kiln_array *const *out, int nout,         \
+                                kiln_array *const *cot_out,               \
+                                const bool *need, kiln_array **cot_in)    \
+    {                                                                     \
+        (void)p, (void)params, (void)nin, (void)nout;                     \
+        return vjp_deriv(deriv_##op, in, out, cot_out, need, cot_in);     \
+    }                                                                     \
+    static kiln_status jvp_##op(const kiln_prim *p, const void *params,   \
+                                kiln_array *const *in, int nin,           \
+                                kiln_array *const *out, int nout,         \
+                                kiln_array *const *tan_in,                \
+                                kiln_array **tan_out)                     \
+    {                                                                     \
+        (void)p, (void)params, (void)nin, (void)nout;                     \
+        return jvp_deriv(deriv_##op, in, out, tan_in, tan_out);           \
+    }                                                                     \
+    UNARY_PRIM(op, RULE, vjp_##op, jvp_##op)
+
+/* Piecewise constant, integer or bool valued: zero derivative. */
+#define UNARY_FLAT(op, RULE)                                              \
+    UNARY_PRIM(op, RULE, kiln__autodiff_vjp_zero, kiln__autodiff_jvp_zero)
+
+#define LN2 0.693147180559945309417
+#define LN10 2.302585092994045684018
+#define TWO_OVER_SQRT_PI 1.128379167095512573896
+#define SQRT_PI_OVER_TWO 0.886226925452758013649
+
+UNARY(abs, SAME, mul(g, kiln_sign(x)))
+UNARY(negative, NUMERIC, neg(g))
+UNARY_FLAT(sign, NUMERIC)
+UNARY(square, SAME, mul(g, mul(c(2), x)))
+UNARY(sqrt, FLOAT, dv(g, mul(c(2), y)))
+UNARY(rsqrt, FLOAT, mul(g, mul(c(-0.5), dv(y, x))))
+UNARY(reciprocal, FLOAT, neg(mul(g, sq(y))))
+UNARY(exp, FLOAT, mul(g, y))
+UNARY(expm1, FLOAT, mul(g, add(y, c(1))))
+UNARY(log, FLOAT, dv(g, x))
+UNARY(log1p, FLOAT, dv(g, add(x, c(1))))
+UNARY(log2, FLOAT, dv(g, mul(x, c(LN2))))
+UNARY(log10, FLOAT, dv(g, mul(x, c(LN10))))
+UNARY(sin, FLOAT, mul(g, kiln_cos(x)))
+UNARY(cos, FLOAT, neg(mul(g, kiln_sin(x))))
+UNARY(tan, FLOAT, mul(g, add(c(1), sq(y))))
+UNARY(arcsin, FLOAT, mul(g, kiln_rsqrt(sub(c(1), sq(x)))))
+UNARY(arccos, FLOAT, neg(mul(g, kiln_rsqrt(sub(c(1), sq(x))))))
+UNARY(arctan, FLOAT, dv(g, add(c(1), sq(x))))
+UNARY(sinh, FLOAT, mul(g, kiln_cosh(x)))
+UNARY(cosh, FLOAT, mul(g, kiln_sinh(x)))
+UNARY(tanh, FLOAT, mul(g, sub(c(1), sq(y))))
+UNARY(arcsinh, FLOAT, mul(g, kiln_rsqrt(add(sq(x), c(1)))))
+UNARY(arccosh, FLOAT, mul(g, kiln_rsqrt(sub(sq(x), c(1)))))
+UNARY(arctanh, FLOAT, dv(g, sub(c(1), sq(x))))
+UNARY(sigmoid, FLOAT, mul(mul(g, y), sub(c(1), y)))
+UNARY(erf, FLOAT, mul(g, mul(c(TWO_OVER_SQRT_PI), kiln_exp(neg(sq(x))))))
+UNARY(erfinv, FLOAT, mul(g, mul(c(SQRT_PI_OVER_TWO), kiln_exp(sq(y)))))
+UNARY_FLAT(floor, NUMERIC)
+UNARY_FLAT(ceil, NUMERIC)
+UNARY_FLAT(round, NUMERIC)
+UNARY_FLAT(logical_not, BOOL)
+UNARY_FLAT(bitwise_invert, INTEGER)
+UNARY_FLAT(isnan, TO_BOOL)
+UNARY_FLAT(isinf, TO_BOOL)
+UNARY_FLAT(isfinite, TO_BOOL)
+UNARY_FLAT(isposinf, TO_BOOL)
+UNARY_FLAT(isneginf, TO_BOOL)
 
 /* stop_gradient: y = x; no gradient flows through it. */
 static kiln_status eval_identity_view(const kiln_node *n,
@@ -116,6 +238,9 @@ const kiln_prim kiln__prim_stop_gradient = {
     .nin = 1,
     .infer = infer_unary,
     .eval_cpu = eval_identity_view,
+    .vjp = kiln__autodiff_vjp_zero,
+    .jvp = kiln__autodiff_jvp_zero,
+    .vmap = kiln__autodiff_vmap_elementwise,
     .emit = &emit_identity,
     .rule = KILN_RULE_SAME,
 };
@@ -150,6 +275,48 @@ static int noop_astype(const void *params, const kiln_meta *in,
     return in->dtype == out->dtype ? KILN_NOOP_ALWAYS : KILN_NOOP_NEVER;
 }
 
+/* Gradients flow between float dtypes only: the cotangent is cast back to
+ * the input's dtype, the tangent to the output's. */
+static kiln_status vjp_astype(const kiln_prim *p, const void *params,
+                              kiln_array *const *in, int nin,
+                              kiln_array *const *out, int nout,
+                              kiln_array *const *cot_out, const bool *need,
+                              kiln_array **cot_in)
+{
+    kiln_dtype dt = kiln_array_dtype(in[0]);
+    (void)p;
+    (void)params;
+    (void)nin;
+    (void)nout;
+    cot_in[0] = NULL;
+    if (!need[0] || !cot_out[0] || !kiln_dtype_is_float(dt) ||
+        !kiln_dtype_is_float(kiln_array_dtype(out[0]))) {
+        return KILN_OK;
+    }
+    cot_in[0] = kiln_astype(cot_out[0], dt);
+    return cot_in[0] ? KILN_OK : kiln__autodiff_fail();
+}
+
+static kiln_status jvp_astype(const kiln_prim *p, const void *params,
+                              kiln_array *const *in, int nin,
+                              kiln_array *const *out, int nout,
+                              kiln_array *const *tan_in,
+                              kiln_array **tan_out)
+{
+    kiln_dtype dt = kiln_array_dtype(out[0]);
+    (void)p;
+    (void)params;
+    (void)nin;
+    (void)nout;
+    tan_out[0] = NULL;
+    if (!tan_in[0] || !kiln_dtype_is_float(dt) ||
+        !kiln_dtype_is_float(kiln_array_dtype(in[0]))) {
+        return KILN_OK;
+    }
+    tan_out[0] = kiln_astype(tan_in[0], dt);
+    return tan_out[0] ? KILN_OK : kiln__autodiff_fail();
+}
+
 /* In a fused region: the saturating conversion of scalar.h, from the
  * operand's compute type to the output's. */
 static const kiln_emit emit_astype = {.expr = "kiln_cvt_$o($0)",
@@ -163,6 +330,9 @@ const kiln_prim kiln__prim_astype = {
     .infer = infer_astype,
     .eval_cpu = kiln__cpu_eval_astype,
     .noop = noop_astype,
+    .vjp = vjp_astype,
+    .jvp = jvp_astype,
+    .vmap = kiln__autodiff_vmap_elementwise,
     .emit = &emit_astype,
     .rule = KILN_RULE_SAME,
 };
