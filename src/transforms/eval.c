@@ -59,12 +59,13 @@ typedef struct {
 static kiln_status placeholder_error(void)
 {
     return kiln__err(KILN_ERR_RUNTIME,
-                     "[eval] cannot evaluate an array while a compiled "
-                     "function is being traced: inside kiln_compile the "
-                     "arguments are placeholders with a shape and dtype but "
-                     "no values. Return the array from the function instead "
-                     "of evaluating or reading it; to debug the function "
-                     "with real values, call kiln_disable_compile() (or set "
+                     "[eval] cannot evaluate an array while a function is "
+                     "being traced (kiln_compile, kiln_grad, kiln_vjp, "
+                     "kiln_jvp, kiln_vmap): its arguments are placeholders "
+                     "with a shape and dtype but no values. Return the array "
+                     "from the function instead of evaluating or reading "
+                     "it; to debug a compiled function with real values, "
+                     "call kiln_disable_compile() (or set "
                      "KILN_DISABLE_COMPILE=1)");
 }
 
