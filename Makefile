@@ -130,9 +130,11 @@ demo:
 	@sh scripts/deps.sh install
 	@$(MAKE) --no-print-directory demo-run
 
-demo-run: $(BUILD)/examples/demo $(BUILD)/examples/compile_demo
+demo-run: $(BUILD)/examples/demo $(BUILD)/examples/compile_demo \
+          $(BUILD)/examples/train_mlp
 	$(BUILD)/examples/demo
 	$(BUILD)/examples/compile_demo
+	$(BUILD)/examples/train_mlp
 
 $(BUILD)/bench/%: bench/%.c bench/bench_util.h $(HDR) $(BUILD)/libkiln.a
 	@mkdir -p $(dir $@)

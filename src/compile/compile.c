@@ -277,8 +277,8 @@ static kiln_centry *trace(compiled *c, kiln_array **real, int nreal,
     int ncap = c->inputs ? (int)kiln_list_size(c->inputs) : 0;
     kiln_array **ph = calloc((size_t)nreal + 1, sizeof *ph);
     kiln_array **saved_in = calloc((size_t)ncap + 1, sizeof *saved_in);
-    kiln_array **before = NULL;
-    size_t nbefore = 0;
+    kiln_array **before = NULL, **orig = NULL;
+    size_t nbefore = 0, norig = 0;
     kiln_list *args = kiln_list_new(), *results = NULL;
     kiln_array *saved_key = NULL;
     kiln_array **outs = NULL;
@@ -309,7 +309,22 @@ static kiln_centry *trace(compiled *c, kiln_array **real, int nreal,
     if (st != KILN_OK) {
         goto done;
     }
-    /* captured state reads placeholders while the body runs */
+    /* The caller's output list as it was (restored afterwards), then the
+     * captured inputs swapped for placeholders, then the output list as
+     * the body finds it (entries the body changes from that are its
+     * outputs). The two snapshots differ when one list serves as both
+     * inputs and outputs. */
+    if (c->outputs) {
+        norig = kiln_list_size(c->outputs);
+        orig = calloc(norig + 1, sizeof *orig);
+        if (!orig) {
+            st = kiln__err_oom(fn, 0);
+            goto done;
+        }
+        for (size_t j = 0; j < norig; j++) {
+            orig[j] = kiln_array_retain(kiln_list_get(c->outputs, j));
+        }
+    }
     for (int j = 0; j < ncap; j++) {
         saved_in[j] = kiln_array_retain(kiln_list_get(c->inputs, j));
         kiln_list_set(c->inputs, (size_t)j, ph[nargs + j]);
@@ -372,9 +387,9 @@ restore:
     for (int j = 0; j < ncap; j++) {
         kiln_list_set(c->inputs, (size_t)j, saved_in[j]);
     }
-    for (size_t j = 0; before && j < nbefore; j++) {
-        if (kiln_list_get(c->outputs, j) != before[j]) {
-            kiln_list_set(c->outputs, j, before[j]);
+    for (size_t j = 0; orig && j < norig; j++) {
+        if (kiln_list_get(c->outputs, j) != orig[j]) {
+            kiln_list_set(c->outputs, j, orig[j]);
         }
     }
     if (saved_key) {
@@ -493,6 +508,10 @@ done:
         kiln_array_release(before[j]);
     }
     free(before);
+    for (size_t j = 0; orig && j < norig; j++) {
+        kiln_array_release(orig[j]);
+    }
+    free(orig);
     kiln_array_release(saved_key);
     if (st != KILN_OK) {
         kiln__centry_release(e);
