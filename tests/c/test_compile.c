@@ -1486,3 +1486,49 @@ TEST(compile_long_chain_of_one_scalar)
     kiln_fn_release(f);
     kiln_scope_end(NULL);
 }
+
+/* One list as both captured inputs and outputs (MLX's usual
+ * `state = [...]; compile(f, inputs=state, outputs=state)`): the caller's
+ * arrays stay alive through the trace, and each call advances the state. */
+static kiln_status shared_state_body(void *ctx, const kiln_list *args,
+                                     kiln_list *res)
+{
+    kiln_list *state = ctx;
+    kiln_scope_begin();
+    kiln_array *s = kiln_add(kiln_list_get(state, 0), kiln_weak_f64(1.0));
+    kiln_status st = s ? kiln_list_set(state, 0, s) : kiln_errcode();
+    kiln_array *y = st == KILN_OK
+                        ? kiln_multiply(s, kiln_list_get(args, 0))
+                        : NULL;
+    st = y ? kiln_list_push(res, y) : kiln_errcode();
+    kiln_scope_end(NULL);
+    return st;
+}
+
+TEST(compile_shared_state_list)
+{
+    kiln_errclear();
+    kiln_scope_begin();
+    kiln_list *state = kiln_list_new();
+    kiln_array *zero = kiln_scalar_f64(0.0, F32);
+    kiln_list_push(state, zero);
+    kiln_fn *f = kiln_fn_new(shared_state_body, state, NULL, "shared");
+    kiln_compile_opts o = {0};
+    o.inputs = state;
+    o.outputs = state;
+    kiln_fn *cf = kiln_compile(f, &o);
+    kiln_array *x = kiln_scalar_f64(2.0, F32);
+    for (int i = 1; i <= 3; i++) {
+        kiln_array *y = call1(cf, x);
+        double v = -1, s = -1;
+        CHECK_MSG(y != NULL, "call %d: %s", i, kiln_errmsg());
+        CHECK(y && kiln_array_item_f64(y, &v) == KILN_OK && v == 2.0 * i);
+        CHECK(kiln_array_item_f64(kiln_list_get(state, 0), &s) == KILN_OK &&
+              s == (double)i);
+    }
+    CHECK(stats_of(cf).traces == 1);
+    kiln_fn_release(cf);
+    kiln_fn_release(f);
+    kiln_list_free(state);
+    kiln_scope_end(NULL);
+}
