@@ -145,9 +145,11 @@ bench:
 	@sh scripts/deps.sh install
 	@$(MAKE) --no-print-directory bench-run
 
-bench-run: $(BUILD)/bench/bench_core $(BUILD)/bench/compile_bench
+bench-run: $(BUILD)/bench/bench_core $(BUILD)/bench/compile_bench \
+           $(BUILD)/bench/mlp_bench
 	$(BUILD)/bench/bench_core $(BUILD)/bench.json
 	$(BUILD)/bench/compile_bench $(BUILD)/bench.json
+	$(BUILD)/bench/mlp_bench $(BUILD)/bench.json
 
 format-check:
 	@command -v clang-format >/dev/null || { echo "clang-format missing"; \

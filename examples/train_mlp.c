@@ -28,7 +28,7 @@
  * parameters; the compiled step traced once and replayed N - 1 times.
  *
  * Usage: train_mlp [in hidden classes batch steps]; defaults 64 128 10
- * 128 60 keep `make demo` short; 784 512 10 256 is the benchmark's size
+ * 128 200 keep `make demo` short; 784 512 10 256 is the benchmark's size
  * (bench/mlp_bench.c).
  */
 #include <math.h>
@@ -50,7 +50,7 @@
 #define BETA2 0.999
 #define EPS 1e-8
 #define SEED 1234
-#define PRINT_EVERY 10
+#define PRINT_EVERY 20
 #define REL_TOL 1e-4
 
 typedef struct {
@@ -323,7 +323,7 @@ static double param_rel_diff(const kiln_list *a, const kiln_list *b)
 
 static bool parse_sizes(int argc, char **argv, sizes *z)
 {
-    int64_t v[5] = {64, 128, 10, 128, 60};
+    int64_t v[5] = {64, 128, 10, 128, 200};
     if (argc != 1 && argc != 6) {
         return false;
     }
