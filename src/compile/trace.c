@@ -38,6 +38,14 @@ void kiln__trace_leave(void)
     trace_depth--;
 }
 
+void kiln__trace_walk_free(kiln_trace_walk *w)
+{
+    free(w->order);
+    kiln__ptrmap_free(&w->seen);
+    w->order = NULL;
+    w->n = w->cap = 0;
+}
+
 kiln_array *kiln__trace_placeholder(const kiln_meta *m)
 {
     return kiln__array_new(m->dtype, m->ndim, m->shape, "compile");
@@ -48,13 +56,7 @@ typedef struct frame {
     int next;
 } frame;
 
-typedef struct walk {
-    kiln_node **order; /* topological, inputs first */
-    int n, cap;
-    kiln_ptrmap seen;  /* node -> 1 */
-} walk;
-
-static bool order_push(walk *w, kiln_node *n)
+static bool order_push(kiln_trace_walk *w, kiln_node *n)
 {
     if (w->n == w->cap) {
         int cap = w->cap ? 2 * w->cap : 64;
@@ -69,9 +71,8 @@ static bool order_push(walk *w, kiln_node *n)
     return true;
 }
 
-/* Appends every unvisited node reachable from root, inputs first
- * (iterative: traced chains may be long). */
-static kiln_status collect(walk *w, kiln_node *root, const char *fn)
+kiln_status kiln__trace_collect(kiln_trace_walk *w, kiln_node *root,
+                                const char *fn)
 {
     if (kiln__ptrmap_get(&w->seen, (uint64_t)(uintptr_t)root) >= 0) {
         return KILN_OK;
@@ -145,7 +146,7 @@ kiln_graph *kiln__trace_record(kiln_array *const *ph, int nph,
                                kiln_array *const *outs, int nout,
                                const char *fn)
 {
-    walk w = {0};
+    kiln_trace_walk w = {0};
     kiln_ptrmap ids = {0};   /* array -> value id */
     kiln_ptrmap dep = {0};   /* node -> 1 when it depends on a placeholder */
     kiln_graph *g = kiln__graph_new(nph);
@@ -165,7 +166,7 @@ kiln_graph *kiln__trace_record(kiln_array *const *ph, int nph,
     }
     for (int i = 0; i < nout && st == KILN_OK; i++) {
         if (!outs[i]->buf && outs[i]->node) {
-            st = collect(&w, outs[i]->node, fn);
+            st = kiln__trace_collect(&w, outs[i]->node, fn);
         }
     }
     /* Which nodes depend on a placeholder; the others are constants. */
@@ -260,8 +261,7 @@ kiln_graph *kiln__trace_record(kiln_array *const *ph, int nph,
             st = kiln_errcode();
         }
     }
-    free(w.order);
-    kiln__ptrmap_free(&w.seen);
+    kiln__trace_walk_free(&w);
     kiln__ptrmap_free(&ids);
     kiln__ptrmap_free(&dep);
     if (st != KILN_OK) {

@@ -26,83 +26,9 @@
 #include "../core/shape.h"
 #include "../ops/ops.h"
 
-typedef struct frame {
-    kiln_node *node;
-    int next;
-} frame;
-
-typedef struct walk {
-    kiln_node **order; /* topological, inputs first */
-    int n, cap;
-    kiln_ptrmap seen;  /* node -> 1 */
-} walk;
-
-static bool order_push(walk *w, kiln_node *n)
-{
-    if (w->n == w->cap) {
-        int cap = w->cap ? 2 * w->cap : 64;
-        kiln_node **o = realloc(w->order, (size_t)cap * sizeof *o);
-        if (!o) {
-            return false;
-        }
-        w->order = o;
-        w->cap = cap;
-    }
-    w->order[w->n++] = n;
-    return true;
-}
-
 static kiln_node *pending_node(const kiln_array *x)
 {
     return x->buf ? NULL : x->node;
-}
-
-/* Appends every unvisited node reachable from root, inputs first
- * (iterative: chains may be long). */
-static kiln_status collect(walk *w, kiln_node *root, const char *fn)
-{
-    if (kiln__ptrmap_get(&w->seen, (uint64_t)(uintptr_t)root) >= 0) {
-        return KILN_OK;
-    }
-    size_t depth = 0, cap = 64;
-    frame *stack = malloc(cap * sizeof *stack);
-    if (!stack || !kiln__ptrmap_put(&w->seen, (uint64_t)(uintptr_t)root, 1)) {
-        free(stack);
-        return kiln__err_oom(fn, cap * sizeof *stack);
-    }
-    stack[depth++] = (frame){root, 0};
-    while (depth > 0) {
-        frame *f = &stack[depth - 1];
-        if (f->next < f->node->nin) {
-            kiln_node *m = pending_node(f->node->in[f->next++]);
-            if (!m ||
-                kiln__ptrmap_get(&w->seen, (uint64_t)(uintptr_t)m) >= 0) {
-                continue;
-            }
-            if (depth == cap) {
-                frame *s = realloc(stack, 2 * cap * sizeof *s);
-                if (!s) {
-                    free(stack);
-                    return kiln__err_oom(fn, 2 * cap * sizeof *s);
-                }
-                stack = s;
-                cap *= 2;
-            }
-            if (!kiln__ptrmap_put(&w->seen, (uint64_t)(uintptr_t)m, 1)) {
-                free(stack);
-                return kiln__err_oom(fn, 0);
-            }
-            stack[depth++] = (frame){m, 0};
-        } else {
-            if (!order_push(w, f->node)) {
-                free(stack);
-                return kiln__err_oom(fn, 0);
-            }
-            depth--;
-        }
-    }
-    free(stack);
-    return KILN_OK;
 }
 
 /* The value id of x: a placeholder's or a step output's id, else a new
@@ -190,7 +116,7 @@ static kiln_status add_step(kiln_graph *g, kiln_ptrmap *ids, kiln_node *n,
 static kiln_graph *record(kiln_array *const *ph, int nph,
                           kiln_array *const *outs, int nout, const char *fn)
 {
-    walk w = {0};
+    kiln_trace_walk w = {0};
     kiln_ptrmap ids = {0}; /* array -> value id */
     kiln_ptrmap dep = {0}; /* node -> 1 when it depends on a placeholder */
     kiln_graph *g = kiln__graph_new(nph);
@@ -208,7 +134,7 @@ static kiln_graph *record(kiln_array *const *ph, int nph,
     for (int i = 0; i < nout && st == KILN_OK; i++) {
         kiln_node *m = pending_node(outs[i]);
         if (m) {
-            st = collect(&w, m, fn);
+            st = kiln__trace_collect(&w, m, fn);
         }
     }
     for (int i = 0; i < w.n && st == KILN_OK; i++) {
@@ -233,8 +159,7 @@ static kiln_graph *record(kiln_array *const *ph, int nph,
             st = kiln_errcode();
         }
     }
-    free(w.order);
-    kiln__ptrmap_free(&w.seen);
+    kiln__trace_walk_free(&w);
     kiln__ptrmap_free(&ids);
     kiln__ptrmap_free(&dep);
     if (st != KILN_OK) {
