@@ -4,6 +4,9 @@
 #   make test     C tests, then the same tests under ASan+UBSan
 #   make demo     the headline example
 #   make bench    benchmarks -> build/bench.json
+#   make pyext    the Python extension (python/kiln/_kiln*.so)
+#   make venv     .venv with numpy, pytest and kiln (editable)
+#   make bench-peers  kiln against numpy, numexpr, MLX, JAX, torch
 #
 # Dependencies are installed on first use (scripts/deps.sh): OpenBLAS via
 # apt-get when missing and we are root. Without CBLAS, matmul uses kiln's
@@ -43,10 +46,10 @@ SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
 SAN_OBJ := $(SRC:%.c=$(SAN_DIR)/%.o) $(TEST_SRC:%.c=$(SAN_DIR)/%.o) \
            $(SAN_DIR)/gen/preamble.o
 
-.PHONY: all lib test test-c test-san demo demo-run bench bench-run deps \
-        clean format-check symbols-check fuzz
+.PHONY: all lib test test-c test-san test-py demo demo-run bench bench-run \
+        deps clean format-check symbols-check fuzz pyext venv
 
-all: lib $(BUILD)/test_runner
+all: lib $(BUILD)/test_runner venv
 
 deps:
 	@sh scripts/deps.sh install
@@ -92,11 +95,52 @@ $(SAN_DIR)/%.o: %.c $(HDR)
 $(SAN_DIR)/test_runner: $(SAN_OBJ)
 	$(CC) $(SAN_FLAGS) -o $@ $^ $(LIBS)
 
+# ------------------------------------------------------------------
+# The Python module: python/src/*.c against include/kiln.h only, linked
+# with the static core into python/kiln/_kiln<EXT_SUFFIX>. setup.py asks
+# for this target, so pip and make build it the same way.
+PYTHON  ?= python3
+VENV    := .venv
+VPY     := $(VENV)/bin/python
+PY_INC  := $(shell $(PYTHON) -c "import sysconfig; \
+               print(sysconfig.get_paths()['include'])" 2>/dev/null)
+PY_EXT  := $(shell $(PYTHON) -c "import sysconfig; \
+               print(sysconfig.get_config_var('EXT_SUFFIX'))" 2>/dev/null)
+PYEXT   := python/kiln/_kiln$(PY_EXT)
+PYEXT_SRC := $(sort $(wildcard python/src/*.c))
+PYEXT_OBJ := $(PYEXT_SRC:%.c=$(BUILD)/%.o)
+
+$(BUILD)/python/src/%.o: python/src/%.c python/src/pykiln.h include/kiln.h
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 $(OPT) $(ARCH) -fPIC -fvisibility=hidden $(WARN) \
+	    $(DEFS) -Iinclude -I$(PY_INC) -c $< -o $@
+
+$(PYEXT): $(PYEXT_OBJ) $(BUILD)/libkiln.a
+	$(CC) -shared -o $@.tmp $(PYEXT_OBJ) $(BUILD)/libkiln.a $(LIBS)
+	mv $@.tmp $@
+
+pyext: $(PYEXT)
+
+# .venv: numpy and pytest, and kiln installed in development mode (its
+# package folder is python/kiln, where pyext puts the extension).
+$(VENV)/.stamp: pyproject.toml setup.py
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check numpy pytest wheel \
+	    "setuptools>=64"
+	$(VENV)/bin/pip install -q --disable-pip-version-check \
+	    --no-build-isolation --no-deps -e .
+	touch $@
+
+venv: $(VENV)/.stamp $(PYEXT)
+
+test-py: venv
+	$(TEST_ENV) $(VPY) -m pytest -q tests/python
+
 # The public targets install dependencies first, then run make again so
 # that the build sees what was installed.
 test:
 	@sh scripts/deps.sh install
-	@$(MAKE) --no-print-directory test-c test-san symbols-check
+	@$(MAKE) --no-print-directory test-c test-san symbols-check test-py
 
 # Kernels the tests compile go to a cache folder of the build, so runs do
 # not touch the user's cache and the sanitizer run reuses the first's.
@@ -131,10 +175,11 @@ demo:
 	@$(MAKE) --no-print-directory demo-run
 
 demo-run: $(BUILD)/examples/demo $(BUILD)/examples/compile_demo \
-          $(BUILD)/examples/train_mlp
+          $(BUILD)/examples/train_mlp venv
 	$(BUILD)/examples/demo
 	$(BUILD)/examples/compile_demo
 	$(BUILD)/examples/train_mlp
+	$(VPY) examples/gelu.py
 
 $(BUILD)/bench/%: bench/%.c bench/bench_util.h $(HDR) $(BUILD)/libkiln.a
 	@mkdir -p $(dir $@)
@@ -156,4 +201,4 @@ format-check:
 	    exit 0; }; clang-format --dry-run --Werror $(SRC) include/kiln.h
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(PYEXT)

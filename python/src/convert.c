@@ -1,0 +1,562 @@
+/*
+ * convert.c - Python values to kiln arrays and back: scalars, nested
+ * lists, the buffer protocol (numpy), tolist() and item().
+ *
+ * Dtype inference follows MLX: Python bool -> bool, int -> int32 (int64
+ * when a value does not fit), float -> float32; a buffer keeps its element
+ * type except float64, which becomes float32 unless a dtype is given.
+ * Invariants: nested lists are checked to be rectangular before any data
+ * is written; every path releases what it made on failure.
+ */
+#include "pykiln.h"
+
+#include <string.h>
+
+/* ------------------------------------------------------------------ */
+/* buffers                                                            */
+/* ------------------------------------------------------------------ */
+
+/* The kiln dtype of a struct-module format string, -1 if none. */
+static int format_dtype(const char *f, Py_ssize_t itemsize)
+{
+    if (!f) {
+        return KILN_DTYPE_UINT8;
+    }
+    if (*f == '<' || *f == '=' || *f == '@' || *f == '|') {
+        f++;
+    }
+    if (f[0] == '\0' || f[1] != '\0') {
+        return -1;
+    }
+    switch (f[0]) {
+    case '?':
+        return KILN_DTYPE_BOOL;
+    case 'e':
+        return KILN_DTYPE_FLOAT16;
+    case 'f':
+        return KILN_DTYPE_FLOAT32;
+    case 'd':
+        return KILN_DTYPE_FLOAT64;
+    case 'b': case 'h': case 'i': case 'l': case 'q':
+        switch (itemsize) {
+        case 1: return KILN_DTYPE_INT8;
+        case 2: return KILN_DTYPE_INT16;
+        case 4: return KILN_DTYPE_INT32;
+        case 8: return KILN_DTYPE_INT64;
+        default: return -1;
+        }
+    case 'B': case 'H': case 'I': case 'L': case 'Q': case 'c':
+        switch (itemsize) {
+        case 1: return KILN_DTYPE_UINT8;
+        case 2: return KILN_DTYPE_UINT16;
+        case 4: return KILN_DTYPE_UINT32;
+        case 8: return KILN_DTYPE_UINT64;
+        default: return -1;
+        }
+    default:
+        return -1;
+    }
+}
+
+/* Copies a strided buffer into dst in row-major order. */
+static void copy_strided(char *dst, const char *src, const Py_buffer *v,
+                         int d, size_t *off)
+{
+    if (d == v->ndim) {
+        memcpy(dst + *off, src, (size_t)v->itemsize);
+        *off += (size_t)v->itemsize;
+        return;
+    }
+    for (Py_ssize_t i = 0; i < v->shape[d]; i++) {
+        copy_strided(dst, src + i * v->strides[d], v, d + 1, off);
+    }
+}
+
+static kiln_array *from_buffer(PyObject *o, int dt)
+{
+    Py_buffer v;
+    if (PyObject_GetBuffer(o, &v, PyBUF_RECORDS_RO) < 0) {
+        return NULL;
+    }
+    kiln_array *a = NULL;
+    int bdt = format_dtype(v.format, v.itemsize);
+    if (bdt < 0) {
+        PyErr_Format(PyExc_TypeError, "cannot make a kiln array from a "
+                     "buffer of format '%s'", v.format ? v.format : "?");
+        goto release_view;
+    }
+    if (v.ndim > KILN_MAX_NDIM) {
+        PyErr_Format(PyExc_ValueError, "%d dimensions; kiln supports at "
+                     "most %d", v.ndim, KILN_MAX_NDIM);
+        goto release_view;
+    }
+    int64_t shape[KILN_MAX_NDIM];
+    for (int i = 0; i < v.ndim; i++) {
+        shape[i] = (int64_t)v.shape[i];
+    }
+    if (PyBuffer_IsContiguous(&v, 'C')) {
+        a = kiln_array_from_data(v.buf, shape, v.ndim, (kiln_dtype)bdt);
+    } else {
+        char *tmp = PyMem_Malloc(v.len ? (size_t)v.len : 1);
+        if (!tmp) {
+            PyErr_NoMemory();
+            goto release_view;
+        }
+        size_t off = 0;
+        copy_strided(tmp, v.buf, &v, 0, &off);
+        a = kiln_array_from_data(tmp, shape, v.ndim, (kiln_dtype)bdt);
+        PyMem_Free(tmp);
+    }
+    if (!a) {
+        pk_raise();
+        goto release_view;
+    }
+    if (dt < 0 && bdt == KILN_DTYPE_FLOAT64) {
+        dt = KILN_DTYPE_FLOAT32;
+    }
+    if (dt >= 0 && dt != bdt) {
+        kiln_array *c = kiln_astype(a, (kiln_dtype)dt);
+        kiln_array_release(a);
+        a = c;
+        if (!a) {
+            pk_raise();
+        }
+    }
+release_view:
+    PyBuffer_Release(&v);
+    return a;
+}
+
+/* ------------------------------------------------------------------ */
+/* nested lists                                                       */
+/* ------------------------------------------------------------------ */
+
+enum { K_BOOL, K_INT, K_FLOAT, K_OTHER };
+
+typedef struct nest {
+    int ndim;
+    int64_t shape[KILN_MAX_NDIM];
+    int kind;       /* the widest scalar kind seen */
+    int wide;       /* an int that does not fit int32 */
+    int64_t count;  /* leaves */
+} nest;
+
+/* The shape of a nested list, read down its first elements. */
+static int first_shape(PyObject *o, nest *n)
+{
+    n->ndim = 0;
+    while (PyList_Check(o) || PyTuple_Check(o)) {
+        if (n->ndim >= KILN_MAX_NDIM) {
+            PyErr_SetString(PyExc_ValueError, "list nested too deeply");
+            return -1;
+        }
+        Py_ssize_t len = PySequence_Fast_GET_SIZE(o);
+        n->shape[n->ndim++] = len;
+        if (len == 0) {
+            break;
+        }
+        o = PySequence_Fast_GET_ITEM(o, 0);
+    }
+    return 0;
+}
+
+/* Checks that the list is rectangular with n's shape and finds the
+ * widest kind of its leaves; K_OTHER when a leaf is not a Python scalar
+ * (arrays inside lists: stacked instead). */
+static int scan(PyObject *o, int d, nest *n)
+{
+    int seq = PyList_Check(o) || PyTuple_Check(o);
+    if (d < n->ndim) {
+        if (!seq || PySequence_Fast_GET_SIZE(o) != n->shape[d]) {
+            PyErr_SetString(PyExc_ValueError, "initialization list is not "
+                            "rectangular (its lists differ in length)");
+            return -1;
+        }
+        Py_ssize_t len = PySequence_Fast_GET_SIZE(o);
+        for (Py_ssize_t i = 0; i < len && n->kind != K_OTHER; i++) {
+            if (scan(PySequence_Fast_GET_ITEM(o, i), d + 1, n) < 0) {
+                return -1;
+            }
+        }
+        return 0;
+    }
+    if (seq) {
+        PyErr_SetString(PyExc_ValueError, "initialization list is not "
+                        "rectangular (its lists differ in depth)");
+        return -1;
+    }
+    n->count++;
+    if (PyBool_Check(o)) {
+        return 0;
+    }
+    if (PyLong_Check(o)) {
+        int overflow;
+        long long v = PyLong_AsLongLongAndOverflow(o, &overflow);
+        if (overflow || v < INT32_MIN || v > INT32_MAX) {
+            n->wide = 1;
+        }
+        if (n->kind < K_INT) {
+            n->kind = K_INT;
+        }
+        return 0;
+    }
+    if (PyFloat_Check(o)) {
+        n->kind = K_FLOAT;
+        return 0;
+    }
+    n->kind = K_OTHER;
+    return 0;
+}
+
+/* Writes the leaves into out (double for floats, int64 otherwise). */
+static int fill(PyObject *o, int kind, char **p)
+{
+    if (PyList_Check(o) || PyTuple_Check(o)) {
+        Py_ssize_t len = PySequence_Fast_GET_SIZE(o);
+        for (Py_ssize_t i = 0; i < len; i++) {
+            if (fill(PySequence_Fast_GET_ITEM(o, i), kind, p) < 0) {
+                return -1;
+            }
+        }
+        return 0;
+    }
+    if (kind == K_FLOAT) {
+        double v = PyFloat_AsDouble(o);
+        if (v == -1.0 && PyErr_Occurred()) {
+            return -1;
+        }
+        memcpy(*p, &v, sizeof v);
+        *p += sizeof v;
+        return 0;
+    }
+    long long v = PyLong_AsLongLong(o);
+    if (v == -1 && PyErr_Occurred()) {
+        return -1;
+    }
+    if (kind == K_BOOL) {
+        **p = (char)(v != 0);
+        *p += 1;
+        return 0;
+    }
+    int64_t w = (int64_t)v;
+    memcpy(*p, &w, sizeof w);
+    *p += sizeof w;
+    return 0;
+}
+
+static kiln_array *stack_items(PyObject *o, int dt)
+{
+    Py_ssize_t len = PySequence_Fast_GET_SIZE(o);
+    if (len == 0) {
+        return kiln_zeros((int64_t[]){0}, 1,
+                          dt < 0 ? KILN_DTYPE_FLOAT32 : (kiln_dtype)dt);
+    }
+    kiln_array **xs = PyMem_Calloc((size_t)len, sizeof *xs);
+    if (!xs) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    kiln_array *r = NULL;
+    Py_ssize_t i;
+    for (i = 0; i < len; i++) {
+        xs[i] = pk_to_array(PySequence_Fast_GET_ITEM(o, i), dt);
+        if (!xs[i]) {
+            goto release_items;
+        }
+    }
+    r = kiln_stack(xs, (int)len, 0);
+    if (!r) {
+        pk_raise();
+    }
+release_items:
+    for (Py_ssize_t j = 0; j < i; j++) {
+        kiln_array_release(xs[j]);
+    }
+    PyMem_Free(xs);
+    return r;
+}
+
+static kiln_array *from_list(PyObject *o, int dt)
+{
+    nest n = {0};
+    n.kind = K_BOOL;
+    if (first_shape(o, &n) < 0 || scan(o, 0, &n) < 0) {
+        return NULL;
+    }
+    if (n.kind == K_OTHER) {
+        if (PySequence_Fast_GET_SIZE(o) > INT32_MAX) {
+            PyErr_SetString(PyExc_ValueError, "list too long");
+            return NULL;
+        }
+        return stack_items(o, dt);
+    }
+    int64_t size = 1;
+    for (int i = 0; i < n.ndim; i++) {
+        size *= n.shape[i];
+    }
+    int kind = size == 0 ? K_FLOAT : n.kind;
+    size_t esz = kind == K_BOOL ? 1 : 8;
+    char *buf = PyMem_Malloc(size ? (size_t)size * esz : 1);
+    if (!buf) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    char *p = buf;
+    kiln_array *a = NULL;
+    if (fill(o, kind, &p) < 0) {
+        goto free_buf;
+    }
+    kiln_dtype src = kind == K_FLOAT  ? KILN_DTYPE_FLOAT64
+                     : kind == K_BOOL ? KILN_DTYPE_BOOL
+                                      : KILN_DTYPE_INT64;
+    a = kiln_array_from_data(buf, n.shape, n.ndim, src);
+    if (!a) {
+        pk_raise();
+        goto free_buf;
+    }
+    int want = dt;
+    if (want < 0) {
+        want = kind == K_FLOAT  ? KILN_DTYPE_FLOAT32
+               : kind == K_BOOL ? KILN_DTYPE_BOOL
+               : n.wide         ? KILN_DTYPE_INT64
+                                : KILN_DTYPE_INT32;
+    }
+    if ((kiln_dtype)want != src) {
+        kiln_array *c = kiln_astype(a, (kiln_dtype)want);
+        kiln_array_release(a);
+        a = c;
+        if (!a) {
+            pk_raise();
+        }
+    }
+free_buf:
+    PyMem_Free(buf);
+    return a;
+}
+
+/* ------------------------------------------------------------------ */
+/* scalars and dispatch                                               */
+/* ------------------------------------------------------------------ */
+
+static kiln_array *from_int(PyObject *o, int dt)
+{
+    int overflow;
+    long long v = PyLong_AsLongLongAndOverflow(o, &overflow);
+    if (overflow > 0) {
+        unsigned long long u = PyLong_AsUnsignedLongLong(o);
+        if (u == (unsigned long long)-1 && PyErr_Occurred()) {
+            PyErr_SetString(PyExc_OverflowError, "int too large for any "
+                            "kiln dtype");
+            return NULL;
+        }
+        return kiln_scalar_u64(u, dt < 0 ? KILN_DTYPE_UINT64
+                                         : (kiln_dtype)dt);
+    }
+    if (overflow < 0 || (v == -1 && PyErr_Occurred())) {
+        PyErr_SetString(PyExc_OverflowError, "int too small for any kiln "
+                        "dtype");
+        return NULL;
+    }
+    if (dt < 0) {
+        dt = v < INT32_MIN || v > INT32_MAX ? KILN_DTYPE_INT64
+                                            : KILN_DTYPE_INT32;
+    }
+    return kiln_scalar_i64((int64_t)v, (kiln_dtype)dt);
+}
+
+kiln_array *pk_to_array(PyObject *o, int dt)
+{
+    kiln_array *a;
+    if (PkArray_Check(o)) {
+        kiln_array *x = ((PkArray *)o)->a;
+        a = dt < 0 || kiln_array_dtype(x) == (kiln_dtype)dt
+                ? kiln_array_retain(x)
+                : kiln_astype(x, (kiln_dtype)dt);
+    } else if (PyBool_Check(o)) {
+        a = kiln_scalar_bool(o == Py_True);
+        if (a && dt >= 0 && dt != KILN_DTYPE_BOOL) {
+            kiln_array *c = kiln_astype(a, (kiln_dtype)dt);
+            kiln_array_release(a);
+            a = c;
+        }
+    } else if (PyLong_Check(o)) {
+        a = from_int(o, dt);
+        if (!a && PyErr_Occurred()) {
+            return NULL;
+        }
+    } else if (PyFloat_Check(o)) {
+        a = kiln_scalar_f64(PyFloat_AS_DOUBLE(o),
+                            dt < 0 ? KILN_DTYPE_FLOAT32 : (kiln_dtype)dt);
+    } else if (PyList_Check(o) || PyTuple_Check(o)) {
+        return from_list(o, dt);
+    } else if (PyObject_CheckBuffer(o)) {
+        return from_buffer(o, dt);
+    } else if (PyComplex_Check(o)) {
+        PyErr_SetString(PyExc_TypeError, "kiln has no complex dtype");
+        return NULL;
+    } else if (PyObject_HasAttrString(o, "__array__")) {
+        PyObject *arr = PyObject_CallMethod(o, "__array__", NULL);
+        if (!arr) {
+            return NULL;
+        }
+        a = PyObject_CheckBuffer(arr) ? from_buffer(arr, dt) : NULL;
+        if (!a && !PyErr_Occurred()) {
+            PyErr_Format(PyExc_TypeError, "%.100s.__array__() gave no "
+                         "buffer", Py_TYPE(o)->tp_name);
+        }
+        Py_DECREF(arr);
+        return a;
+    } else {
+        PyErr_Format(PyExc_TypeError, "cannot make a kiln array from "
+                     "%.100s", Py_TYPE(o)->tp_name);
+        return NULL;
+    }
+    if (!a) {
+        pk_raise();
+    }
+    return a;
+}
+
+kiln_array *pk_operand(PyObject *o)
+{
+    kiln_array *a;
+    if (PkArray_Check(o)) {
+        return kiln_array_retain(((PkArray *)o)->a);
+    }
+    if (PyBool_Check(o)) {
+        a = kiln_scalar_bool(o == Py_True);
+    } else if (PyLong_Check(o)) {
+        int overflow;
+        long long v = PyLong_AsLongLongAndOverflow(o, &overflow);
+        if (overflow) {
+            return pk_to_array(o, -1);
+        }
+        a = kiln_weak_i64((int64_t)v);
+    } else if (PyFloat_Check(o)) {
+        a = kiln_weak_f64(PyFloat_AS_DOUBLE(o));
+    } else {
+        return pk_to_array(o, -1);
+    }
+    if (!a) {
+        pk_raise();
+    }
+    return a;
+}
+
+/* ------------------------------------------------------------------ */
+/* back to Python                                                     */
+/* ------------------------------------------------------------------ */
+
+/* One element at p of dtype dt (bool, int64, uint64 or float64). */
+static PyObject *scalar_at(const char *p, kiln_dtype dt)
+{
+    switch (dt) {
+    case KILN_DTYPE_BOOL:
+        return PyBool_FromLong(*p != 0);
+    case KILN_DTYPE_UINT64: {
+        uint64_t v;
+        memcpy(&v, p, sizeof v);
+        return PyLong_FromUnsignedLongLong(v);
+    }
+    case KILN_DTYPE_INT64: {
+        int64_t v;
+        memcpy(&v, p, sizeof v);
+        return PyLong_FromLongLong(v);
+    }
+    default: {
+        double v;
+        memcpy(&v, p, sizeof v);
+        return PyFloat_FromDouble(v);
+    }
+    }
+}
+
+/* The dtype a value is read back in: bool, int64, uint64 or float64. */
+static kiln_dtype read_dtype(kiln_dtype dt)
+{
+    if (dt == KILN_DTYPE_BOOL) {
+        return dt;
+    }
+    if (dt == KILN_DTYPE_UINT64) {
+        return dt;
+    }
+    return kiln_dtype_is_integer(dt) ? KILN_DTYPE_INT64 : KILN_DTYPE_FLOAT64;
+}
+
+static PyObject *build(const char **p, const int64_t *shape, int nd,
+                       kiln_dtype dt)
+{
+    if (nd == 0) {
+        PyObject *v = scalar_at(*p, dt);
+        *p += kiln_dtype_size(dt);
+        return v;
+    }
+    PyObject *l = PyList_New((Py_ssize_t)shape[0]);
+    if (!l) {
+        return NULL;
+    }
+    for (int64_t i = 0; i < shape[0]; i++) {
+        PyObject *v = build(p, shape + 1, nd - 1, dt);
+        if (!v) {
+            Py_DECREF(l);
+            return NULL;
+        }
+        PyList_SET_ITEM(l, (Py_ssize_t)i, v);
+    }
+    return l;
+}
+
+/* a in its read dtype (new reference) and its data; NULL on error. */
+static kiln_array *readable(kiln_array *a, const void **data)
+{
+    kiln_dtype rd = read_dtype(kiln_array_dtype(a));
+    kiln_array *r = rd == kiln_array_dtype(a) ? kiln_array_retain(a)
+                                              : kiln_astype(a, rd);
+    if (!r) {
+        pk_raise();
+        return NULL;
+    }
+    const void *d;
+    Py_BEGIN_ALLOW_THREADS
+    d = kiln_array_data(r);
+    Py_END_ALLOW_THREADS
+    if (!d) {
+        kiln_array_release(r);
+        pk_raise();
+        return NULL;
+    }
+    *data = d;
+    return r;
+}
+
+PyObject *pk_tolist(kiln_array *a)
+{
+    const void *data;
+    kiln_array *r = readable(a, &data);
+    if (!r) {
+        return NULL;
+    }
+    const char *p = data;
+    PyObject *l = build(&p, kiln_array_shape(r), kiln_array_ndim(r),
+                        kiln_array_dtype(r));
+    kiln_array_release(r);
+    return l;
+}
+
+PyObject *pk_item(kiln_array *a)
+{
+    if (kiln_array_size(a) != 1) {
+        PyErr_Format(PyExc_ValueError, "item() needs an array of one "
+                     "element; this one has %lld",
+                     (long long)kiln_array_size(a));
+        return NULL;
+    }
+    const void *data;
+    kiln_array *r = readable(a, &data);
+    if (!r) {
+        return NULL;
+    }
+    PyObject *v = scalar_at(data, kiln_array_dtype(r));
+    kiln_array_release(r);
+    return v;
+}

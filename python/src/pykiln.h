@@ -1,0 +1,124 @@
+/*
+ * pykiln.h - what the files of the Python extension kiln._kiln share.
+ *
+ * The extension is written against include/kiln.h only (DESIGN.md 7): a
+ * need for an internal header means the public API is missing something.
+ *
+ * Invariants:
+ * - Every kiln_array a PkArray holds is its own reference (released in
+ *   dealloc). The extension never opens kiln scopes: arrays returned by
+ *   kiln functions are plain new references, owned by whoever wraps them.
+ * - A kiln call that fails (NULL or a status) turns into a Python exception
+ *   with pk_raise(), which maps the status to the exception type and
+ *   clears the kiln error. Python errors are never left pending across a
+ *   successful return, and kiln errors never outlive the call.
+ * - No input from Python may crash the interpreter: every conversion
+ *   checks types, ranges and overflow and raises instead.
+ */
+#ifndef PYKILN_H
+#define PYKILN_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <kiln.h>
+
+/* ------------------------------------------------------------------ */
+/* arrays (array.c)                                                   */
+/* ------------------------------------------------------------------ */
+
+typedef struct PkArray {
+    PyObject_HEAD
+    kiln_array *a; /* owned; never NULL once constructed */
+    PyObject *weakrefs;
+} PkArray;
+
+extern PyTypeObject PkArray_Type;
+
+#define PkArray_Check(o) PyObject_TypeCheck((o), &PkArray_Type)
+
+/* Wraps a new reference in a kiln.array (stealing it). a == NULL: raises
+ * the pending kiln error and returns NULL. */
+PyObject *pk_wrap(kiln_array *a);
+
+/* ------------------------------------------------------------------ */
+/* conversion (convert.c)                                             */
+/* ------------------------------------------------------------------ */
+
+/* A new kiln array from any Python value MLX's array() accepts: a
+ * kiln.array (retained, cast when dt given), bool/int/float scalars,
+ * nested lists and tuples, numpy arrays and numpy scalars, anything with
+ * the buffer protocol. dt < 0 infers the dtype as MLX does (bool, int32,
+ * float32; numpy dtypes kept except float64, which becomes float32).
+ * NULL with a Python exception on failure. */
+kiln_array *pk_to_array(PyObject *o, int dt);
+
+/* An operand of an op: kiln.array (retained), Python bool/int/float as
+ * weak scalars (MLX's weak typing), anything else as pk_to_array(o, -1).
+ * NULL with a Python exception on failure. */
+kiln_array *pk_operand(PyObject *o);
+
+/* The nested-list form of a (tolist()); a Python scalar for 0-d. */
+PyObject *pk_tolist(kiln_array *a);
+/* The one element of a as a Python bool/int/float (item()). */
+PyObject *pk_item(kiln_array *a);
+
+/* ------------------------------------------------------------------ */
+/* errors, dtypes, argument helpers (module.c)                        */
+/* ------------------------------------------------------------------ */
+
+/* Sets the Python exception for the pending kiln error (ValueError,
+ * TypeError, IndexError, MemoryError, RuntimeError; NotImplementedError
+ * never) and clears it; returns NULL. With no kiln error pending it raises
+ * RuntimeError("unknown error") so a NULL return always has a reason. */
+PyObject *pk_raise(void);
+/* Same for a status-returning call: 0 when st is KILN_OK, else -1 with
+ * the exception set. */
+int pk_check(kiln_status st);
+
+/* kiln.Dtype objects: one per kiln_dtype, kiln.float32 etc. */
+typedef struct PkDtype {
+    PyObject_HEAD
+    kiln_dtype dt;
+} PkDtype;
+extern PyTypeObject PkDtype_Type;
+/* Borrowed reference to the singleton for dt. */
+PyObject *pk_dtype_obj(kiln_dtype dt);
+/* A kiln.Dtype (or None when allow_none: *out = -1) to a dtype; -1 with
+ * TypeError otherwise. Usable as an "O&" converter via pk_conv_dtype. */
+int pk_dtype_from(PyObject *o, int *out, int allow_none);
+int pk_conv_dtype(PyObject *o, void *out);      /* int *; None -> -1 */
+
+/* Axes: None (all, *naxes = -1), an int, or a sequence of ints; at most
+ * KILN_MAX_NDIM. 0 / -1 with TypeError or ValueError. */
+int pk_axes(PyObject *o, int *axes, int *naxes);
+/* A shape: an int or a sequence of ints (each >= -1 when allow_neg1 for
+ * reshape, else >= 0). 0 / -1 with an exception. */
+int pk_shape(PyObject *o, int64_t *shape, int *ndim, int allow_neg1);
+/* A Python int that fits an int (axes, counts); -1 with an exception. */
+int pk_int(PyObject *o, int *out);
+
+/* The module object kiln._kiln (borrowed; set at import). Array methods
+ * that mirror module functions (x.sum(...) is kiln.sum(x, ...)) look the
+ * function up here when called. */
+extern PyObject *pk_module;
+
+/* ------------------------------------------------------------------ */
+/* trees (tree.c)                                                     */
+/* ------------------------------------------------------------------ */
+
+/* Appends every kiln.array leaf of a tree (lists, tuples, namedtuples,
+ * dicts, nested; other leaves skipped) to `out`, a Python list. 0, or -1
+ * with an exception. */
+int pk_tree_arrays(PyObject *tree, PyObject *out);
+
+/* Module sections: each adds its functions and types to the module. */
+int pk_init_array(PyObject *m);
+int pk_init_ops(PyObject *m);
+int pk_init_compile(PyObject *m);
+int pk_init_transforms(PyObject *m);
+int pk_init_random(PyObject *m);
+int pk_init_device(PyObject *m);
+int pk_init_eval(PyObject *m);
+
+#endif
