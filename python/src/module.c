@@ -283,6 +283,7 @@ PyMODINIT_FUNC PyInit__kiln(void)
     }
     pk_module = m;
     if (init_dtypes(m) < 0 || pk_init_array(m) < 0 || pk_init_ops(m) < 0 ||
+        pk_init_ops_shape(m) < 0 ||
         pk_init_compile(m) < 0 || pk_init_transforms(m) < 0 ||
         pk_init_random(m) < 0 || pk_init_device(m) < 0 ||
         pk_init_eval(m) < 0) {

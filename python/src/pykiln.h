@@ -107,14 +107,35 @@ extern PyObject *pk_module;
 /* trees (tree.c)                                                     */
 /* ------------------------------------------------------------------ */
 
-/* Appends every kiln.array leaf of a tree (lists, tuples, namedtuples,
- * dicts, nested; other leaves skipped) to `out`, a Python list. 0, or -1
- * with an exception. */
+/* A tree is a nest of lists, tuples (namedtuples keep their type) and
+ * dicts (insertion order) whose leaves are kiln.arrays or other values.
+ *
+ * pk_tree_flatten appends the kiln.array leaves, in depth-first order, to
+ * `leaves` (a Python list) and returns a new reference to a treedef: an
+ * opaque Python object describing the structure with every non-array leaf
+ * kept in it. With `strict`, a non-array leaf must be int, float, bool,
+ * str or None, else ValueError naming its type and `what` (e.g.
+ * "[compile] function arguments"). NULL with an exception on failure. */
+PyObject *pk_tree_flatten(PyObject *tree, PyObject *leaves, int strict,
+                          const char *what);
+/* The tree of `treedef` with its array leaves taken in order from
+ * `leaves` (a sequence of kiln.arrays or other objects; its length must
+ * be pk_tree_count(treedef)). New reference, NULL with an exception. */
+PyObject *pk_tree_unflatten(PyObject *treedef, PyObject *leaves);
+/* The number of array leaves of a treedef. */
+Py_ssize_t pk_tree_count(PyObject *treedef);
+/* Appends to `key` (a bytearray) bytes that identify the treedef: its
+ * structure, container types and the values of its non-array leaves;
+ * equal bytes mean equal trees (for compile's cache key). 0 or -1. */
+int pk_tree_key(PyObject *treedef, PyObject *key);
+/* Appends every kiln.array leaf of a tree to `out` (a Python list); other
+ * leaves are skipped. 0, or -1 with an exception. */
 int pk_tree_arrays(PyObject *tree, PyObject *out);
 
 /* Module sections: each adds its functions and types to the module. */
 int pk_init_array(PyObject *m);
 int pk_init_ops(PyObject *m);
+int pk_init_ops_shape(PyObject *m);
 int pk_init_compile(PyObject *m);
 int pk_init_transforms(PyObject *m);
 int pk_init_random(PyObject *m);
