@@ -47,7 +47,7 @@ SAN_OBJ := $(SRC:%.c=$(SAN_DIR)/%.o) $(TEST_SRC:%.c=$(SAN_DIR)/%.o) \
            $(SAN_DIR)/gen/preamble.o
 
 .PHONY: all lib test test-c test-san test-py demo demo-run bench bench-run \
-        deps clean format-check symbols-check fuzz pyext venv
+        deps clean format-check symbols-check fuzz pyext venv bench-peers
 
 all: lib $(BUILD)/test_runner venv
 
@@ -195,6 +195,11 @@ bench-run: $(BUILD)/bench/bench_core $(BUILD)/bench/compile_bench \
 	$(BUILD)/bench/bench_core $(BUILD)/bench.json
 	$(BUILD)/bench/compile_bench $(BUILD)/bench.json
 	$(BUILD)/bench/mlp_bench $(BUILD)/bench.json
+
+# kiln beside numpy, numexpr, MLX, JAX and torch (installed into
+# build/peers-venv when they can be had) -> build/bench-peers.json
+bench-peers: venv
+	sh bench/peers/run.sh
 
 format-check:
 	@command -v clang-format >/dev/null || { echo "clang-format missing"; \

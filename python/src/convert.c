@@ -560,3 +560,204 @@ PyObject *pk_item(kiln_array *a)
     kiln_array_release(r);
     return v;
 }
+
+kiln_array *pk_convert_operand(PyObject *o, kiln_dtype like)
+{
+    if (PyLong_Check(o) && !PyBool_Check(o) &&
+        kiln_dtype_is_integer(like) && kiln_dtype_size(like) < 8) {
+        int bits = 8 * (int)kiln_dtype_size(like);
+        int is_signed = kiln_dtype_is_signed(like);
+        long long lo = is_signed ? -(1LL << (bits - 1)) : 0;
+        long long hi = is_signed ? (1LL << (bits - 1)) - 1
+                                 : (1LL << bits) - 1;
+        int overflow;
+        long long v = PyLong_AsLongLongAndOverflow(o, &overflow);
+        if (v == -1 && PyErr_Occurred()) {
+            return NULL;
+        }
+        if (overflow || v < lo || v > hi) {
+            PyErr_Format(PyExc_ValueError, "converting %R to %s would "
+                         "overflow", o, kiln_dtype_name(like));
+            return NULL;
+        }
+    }
+    return pk_operand(o);
+}
+
+/* ------------------------------------------------------------------ */
+/* repr                                                               */
+/* ------------------------------------------------------------------ */
+
+/* repr follows MLX's printer: elements of the last axis joined by ", ",
+ * rows by ",\n" and an indent of 7 + depth spaces, floats as C's %g
+ * (what a C++ stream prints), bools as True/False; an axis longer than
+ * 2 * EDGE shows its first and last EDGE entries around "...". Only those
+ * entries are read: the array is cut down to them before evaluating. */
+enum { EDGE = 3 };
+
+typedef struct text {
+    char *p;
+    size_t n, cap;
+} text;
+
+static int put(text *t, const char *s, size_t n)
+{
+    if (t->n + n + 1 > t->cap) {
+        size_t cap = t->cap ? t->cap : 256;
+        while (cap < t->n + n + 1) {
+            cap *= 2;
+        }
+        char *p = PyMem_Realloc(t->p, cap);
+        if (!p) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        t->p = p;
+        t->cap = cap;
+    }
+    memcpy(t->p + t->n, s, n);
+    t->n += n;
+    return 0;
+}
+
+static int puts_(text *t, const char *s)
+{
+    return put(t, s, strlen(s));
+}
+
+static int put_elem(text *t, const char *p, kiln_dtype dt)
+{
+    char buf[64];
+    switch (dt) {
+    case KILN_DTYPE_BOOL:
+        return puts_(t, *p ? "True" : "False");
+    case KILN_DTYPE_UINT64: {
+        uint64_t v;
+        memcpy(&v, p, sizeof v);
+        snprintf(buf, sizeof buf, "%llu", (unsigned long long)v);
+        break;
+    }
+    case KILN_DTYPE_INT64: {
+        int64_t v;
+        memcpy(&v, p, sizeof v);
+        snprintf(buf, sizeof buf, "%lld", (long long)v);
+        break;
+    }
+    default: {
+        double v;
+        memcpy(&v, p, sizeof v);
+        snprintf(buf, sizeof buf, "%g", v);
+        break;
+    }
+    }
+    return puts_(t, buf);
+}
+
+/* a with every axis longer than 2 * EDGE cut to its EDGE first and last
+ * entries. New reference, NULL with an exception. */
+static kiln_array *edges(kiln_array *a)
+{
+    kiln_array *r = kiln_array_retain(a);
+    int nd = kiln_array_ndim(a);
+    for (int d = 0; d < nd && r; d++) {
+        int64_t n = kiln_array_dim(r, d);
+        if (n <= 2 * EDGE) {
+            continue;
+        }
+        int64_t start[KILN_MAX_NDIM], stop[KILN_MAX_NDIM];
+        for (int i = 0; i < nd; i++) {
+            start[i] = KILN_SLICE_BEGIN;
+            stop[i] = KILN_SLICE_END;
+        }
+        stop[d] = EDGE;
+        kiln_array *parts[2];
+        parts[0] = kiln_slice(r, start, stop, NULL);
+        start[d] = n - EDGE;
+        stop[d] = KILN_SLICE_END;
+        parts[1] = kiln_slice(r, start, stop, NULL);
+        kiln_array *c = parts[0] && parts[1]
+                            ? kiln_concatenate(parts, 2, d)
+                            : NULL;
+        kiln_array_release(parts[0]);
+        kiln_array_release(parts[1]);
+        kiln_array_release(r);
+        r = c;
+    }
+    if (!r) {
+        pk_raise();
+    }
+    return r;
+}
+
+/* Prints the sub-array at axis `dim` whose first element is at data +
+ * off * esz (offsets counted in the cut array, of shape cut). */
+static int put_sub(text *t, const char *data, const int64_t *full,
+                   const int64_t *cut, int nd, int dim, int64_t off,
+                   kiln_dtype dt)
+{
+    int64_t n = full[dim];
+    int64_t stride = 1;
+    for (int d = dim + 1; d < nd; d++) {
+        stride *= cut[d];
+    }
+    int last = dim == nd - 1;
+    char indent[KILN_MAX_NDIM + 8];
+    memset(indent, ' ', (size_t)(7 + dim));
+    indent[7 + dim] = '\0';
+    if (puts_(t, "[") < 0) {
+        return -1;
+    }
+    for (int64_t i = 0; i < n; i++) {
+        if (i > 0 && !last && puts_(t, indent) < 0) {
+            return -1;
+        }
+        int64_t ci = n > 2 * EDGE && i >= EDGE ? i - (n - 2 * EDGE) : i;
+        int st;
+        if (n > 2 * EDGE && i == EDGE) {
+            st = puts_(t, "...");
+            i = n - EDGE - 1;
+        } else if (last) {
+            st = put_elem(t, data + (off + ci) * (int64_t)kiln_dtype_size(dt),
+                          dt);
+        } else {
+            st = put_sub(t, data, full, cut, nd, dim + 1,
+                         off + ci * stride, dt);
+        }
+        if (st < 0 || (i != n - 1 && puts_(t, last ? ", " : ",\n") < 0)) {
+            return -1;
+        }
+    }
+    return puts_(t, "]");
+}
+
+PyObject *pk_convert_repr(kiln_array *a)
+{
+    kiln_array *c = edges(a);
+    if (!c) {
+        return NULL;
+    }
+    const void *data;
+    kiln_array *r = readable(c, &data);
+    kiln_array_release(c);
+    if (!r) {
+        return NULL;
+    }
+    text t = {0};
+    PyObject *s = NULL;
+    kiln_dtype rd = kiln_array_dtype(r);
+    int nd = kiln_array_ndim(a);
+    int st = puts_(&t, "array(");
+    if (st == 0) {
+        st = nd == 0 ? put_elem(&t, data, rd)
+                     : put_sub(&t, data, kiln_array_shape(a),
+                               kiln_array_shape(r), nd, 0, 0, rd);
+    }
+    if (st == 0 && puts_(&t, ", dtype=") == 0 &&
+        puts_(&t, kiln_dtype_name(kiln_array_dtype(a))) == 0 &&
+        puts_(&t, ")") == 0) {
+        s = PyUnicode_FromStringAndSize(t.p, (Py_ssize_t)t.n);
+    }
+    PyMem_Free(t.p);
+    kiln_array_release(r);
+    return s;
+}

@@ -62,6 +62,21 @@ kiln_array *pk_operand(PyObject *o);
 PyObject *pk_tolist(kiln_array *a);
 /* The one element of a as a Python bool/int/float (item()). */
 PyObject *pk_item(kiln_array *a);
+/* pk_operand for an operand paired with an array of dtype `like`: a
+ * Python int that does not fit a narrow integer `like` (int8 ... int32,
+ * uint8 ... uint32) raises ValueError, as MLX does. */
+kiln_array *pk_convert_operand(PyObject *o, kiln_dtype like);
+/* repr(x) as MLX prints it: array([1, 2], dtype=int32). */
+PyObject *pk_convert_repr(kiln_array *a);
+
+/* The parts of the kiln.array type in number.c and index.c. */
+extern PyNumberMethods pk_number_methods;
+PyObject *pk_number_richcompare(PyObject *a, PyObject *b, int op);
+Py_hash_t pk_number_hash(PyObject *o);
+PyObject *pk_index_get(PkArray *self, PyObject *key);     /* x[key] */
+int pk_index_set(PkArray *self, PyObject *key, PyObject *v);
+PyObject *pk_index_at(PkArray *self);                     /* x.at */
+int pk_index_init(PyObject *m);
 
 /* ------------------------------------------------------------------ */
 /* errors, dtypes, argument helpers (module.c)                        */
@@ -132,10 +147,35 @@ int pk_tree_key(PyObject *treedef, PyObject *key);
  * leaves are skipped. 0, or -1 with an exception. */
 int pk_tree_arrays(PyObject *tree, PyObject *out);
 
+/* ------------------------------------------------------------------ */
+/* helpers of the shape ops (ops_shape.c)                             */
+/* ------------------------------------------------------------------ */
+
+/* Raises the pending kiln error as pk_raise does, except that an index
+ * error (the core's bad axis) is a ValueError, as in MLX's ops. NULL. */
+PyObject *pk_ops_shape_fail(void);
+/* pk_wrap(y), or pk_ops_shape_fail() when y is NULL. */
+PyObject *pk_ops_shape_wrap(kiln_array *y);
+/* A new Python list of the arrays of l, which it frees; l == NULL:
+ * pk_ops_shape_fail(). */
+PyObject *pk_ops_shape_list(kiln_list *l);
+/* pk_to_array(item, -1) of every item of a list or tuple, in a PyMem
+ * buffer of *n new references (free with pk_ops_shape_free); NULL with
+ * TypeError for other containers. */
+kiln_array **pk_ops_shape_arrays(PyObject *seq, int *n);
+void pk_ops_shape_free(kiln_array **xs, int n);
+/* A Python int (not bool) as int64; -1 with an exception. */
+int pk_ops_shape_i64(PyObject *o, int64_t *out);
+/* An axis that may be None (*flat = true: the flattened array). */
+int pk_ops_shape_opt_axis(PyObject *o, int *axis, bool *flat);
+
 /* Module sections: each adds its functions and types to the module. */
 int pk_init_array(PyObject *m);
 int pk_init_ops(PyObject *m);
+int pk_init_ops_reduce(PyObject *m); /* called by pk_init_ops */
 int pk_init_ops_shape(PyObject *m);
+int pk_init_ops_layout(PyObject *m); /* called by pk_init_ops_shape */
+int pk_init_dtype_info(PyObject *m); /* called by pk_init_ops_shape */
 int pk_init_compile(PyObject *m);
 int pk_init_transforms(PyObject *m);
 int pk_init_random(PyObject *m);

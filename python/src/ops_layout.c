@@ -1,0 +1,1001 @@
+/*
+ * ops_layout.c - module functions that join, split, pad, repeat, index
+ * and sort arrays: concatenate, stack, split, pad, tile, repeat, roll,
+ * take, take_along_axis, sort, argsort, partition, argpartition, topk,
+ * diag, diagonal, trace, meshgrid.
+ *
+ * Signatures follow mlx.core (python/src/ops.cpp); `stream` is accepted
+ * and ignored. An axis of None means the flattened array where MLX says
+ * so. Registered from pk_init_ops_shape (ops_shape.c), whose helpers
+ * (pk_ops_shape_*) it uses.
+ *
+ * Invariants: lazy only (no evaluation, no GIL release), so these work on
+ * the placeholders of compile and the transforms; every kiln array made
+ * here is released or wrapped on every path.
+ */
+#include "pykiln.h"
+
+#include <string.h>
+
+/* x[lo:hi] along axis ax (other axes whole). */
+static kiln_array *slice_axis(kiln_array *x, int ax, int64_t lo,
+                              int64_t hi)
+{
+    int64_t start[KILN_MAX_NDIM], stop[KILN_MAX_NDIM];
+    int nd = kiln_array_ndim(x);
+    for (int i = 0; i < nd; i++) {
+        start[i] = KILN_SLICE_BEGIN;
+        stop[i] = KILN_SLICE_END;
+    }
+    start[ax] = lo;
+    stop[ax] = hi;
+    return kiln_slice(x, start, stop, NULL);
+}
+
+/* axis normalised against nd; -1 with ValueError when out of range. */
+static int norm_axis(int axis, int nd, const char *fn)
+{
+    if (axis < -nd || axis >= nd) {
+        PyErr_Format(PyExc_ValueError, "[%s] axis %d is out of bounds for "
+                     "array of ndim %d", fn, axis, nd);
+        return -1;
+    }
+    return axis < 0 ? axis + nd : axis;
+}
+
+/* ------------------------------------------------------------------ */
+/* joining and splitting                                              */
+/* ------------------------------------------------------------------ */
+
+/* concatenate/concat/stack(arrays, axis=0): axis None flattens every
+ * array first (concatenate) or means 0 (stack). */
+static PyObject *join(PyObject *args, PyObject *kw, const char *fmt,
+                      const char *fn, bool stack)
+{
+    static char *kwlist[] = {"", "axis", "stream", NULL};
+    PyObject *lo, *xo = NULL, *stream = NULL;
+    int axis = 0, n;
+    bool flat = false;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, fmt, kwlist, &lo, &xo,
+                                     &stream) ||
+        (xo && pk_ops_shape_opt_axis(xo, &axis, &flat) < 0)) {
+        return NULL;
+    }
+    kiln_array **xs = pk_ops_shape_arrays(lo, &n);
+    if (!xs) {
+        return NULL;
+    }
+    if (n == 0) {
+        pk_ops_shape_free(xs, n);
+        PyErr_Format(PyExc_ValueError, "[%s] no arrays given", fn);
+        return NULL;
+    }
+    kiln_array *y = NULL;
+    if (flat && !stack) {
+        int64_t all = -1;
+        for (int i = 0; i < n; i++) {
+            kiln_array *f = kiln_reshape(xs[i], &all, 1);
+            kiln_array_release(xs[i]);
+            xs[i] = f;
+        }
+    }
+    y = stack ? kiln_stack(xs, n, axis) : kiln_concatenate(xs, n, axis);
+    pk_ops_shape_free(xs, n);
+    return pk_ops_shape_wrap(y);
+}
+
+static PyObject *concatenate(PyObject *self, PyObject *args, PyObject *kw)
+{
+    (void)self;
+    return join(args, kw, "O|O$O:concatenate", "concatenate", false);
+}
+
+static PyObject *concat(PyObject *self, PyObject *args, PyObject *kw)
+{
+    (void)self;
+    return join(args, kw, "O|O$O:concat", "concat", false);
+}
+
+static PyObject *stack(PyObject *self, PyObject *args, PyObject *kw)
+{
+    (void)self;
+    return join(args, kw, "O|O$O:stack", "stack", true);
+}
+
+/* split(a, indices_or_sections, axis=0) -> list. */
+static PyObject *split(PyObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"", "indices_or_sections", "axis", "stream",
+                             NULL};
+    PyObject *ao, *io, *xo = NULL, *stream = NULL;
+    int axis = 0, sections = 0;
+    (void)self;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|O$O:split", kwlist, &ao,
+                                     &io, &xo, &stream) ||
+        (xo && pk_int(xo, &axis) < 0)) {
+        return NULL;
+    }
+    int64_t *idx = NULL;
+    Py_ssize_t nidx = 0;
+    if (PyList_Check(io) || PyTuple_Check(io)) {
+        nidx = PySequence_Fast_GET_SIZE(io);
+        if (nidx > INT32_MAX / 2) {
+            PyErr_SetString(PyExc_ValueError, "[split] too many indices");
+            return NULL;
+        }
+        idx = PyMem_Calloc((size_t)(nidx > 0 ? nidx : 1), sizeof *idx);
+        if (!idx) {
+            return PyErr_NoMemory();
+        }
+        for (Py_ssize_t i = 0; i < nidx; i++) {
+            if (pk_ops_shape_i64(PySequence_Fast_GET_ITEM(io, i), &idx[i]) <
+                0) {
+                PyMem_Free(idx);
+                return NULL;
+            }
+        }
+    } else if (pk_int(io, &sections) < 0) {
+        return NULL;
+    }
+    kiln_array *a = pk_to_array(ao, -1);
+    if (!a) {
+        PyMem_Free(idx);
+        return NULL;
+    }
+    kiln_list *l = kiln_split(a, sections, idx, (int)nidx, axis);
+    kiln_array_release(a);
+    PyMem_Free(idx);
+    return pk_ops_shape_list(l);
+}
+
+/* ------------------------------------------------------------------ */
+/* padding and repetition                                             */
+/* ------------------------------------------------------------------ */
+
+/* A sequence of exactly two ints (before, after). 1 when o is one, 0
+ * when it is not (no exception), -1 on error. */
+static int int_pair(PyObject *o, int64_t *p)
+{
+    if ((!PyList_Check(o) && !PyTuple_Check(o)) ||
+        PySequence_Fast_GET_SIZE(o) != 2) {
+        return 0;
+    }
+    for (int i = 0; i < 2; i++) {
+        PyObject *v = PySequence_Fast_GET_ITEM(o, i);
+        if (PyBool_Check(v) || !PyIndex_Check(v)) {
+            return 0;
+        }
+        if (pk_ops_shape_i64(v, &p[i]) < 0) {
+            return -1;
+        }
+    }
+    return 1;
+}
+
+/* MLX's pad_width forms into nd (before, after) pairs: an int, (int,),
+ * (before, after), or a sequence of pairs (one pair, or one per axis). */
+static int pad_widths(PyObject *o, int nd, int64_t *pw)
+{
+    int64_t p[2];
+    int r;
+    if (PyIndex_Check(o) && !PyBool_Check(o)) {
+        if (pk_ops_shape_i64(o, &p[0]) < 0) {
+            return -1;
+        }
+        p[1] = p[0];
+    } else if ((PyList_Check(o) || PyTuple_Check(o)) &&
+               PySequence_Fast_GET_SIZE(o) == 1 &&
+               PyIndex_Check(PySequence_Fast_GET_ITEM(o, 0))) {
+        if (pk_ops_shape_i64(PySequence_Fast_GET_ITEM(o, 0), &p[0]) < 0) {
+            return -1;
+        }
+        p[1] = p[0];
+    } else if ((r = int_pair(o, p)) != 0) {
+        if (r < 0) {
+            return -1;
+        }
+    } else if (PyList_Check(o) || PyTuple_Check(o)) {
+        Py_ssize_t n = PySequence_Fast_GET_SIZE(o);
+        if (n != 1 && n != nd) {
+            PyErr_Format(PyExc_ValueError, "[pad] %zd padding pairs given "
+                         "for an array of ndim %d", n, nd);
+            return -1;
+        }
+        for (Py_ssize_t i = 0; i < n; i++) {
+            r = int_pair(PySequence_Fast_GET_ITEM(o, i), &pw[2 * i]);
+            if (r <= 0) {
+                if (r == 0) {
+                    PyErr_SetString(PyExc_TypeError, "[pad] pad_width "
+                                    "entries must be (before, after) pairs "
+                                    "of ints");
+                }
+                return -1;
+            }
+        }
+        if (n == nd) {
+            return 0;
+        }
+        p[0] = pw[0];
+        p[1] = pw[1];
+    } else {
+        PyErr_Format(PyExc_TypeError, "[pad] pad_width must be an int, a "
+                     "pair or a sequence of pairs, got %.100s",
+                     Py_TYPE(o)->tp_name);
+        return -1;
+    }
+    for (int i = 0; i < nd; i++) {
+        pw[2 * i] = p[0];
+        pw[2 * i + 1] = p[1];
+    }
+    return 0;
+}
+
+/* Edge padding: each axis gets copies of its first and last slices. */
+static kiln_array *pad_edge(kiln_array *x, const int64_t *pw)
+{
+    kiln_array *y = kiln_array_retain(x);
+    int nd = kiln_array_ndim(x);
+    for (int ax = 0; y && ax < nd; ax++) {
+        if (pw[2 * ax] == 0 && pw[2 * ax + 1] == 0) {
+            continue;
+        }
+        int64_t n = kiln_array_dim(y, ax);
+        if (n == 0) {
+            kiln_array_release(y);
+            PyErr_Format(PyExc_ValueError, "[pad] cannot edge-pad axis %d "
+                         "of size 0", ax);
+            return NULL;
+        }
+        int64_t shape[KILN_MAX_NDIM];
+        memcpy(shape, kiln_array_shape(y), sizeof shape[0] * (size_t)nd);
+        kiln_array *parts[3] = {NULL, kiln_array_retain(y), NULL};
+        for (int side = 0; side < 2; side++) {
+            int64_t w = pw[2 * ax + side];
+            if (w < 0) {
+                PyErr_Format(PyExc_ValueError, "[pad] pad widths must be "
+                             "non-negative, got %lld for axis %d",
+                             (long long)w, ax);
+                break;
+            }
+            kiln_array *s = side == 0 ? slice_axis(y, ax, 0, 1)
+                                      : slice_axis(y, ax, n - 1, n);
+            shape[ax] = w;
+            parts[side * 2] = kiln_broadcast_to(s, shape, nd);
+            kiln_array_release(s);
+        }
+        kiln_array *z = NULL;
+        if (!PyErr_Occurred()) {
+            z = kiln_concatenate(parts, 3, ax);
+        }
+        for (int i = 0; i < 3; i++) {
+            kiln_array_release(parts[i]);
+        }
+        kiln_array_release(y);
+        y = z;
+    }
+    if (!y && !PyErr_Occurred()) {
+        pk_ops_shape_fail();
+    }
+    return y;
+}
+
+/* Constant padding with an array value (or an int too big for a double):
+ * pad with 0, then put the value where a padded mask of ones is false. */
+static kiln_array *pad_array_value(kiln_array *x, const int64_t *pw,
+                                   kiln_array *v)
+{
+    int nd = kiln_array_ndim(x);
+    kiln_array *y0 = kiln_pad(x, pw, 0.0);
+    kiln_array *one = kiln_ones(kiln_array_shape(x), nd, KILN_DTYPE_BOOL);
+    kiln_array *mask = kiln_pad(one, pw, 0.0);
+    kiln_array *c = kiln_astype(v, kiln_array_dtype(x));
+    kiln_array *y = kiln_where(mask, y0, c);
+    kiln_array_release(y0);
+    kiln_array_release(one);
+    kiln_array_release(mask);
+    kiln_array_release(c);
+    return y;
+}
+
+static PyObject *pad(PyObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"", "pad_width", "mode", "constant_values",
+                             "stream", NULL};
+    PyObject *ao, *po, *vo = NULL, *stream = NULL;
+    const char *mode = "constant";
+    int64_t pw[2 * KILN_MAX_NDIM];
+    (void)self;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|sO$O:pad", kwlist, &ao,
+                                     &po, &mode, &vo, &stream)) {
+        return NULL;
+    }
+    bool edge = strcmp(mode, "edge") == 0;
+    if (!edge && strcmp(mode, "constant") != 0) {
+        PyErr_Format(PyExc_ValueError, "[pad] invalid padding mode '%s' "
+                     "(expected 'constant' or 'edge')", mode);
+        return NULL;
+    }
+    kiln_array *a = pk_to_array(ao, -1);
+    if (!a) {
+        return NULL;
+    }
+    kiln_array *y = NULL;
+    if (pad_widths(po, kiln_array_ndim(a), pw) < 0) {
+        goto done;
+    }
+    if (edge) {
+        y = pad_edge(a, pw);
+        kiln_array_release(a);
+        return y ? pk_wrap(y) : NULL;
+    }
+    if (!vo || PyFloat_Check(vo) || PyBool_Check(vo)) {
+        y = kiln_pad(a, pw, vo ? PyFloat_AsDouble(vo) : 0.0);
+    } else {
+        int overflow = 0;
+        long long iv = PyLong_Check(vo)
+                           ? PyLong_AsLongLongAndOverflow(vo, &overflow)
+                           : 0;
+        if (PyLong_Check(vo) && !overflow && iv >= -(1LL << 53) &&
+            iv <= (1LL << 53)) {
+            y = kiln_pad(a, pw, (double)iv);
+        } else {
+            kiln_array *v = pk_to_array(vo, -1);
+            if (!v) {
+                goto done;
+            }
+            y = pad_array_value(a, pw, v);
+            kiln_array_release(v);
+        }
+    }
+    kiln_array_release(a);
+    return pk_ops_shape_wrap(y);
+done:
+    kiln_array_release(a);
+    return NULL;
+}
+
+static PyObject *tile(PyObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"", "", "stream", NULL};
+    PyObject *ao, *ro, *stream = NULL;
+    int64_t reps[KILN_MAX_NDIM];
+    int nreps;
+    (void)self;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|$O:tile", kwlist, &ao,
+                                     &ro, &stream) ||
+        pk_shape(ro, reps, &nreps, 0) < 0) {
+        return NULL;
+    }
+    kiln_array *a = pk_to_array(ao, -1);
+    if (!a) {
+        return NULL;
+    }
+    kiln_array *y = kiln_tile(a, reps, nreps);
+    kiln_array_release(a);
+    return pk_ops_shape_wrap(y);
+}
+
+static PyObject *repeat(PyObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"", "repeats", "axis", "stream", NULL};
+    PyObject *ao, *ro, *xo = Py_None, *stream = NULL;
+    int64_t repeats;
+    int axis;
+    bool flat;
+    (void)self;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|O$O:repeat", kwlist, &ao,
+                                     &ro, &xo, &stream) ||
+        pk_ops_shape_i64(ro, &repeats) < 0 ||
+        pk_ops_shape_opt_axis(xo, &axis, &flat) < 0) {
+        return NULL;
+    }
+    kiln_array *a = pk_to_array(ao, -1);
+    if (!a) {
+        return NULL;
+    }
+    kiln_array *y = kiln_repeat(a, repeats, axis, flat);
+    kiln_array_release(a);
+    return pk_ops_shape_wrap(y);
+}
+
+/* x rolled by s along ax: its last s elements first. */
+static kiln_array *roll_axis(kiln_array *x, int ax, int64_t s)
+{
+    int64_t n = kiln_array_dim(x, ax);
+    if (n == 0 || (s %= n) == 0) {
+        return kiln_array_retain(x);
+    }
+    if (s < 0) {
+        s += n;
+    }
+    kiln_array *parts[2] = {slice_axis(x, ax, n - s, n),
+                            slice_axis(x, ax, 0, n - s)};
+    kiln_array *y = kiln_concatenate(parts, 2, ax);
+    kiln_array_release(parts[0]);
+    kiln_array_release(parts[1]);
+    return y;
+}
+
+/* Shifts as ints: one int, or a sequence of them. */
+static int shifts_of(PyObject *o, int64_t *sh, int *n)
+{
+    if (PyIndex_Check(o) && !PyBool_Check(o)) {
+        *n = 1;
+        return pk_ops_shape_i64(o, &sh[0]);
+    }
+    if (!PyList_Check(o) && !PyTuple_Check(o)) {
+        PyErr_Format(PyExc_TypeError, "[roll] shift must be an int or a "
+                     "sequence of ints, got %.100s", Py_TYPE(o)->tp_name);
+        return -1;
+    }
+    Py_ssize_t len = PySequence_Fast_GET_SIZE(o);
+    if (len > KILN_MAX_NDIM) {
+        PyErr_SetString(PyExc_ValueError, "[roll] too many shifts");
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < len; i++) {
+        if (pk_ops_shape_i64(PySequence_Fast_GET_ITEM(o, i), &sh[i]) < 0) {
+            return -1;
+        }
+    }
+    *n = (int)len;
+    return 0;
+}
+
+/* roll(a, shift, axis=None): numpy's rules; axis None rolls the
+ * flattened array by the sum of the shifts and restores the shape. */
+static PyObject *roll(PyObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"", "shift", "axis", "stream", NULL};
+    PyObject *ao, *so, *xo = Py_None, *stream = NULL;
+    int64_t sh[KILN_MAX_NDIM];
+    int axes[KILN_MAX_NDIM], nsh, naxes;
+    (void)self;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|O$O:roll", kwlist, &ao,
+                                     &so, &xo, &stream) ||
+        shifts_of(so, sh, &nsh) < 0 || pk_axes(xo, axes, &naxes) < 0) {
+        return NULL;
+    }
+    if (nsh == 0) {
+        PyErr_SetString(PyExc_ValueError, "[roll] no shift given");
+        return NULL;
+    }
+    if (naxes >= 0 && nsh != 1 && naxes != 1 && nsh != naxes) {
+        PyErr_Format(PyExc_ValueError, "[roll] %d shifts for %d axes", nsh,
+                     naxes);
+        return NULL;
+    }
+    kiln_array *a = pk_to_array(ao, -1);
+    if (!a) {
+        return NULL;
+    }
+    int nd = kiln_array_ndim(a);
+    kiln_array *y = NULL;
+    if (naxes < 0 || (naxes == 1 && nsh > 1)) {
+        /* every shift applies to one axis: their sum, taken mod n */
+        int ax = naxes < 0 ? 0 : norm_axis(axes[0], nd, "roll");
+        int64_t n = naxes < 0 ? kiln_array_size(a)
+                              : (ax < 0 ? 0 : kiln_array_dim(a, ax));
+        int64_t total = 0;
+        for (int i = 0; n > 0 && i < nsh; i++) {
+            total += sh[i] % n;
+        }
+        if (naxes < 0) {
+            int64_t all = -1;
+            kiln_array *f = kiln_reshape(a, &all, 1);
+            kiln_array *r = f ? roll_axis(f, 0, total) : NULL;
+            y = kiln_reshape(r, kiln_array_shape(a), nd);
+            kiln_array_release(f);
+            kiln_array_release(r);
+        } else if (ax >= 0) {
+            y = roll_axis(a, ax, total);
+        }
+    } else {
+        y = kiln_array_retain(a);
+        for (int i = 0; y && i < naxes; i++) {
+            int ax = norm_axis(axes[i], nd, "roll");
+            kiln_array *r = ax < 0 ? NULL
+                                   : roll_axis(y, ax, sh[nsh == 1 ? 0 : i]);
+            kiln_array_release(y);
+            y = r;
+        }
+    }
+    kiln_array_release(a);
+    if (!y && PyErr_Occurred()) {
+        return NULL;
+    }
+    return pk_ops_shape_wrap(y);
+}
+
+/* ------------------------------------------------------------------ */
+/* indexing and sorting                                               */
+/* ------------------------------------------------------------------ */
+
+/* take(a, indices, axis=None): an int index drops the axis, as a[.., i]. */
+static PyObject *take(PyObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"", "indices", "axis", "stream", NULL};
+    PyObject *ao, *io, *xo = Py_None, *stream = NULL;
+    int axis;
+    bool flat;
+    (void)self;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|O$O:take", kwlist, &ao,
+                                     &io, &xo, &stream) ||
+        pk_ops_shape_opt_axis(xo, &axis, &flat) < 0) {
+        return NULL;
+    }
+    kiln_array *idx = pk_to_array(io, -1);
+    if (!idx) {
+        return NULL;
+    }
+    kiln_array *a = pk_to_array(ao, -1);
+    if (!a) {
+        kiln_array_release(idx);
+        return NULL;
+    }
+    kiln_array *y = kiln_take(a, idx, axis, flat);
+    kiln_array_release(a);
+    kiln_array_release(idx);
+    return pk_ops_shape_wrap(y);
+}
+
+static PyObject *take_along_axis(PyObject *self, PyObject *args,
+                                 PyObject *kw)
+{
+    static char *kwlist[] = {"", "indices", "axis", "stream", NULL};
+    PyObject *ao, *io, *xo = Py_None, *stream = NULL;
+    int axis;
+    bool flat;
+    (void)self;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|O$O:take_along_axis",
+                                     kwlist, &ao, &io, &xo, &stream) ||
+        pk_ops_shape_opt_axis(xo, &axis, &flat) < 0) {
+        return NULL;
+    }
+    kiln_array *idx = pk_to_array(io, -1);
+    if (!idx) {
+        return NULL;
+    }
+    kiln_array *a = pk_to_array(ao, -1);
+    if (!a) {
+        kiln_array_release(idx);
+        return NULL;
+    }
+    kiln_array *y = kiln_take_along_axis(a, idx, axis, flat);
+    kiln_array_release(a);
+    kiln_array_release(idx);
+    return pk_ops_shape_wrap(y);
+}
+
+/* sort/argsort(a, axis=-1): None sorts the flattened array. */
+static PyObject *sorted(PyObject *args, PyObject *kw, const char *fmt,
+                        kiln_array *(*op)(kiln_array *, int, bool))
+{
+    static char *kwlist[] = {"", "axis", "stream", NULL};
+    PyObject *ao, *xo = NULL, *stream = NULL;
+    int axis = -1;
+    bool flat = false;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, fmt, kwlist, &ao, &xo,
+                                     &stream) ||
+        (xo && pk_ops_shape_opt_axis(xo, &axis, &flat) < 0)) {
+        return NULL;
+    }
+    kiln_array *a = pk_to_array(ao, -1);
+    if (!a) {
+        return NULL;
+    }
+    kiln_array *y = op(a, axis, flat);
+    kiln_array_release(a);
+    return pk_ops_shape_wrap(y);
+}
+
+static PyObject *sort(PyObject *self, PyObject *args, PyObject *kw)
+{
+    (void)self;
+    return sorted(args, kw, "O|O$O:sort", kiln_sort);
+}
+
+static PyObject *argsort(PyObject *self, PyObject *args, PyObject *kw)
+{
+    (void)self;
+    return sorted(args, kw, "O|O$O:argsort", kiln_argsort);
+}
+
+/* a, then k and axis=-1 (None: flattened), for topk and the partitions.
+ * *n is the length of the axis. 0, or -1 with an exception. */
+static int k_axis_args(PyObject *args, PyObject *kw, char **kwlist,
+                       const char *fmt, kiln_array **a, int *k, int *axis,
+                       bool *flat, int64_t *n)
+{
+    PyObject *ao, *ko, *xo = NULL, *stream = NULL;
+    *axis = -1;
+    *flat = false;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, fmt, kwlist, &ao, &ko, &xo,
+                                     &stream) ||
+        pk_int(ko, k) < 0 ||
+        (xo && pk_ops_shape_opt_axis(xo, axis, flat) < 0)) {
+        return -1;
+    }
+    *a = pk_to_array(ao, -1);
+    if (!*a) {
+        return -1;
+    }
+    if (*flat) {
+        *n = kiln_array_size(*a);
+        return 0;
+    }
+    int nd = kiln_array_ndim(*a);
+    int ax = norm_axis(*axis, nd, fmt + strlen("OO|O$O:"));
+    if (ax < 0) {
+        kiln_array_release(*a);
+        return -1;
+    }
+    *n = kiln_array_dim(*a, ax);
+    return 0;
+}
+
+static PyObject *topk(PyObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"", "k", "axis", "stream", NULL};
+    kiln_array *a;
+    int k, axis;
+    bool flat;
+    int64_t n;
+    (void)self;
+    if (k_axis_args(args, kw, kwlist, "OO|O$O:topk", &a, &k, &axis, &flat,
+                    &n) < 0) {
+        return NULL;
+    }
+    kiln_array *y = kiln_topk(a, k, axis, flat);
+    kiln_array_release(a);
+    return pk_ops_shape_wrap(y);
+}
+
+/* partition and argpartition: a full sort is a valid partition. */
+static PyObject *partitioned(PyObject *args, PyObject *kw, const char *fmt,
+                             kiln_array *(*op)(kiln_array *, int, bool))
+{
+    static char *kwlist[] = {"", "kth", "axis", "stream", NULL};
+    kiln_array *a;
+    int kth, axis;
+    bool flat;
+    int64_t n;
+    if (k_axis_args(args, kw, kwlist, fmt, &a, &kth, &axis, &flat, &n) < 0) {
+        return NULL;
+    }
+    if (kth < -n || kth >= n) {
+        kiln_array_release(a);
+        PyErr_Format(PyExc_ValueError, "[%s] kth %d is out of bounds for an "
+                     "axis of size %lld", fmt + strlen("OO|O$O:"), kth,
+                     (long long)n);
+        return NULL;
+    }
+    kiln_array *y = op(a, axis, flat);
+    kiln_array_release(a);
+    return pk_ops_shape_wrap(y);
+}
+
+static PyObject *partition(PyObject *self, PyObject *args, PyObject *kw)
+{
+    (void)self;
+    return partitioned(args, kw, "OO|O$O:partition", kiln_sort);
+}
+
+static PyObject *argpartition(PyObject *self, PyObject *args, PyObject *kw)
+{
+    (void)self;
+    return partitioned(args, kw, "OO|O$O:argpartition", kiln_argsort);
+}
+
+/* ------------------------------------------------------------------ */
+/* diagonals                                                          */
+/* ------------------------------------------------------------------ */
+
+/* The diagonals of a over axes ax1, ax2 (removed; the diagonal becomes
+ * the last axis): both axes moved last, merged, then a strided slice.
+ * NULL with an exception. */
+static kiln_array *diagonal_of(kiln_array *a, int64_t off, int ax1,
+                               int ax2, const char *fn)
+{
+    int nd = kiln_array_ndim(a);
+    if (nd < 2) {
+        PyErr_Format(PyExc_ValueError, "[%s] array must have at least 2 "
+                     "dimensions, got %d", fn, nd);
+        return NULL;
+    }
+    int a1 = norm_axis(ax1, nd, fn);
+    if (a1 < 0) {
+        return NULL;
+    }
+    int a2 = norm_axis(ax2, nd, fn);
+    if (a2 < 0) {
+        return NULL;
+    }
+    if (a1 == a2) {
+        PyErr_Format(PyExc_ValueError, "[%s] axis1 and axis2 cannot be the "
+                     "same axis (%d)", fn, a1);
+        return NULL;
+    }
+    int perm[KILN_MAX_NDIM], np = 0;
+    for (int i = 0; i < nd; i++) {
+        if (i != a1 && i != a2) {
+            perm[np++] = i;
+        }
+    }
+    perm[np++] = a1;
+    perm[np++] = a2;
+    int64_t n = kiln_array_dim(a, a1), m = kiln_array_dim(a, a2);
+    int64_t len = off >= 0 ? (m - off < n ? m - off : n)
+                           : (n + off < m ? n + off : m);
+    if (len < 0) {
+        len = 0;
+    }
+    int64_t start[KILN_MAX_NDIM], stop[KILN_MAX_NDIM], step[KILN_MAX_NDIM];
+    for (int i = 0; i < nd - 1; i++) {
+        start[i] = KILN_SLICE_BEGIN;
+        stop[i] = KILN_SLICE_END;
+        step[i] = 1;
+    }
+    start[nd - 2] = len == 0 ? 0 : (off >= 0 ? off : -off * m);
+    stop[nd - 2] = len == 0 ? 0 : start[nd - 2] + (len - 1) * (m + 1) + 1;
+    step[nd - 2] = m + 1;
+    kiln_array *t = kiln_transpose(a, perm, nd);
+    kiln_array *f = kiln_flatten(t, -2, -1);
+    kiln_array *y = kiln_slice(f, start, stop, step);
+    kiln_array_release(t);
+    kiln_array_release(f);
+    if (!y) {
+        pk_ops_shape_fail();
+    }
+    return y;
+}
+
+static PyObject *diagonal(PyObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"a", "offset", "axis1", "axis2", "stream",
+                             NULL};
+    PyObject *ao, *oo = NULL, *o1 = NULL, *o2 = NULL, *stream = NULL;
+    int64_t off = 0;
+    int ax1 = 0, ax2 = 1;
+    (void)self;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|OOOO:diagonal", kwlist,
+                                     &ao, &oo, &o1, &o2, &stream) ||
+        (oo && pk_ops_shape_i64(oo, &off) < 0) ||
+        (o1 && pk_int(o1, &ax1) < 0) || (o2 && pk_int(o2, &ax2) < 0)) {
+        return NULL;
+    }
+    kiln_array *a = pk_to_array(ao, -1);
+    if (!a) {
+        return NULL;
+    }
+    kiln_array *y = diagonal_of(a, off, ax1, ax2, "diagonal");
+    kiln_array_release(a);
+    return y ? pk_wrap(y) : NULL;
+}
+
+/* diag of a 1-D v: where(eye(N, N, k), v along the rows (k >= 0) or the
+ * columns (k < 0), 0), N = len(v) + |k|. */
+static kiln_array *diag_matrix(kiln_array *v, int64_t k)
+{
+    int64_t n = kiln_array_dim(v, 0), ak = k < 0 ? -k : k;
+    int64_t pw[2] = {0, ak};
+    int64_t shape[2] = {n + ak, 1};
+    if (k < 0) {
+        shape[0] = 1;
+        shape[1] = n + ak;
+    }
+    kiln_array *p = kiln_pad(v, pw, 0.0);
+    kiln_array *r = kiln_reshape(p, shape, 2);
+    kiln_array *e = kiln_eye(n + ak, n + ak, k, KILN_DTYPE_BOOL);
+    kiln_array *zero = kiln_scalar_i64(0, kiln_array_dtype(v));
+    kiln_array *y = kiln_where(e, r, zero);
+    kiln_array_release(p);
+    kiln_array_release(r);
+    kiln_array_release(e);
+    kiln_array_release(zero);
+    return y;
+}
+
+static PyObject *diag(PyObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"", "k", "stream", NULL};
+    PyObject *ao, *ko = NULL, *stream = NULL;
+    int64_t k = 0;
+    (void)self;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|O$O:diag", kwlist, &ao,
+                                     &ko, &stream) ||
+        (ko && pk_ops_shape_i64(ko, &k) < 0)) {
+        return NULL;
+    }
+    kiln_array *a = pk_to_array(ao, -1);
+    if (!a) {
+        return NULL;
+    }
+    int nd = kiln_array_ndim(a);
+    kiln_array *y = NULL;
+    if (nd == 1) {
+        y = diag_matrix(a, k);
+        kiln_array_release(a);
+        return pk_ops_shape_wrap(y);
+    }
+    if (nd == 2) {
+        y = diagonal_of(a, k, 0, 1, "diag");
+    } else {
+        PyErr_Format(PyExc_ValueError, "[diag] array must be 1-D or 2-D, "
+                     "got %d dimensions", nd);
+    }
+    kiln_array_release(a);
+    return y ? pk_wrap(y) : NULL;
+}
+
+static PyObject *trace(PyObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"", "offset", "axis1", "axis2", "dtype",
+                             "stream", NULL};
+    PyObject *ao, *oo = NULL, *o1 = NULL, *o2 = NULL, *stream = NULL;
+    int64_t off = 0;
+    int ax1 = 0, ax2 = 1, dt = -1, last = -1;
+    (void)self;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|OOOO&$O:trace", kwlist,
+                                     &ao, &oo, &o1, &o2, pk_conv_dtype, &dt,
+                                     &stream) ||
+        (oo && pk_ops_shape_i64(oo, &off) < 0) ||
+        (o1 && pk_int(o1, &ax1) < 0) || (o2 && pk_int(o2, &ax2) < 0)) {
+        return NULL;
+    }
+    kiln_array *a = pk_to_array(ao, -1);
+    if (!a) {
+        return NULL;
+    }
+    kiln_array *d = diagonal_of(a, off, ax1, ax2, "trace");
+    kiln_array_release(a);
+    if (!d) {
+        return NULL;
+    }
+    kiln_array *c = kiln_astype(d, dt < 0 ? kiln_array_dtype(d)
+                                          : (kiln_dtype)dt);
+    kiln_array *y = kiln_sum(c, &last, 1, false);
+    kiln_array_release(d);
+    kiln_array_release(c);
+    return pk_ops_shape_wrap(y);
+}
+
+/* meshgrid(*arrays, sparse=False, indexing='xy') -> list, as MLX: each
+ * array flattened onto its own axis ('xy' swaps the first two). */
+static PyObject *meshgrid(PyObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"sparse", "indexing", "stream", NULL};
+    PyObject *empty = PyTuple_New(0), *stream = NULL;
+    int sparse = 0, n;
+    const char *indexing = "xy";
+    (void)self;
+    if (!empty || !PyArg_ParseTupleAndKeywords(empty, kw, "|psO:meshgrid",
+                                               kwlist, &sparse, &indexing,
+                                               &stream)) {
+        Py_XDECREF(empty);
+        return NULL;
+    }
+    Py_DECREF(empty);
+    bool xy = strcmp(indexing, "xy") == 0;
+    if (!xy && strcmp(indexing, "ij") != 0) {
+        PyErr_Format(PyExc_ValueError, "[meshgrid] invalid indexing '%s' "
+                     "(expected 'xy' or 'ij')", indexing);
+        return NULL;
+    }
+    kiln_array **xs = pk_ops_shape_arrays(args, &n);
+    if (!xs) {
+        return NULL;
+    }
+    if (n > KILN_MAX_NDIM) {
+        pk_ops_shape_free(xs, n);
+        PyErr_Format(PyExc_ValueError, "[meshgrid] at most %d arrays",
+                     KILN_MAX_NDIM);
+        return NULL;
+    }
+    kiln_list *l = kiln_list_new();
+    for (int i = 0; l && i < n; i++) {
+        int64_t shape[KILN_MAX_NDIM];
+        for (int j = 0; j < n; j++) {
+            shape[j] = 1;
+        }
+        shape[xy && n > 1 && i < 2 ? 1 - i : i] = -1;
+        kiln_array *r = kiln_reshape(xs[i], shape, n);
+        if (!r || kiln_list_push(l, r) != KILN_OK) {
+            kiln_list_free(l);
+            l = NULL;
+        }
+        kiln_array_release(r);
+    }
+    pk_ops_shape_free(xs, n);
+    if (l && !sparse) {
+        kiln_array **rs = PyMem_Calloc((size_t)(n > 0 ? n : 1), sizeof *rs);
+        if (!rs) {
+            kiln_list_free(l);
+            return PyErr_NoMemory();
+        }
+        for (int i = 0; i < n; i++) {
+            rs[i] = kiln_list_get(l, (size_t)i);
+        }
+        kiln_list *b = kiln_broadcast_arrays(rs, n);
+        PyMem_Free(rs);
+        kiln_list_free(l);
+        l = b;
+    }
+    return pk_ops_shape_list(l);
+}
+
+/* ------------------------------------------------------------------ */
+/* registration                                                       */
+/* ------------------------------------------------------------------ */
+
+#define KW METH_VARARGS | METH_KEYWORDS
+#define FN(name) (PyCFunction)(void (*)(void))(name)
+
+static PyMethodDef layout_methods[] = {
+    {"concatenate", FN(concatenate), KW,
+     "concatenate(arrays, /, axis=0, *, stream=None)\n--\n\n"
+     "The arrays joined along axis (None: flattened first)."},
+    {"concat", FN(concat), KW,
+     "concat(arrays, /, axis=0, *, stream=None)\n--\n\n"
+     "See concatenate."},
+    {"stack", FN(stack), KW,
+     "stack(arrays, /, axis=0, *, stream=None)\n--\n\n"
+     "The arrays stacked along a new axis."},
+    {"split", FN(split), KW,
+     "split(a, /, indices_or_sections, axis=0, *, stream=None)\n--\n\n"
+     "A list of parts of a: that many equal sections, or cut at the "
+     "given indices."},
+    {"pad", FN(pad), KW,
+     "pad(a, /, pad_width, mode='constant', constant_values=0, *, "
+     "stream=None)\n--\n\n"
+     "a padded with a constant ('constant') or its edge values ('edge')."},
+    {"tile", FN(tile), KW,
+     "tile(a, reps, /, *, stream=None)\n--\n\n"
+     "a repeated reps times along each axis."},
+    {"repeat", FN(repeat), KW,
+     "repeat(array, /, repeats, axis=None, *, stream=None)\n--\n\n"
+     "Each element repeated along axis (None: of the flattened array)."},
+    {"roll", FN(roll), KW,
+     "roll(a, /, shift, axis=None, *, stream=None)\n--\n\n"
+     "a with elements shifted circularly along axis (None: flattened)."},
+    {"take", FN(take), KW,
+     "take(a, /, indices, axis=None, *, stream=None)\n--\n\n"
+     "Elements of a at indices along axis (None: of the flattened array)."},
+    {"take_along_axis", FN(take_along_axis), KW,
+     "take_along_axis(a, /, indices, axis=None, *, stream=None)\n--\n\n"
+     "Values of a at indices matched along axis (None: flattened)."},
+    {"sort", FN(sort), KW,
+     "sort(a, /, axis=-1, *, stream=None)\n--\n\n"
+     "A sorted copy of a (axis None: the flattened array)."},
+    {"argsort", FN(argsort), KW,
+     "argsort(a, /, axis=-1, *, stream=None)\n--\n\n"
+     "The uint32 indices that sort a (stable)."},
+    {"partition", FN(partition), KW,
+     "partition(a, /, kth, axis=-1, *, stream=None)\n--\n\n"
+     "a partitioned around its kth element (here fully sorted)."},
+    {"argpartition", FN(argpartition), KW,
+     "argpartition(a, /, kth, axis=-1, *, stream=None)\n--\n\n"
+     "The uint32 indices that partition a (here that sort it)."},
+    {"topk", FN(topk), KW,
+     "topk(a, /, k, axis=-1, *, stream=None)\n--\n\n"
+     "The k largest elements along axis (not sorted)."},
+    {"diag", FN(diag), KW,
+     "diag(a, /, k=0, *, stream=None)\n--\n\n"
+     "Diagonal k of a 2-D a, or a matrix with a 1-D a on diagonal k."},
+    {"diagonal", FN(diagonal), KW,
+     "diagonal(a, offset=0, axis1=0, axis2=1, stream=None)\n--\n\n"
+     "The diagonals over axis1 and axis2, as a new last axis."},
+    {"trace", FN(trace), KW,
+     "trace(a, /, offset=0, axis1=0, axis2=1, dtype=None, *, "
+     "stream=None)\n--\n\n"
+     "The sum along a diagonal."},
+    {"meshgrid", FN(meshgrid), KW,
+     "meshgrid(*arrays, sparse=False, indexing='xy', stream=None)\n--\n\n"
+     "Coordinate grids from 1-D coordinate arrays, as a list."},
+    {NULL, NULL, 0, NULL},
+};
+
+int pk_init_ops_layout(PyObject *m)
+{
+    return PyModule_AddFunctions(m, layout_methods);
+}
