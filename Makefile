@@ -110,7 +110,7 @@ PYEXT   := python/kiln/_kiln$(PY_EXT)
 PYEXT_SRC := $(sort $(wildcard python/src/*.c))
 PYEXT_OBJ := $(PYEXT_SRC:%.c=$(BUILD)/%.o)
 
-$(BUILD)/python/src/%.o: python/src/%.c python/src/pykiln.h include/kiln.h
+$(BUILD)/python/src/%.o: python/src/%.c $(wildcard python/src/*.h) include/kiln.h
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 $(OPT) $(ARCH) -fPIC -fvisibility=hidden $(WARN) \
 	    $(DEFS) -Iinclude -I$(PY_INC) -c $< -o $@

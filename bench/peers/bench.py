@@ -837,6 +837,7 @@ def main():
                         "n/a (%s)" % problem), flush=True)
 
     results = {}  # (workload, column) -> record
+    child_s = {}  # (workload, framework) -> wall seconds of its child
     failed_kiln = []
     for wl, label, unit, nbytes in workloads():
         if wsel and wl not in wsel:
@@ -863,8 +864,10 @@ def main():
             timeout = max(30, min(240 if fw == "torch" else 150,
                                   budget - elapsed + 30))
             args = ["--child", fw, wl]
+            t_child = time.time()
             recs, problem = run_child(args, child_env(cache_root, fresh),
                                       timeout)
+            child_s[(wl, fw)] = time.time() - t_child
             got = {r.get("variant"): r for r in recs}
             for key, _, var in cols:
                 r = got.get(var) or got.get("*")
@@ -996,6 +999,8 @@ def main():
         "results": [dict(workload=wl, column=key, **r)
                     for (wl, key), r in results.items()],
         "goals": goals, "table": lines,
+        "child_seconds": [{"workload": w, "framework": f, "s": round(t, 2)}
+                          for (w, f), t in child_s.items()],
     }
     os.makedirs(os.path.dirname(out_path), exist_ok=True)
     with open(out_path, "w") as f:

@@ -33,7 +33,7 @@ from ._kiln import *  # noqa: E402,F401,F403
 from . import _kiln  # noqa: E402
 
 # Submodules made by the extension, importable as kiln.random etc.
-for _name in ("random", "metal"):
+for _name in ("random", "metal", "cuda"):
     _mod = getattr(_kiln, _name, None)
     if _mod is not None:
         _sys.modules[__name__ + "." + _name] = _mod

@@ -1,12 +1,14 @@
 /*
  * convert.c - Python values to kiln arrays and back: scalars, nested
- * lists, the buffer protocol (numpy), tolist() and item().
+ * lists, the buffer protocol (numpy), operands of ops (weak Python
+ * scalars), tolist(), item() and the repr text of an array.
  *
  * Dtype inference follows MLX: Python bool -> bool, int -> int32 (int64
  * when a value does not fit), float -> float32; a buffer keeps its element
  * type except float64, which becomes float32 unless a dtype is given.
  * Invariants: nested lists are checked to be rectangular before any data
- * is written; every path releases what it made on failure.
+ * is written; every path releases what it made on failure; the repr
+ * reads only the elements it shows.
  */
 #include "pykiln.h"
 
@@ -620,7 +622,7 @@ static int put(text *t, const char *s, size_t n)
     return 0;
 }
 
-static int puts_(text *t, const char *s)
+static int put_str(text *t, const char *s)
 {
     return put(t, s, strlen(s));
 }
@@ -630,7 +632,7 @@ static int put_elem(text *t, const char *p, kiln_dtype dt)
     char buf[64];
     switch (dt) {
     case KILN_DTYPE_BOOL:
-        return puts_(t, *p ? "True" : "False");
+        return put_str(t, *p ? "True" : "False");
     case KILN_DTYPE_UINT64: {
         uint64_t v;
         memcpy(&v, p, sizeof v);
@@ -650,7 +652,7 @@ static int put_elem(text *t, const char *p, kiln_dtype dt)
         break;
     }
     }
-    return puts_(t, buf);
+    return put_str(t, buf);
 }
 
 /* a with every axis longer than 2 * EDGE cut to its EDGE first and last
@@ -704,17 +706,17 @@ static int put_sub(text *t, const char *data, const int64_t *full,
     char indent[KILN_MAX_NDIM + 8];
     memset(indent, ' ', (size_t)(7 + dim));
     indent[7 + dim] = '\0';
-    if (puts_(t, "[") < 0) {
+    if (put_str(t, "[") < 0) {
         return -1;
     }
     for (int64_t i = 0; i < n; i++) {
-        if (i > 0 && !last && puts_(t, indent) < 0) {
+        if (i > 0 && !last && put_str(t, indent) < 0) {
             return -1;
         }
         int64_t ci = n > 2 * EDGE && i >= EDGE ? i - (n - 2 * EDGE) : i;
         int st;
         if (n > 2 * EDGE && i == EDGE) {
-            st = puts_(t, "...");
+            st = put_str(t, "...");
             i = n - EDGE - 1;
         } else if (last) {
             st = put_elem(t, data + (off + ci) * (int64_t)kiln_dtype_size(dt),
@@ -723,11 +725,11 @@ static int put_sub(text *t, const char *data, const int64_t *full,
             st = put_sub(t, data, full, cut, nd, dim + 1,
                          off + ci * stride, dt);
         }
-        if (st < 0 || (i != n - 1 && puts_(t, last ? ", " : ",\n") < 0)) {
+        if (st < 0 || (i != n - 1 && put_str(t, last ? ", " : ",\n") < 0)) {
             return -1;
         }
     }
-    return puts_(t, "]");
+    return put_str(t, "]");
 }
 
 PyObject *pk_convert_repr(kiln_array *a)
@@ -746,15 +748,15 @@ PyObject *pk_convert_repr(kiln_array *a)
     PyObject *s = NULL;
     kiln_dtype rd = kiln_array_dtype(r);
     int nd = kiln_array_ndim(a);
-    int st = puts_(&t, "array(");
+    int st = put_str(&t, "array(");
     if (st == 0) {
         st = nd == 0 ? put_elem(&t, data, rd)
                      : put_sub(&t, data, kiln_array_shape(a),
                                kiln_array_shape(r), nd, 0, 0, rd);
     }
-    if (st == 0 && puts_(&t, ", dtype=") == 0 &&
-        puts_(&t, kiln_dtype_name(kiln_array_dtype(a))) == 0 &&
-        puts_(&t, ")") == 0) {
+    if (st == 0 && put_str(&t, ", dtype=") == 0 &&
+        put_str(&t, kiln_dtype_name(kiln_array_dtype(a))) == 0 &&
+        put_str(&t, ")") == 0) {
         s = PyUnicode_FromStringAndSize(t.p, (Py_ssize_t)t.n);
     }
     PyMem_Free(t.p);

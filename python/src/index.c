@@ -569,8 +569,8 @@ PyObject *pk_index_get(PkArray *self, PyObject *key)
     PyObject *r = NULL;
     if (y) {
         r = pk_wrap(kiln_array_retain(y));
-    } else if (!PyErr_Occurred()) {
-        pk_raise();
+    } else {
+        pk_raise(); /* keeps a Python error; clears a kiln one */
     }
     drain(&pl);
     return r;
@@ -820,8 +820,8 @@ int pk_index_set(PkArray *self, PyObject *key, PyObject *v)
         self->a = kiln_array_retain(y);
         kiln_array_release(old);
         st = 0;
-    } else if (!PyErr_Occurred()) {
-        pk_raise();
+    } else {
+        pk_raise(); /* keeps a Python error; clears a kiln one */
     }
     drain(&pl);
     return st;
@@ -881,8 +881,8 @@ static PyObject *at_apply(PyObject *o, PyObject *v, int op)
     PyObject *r = NULL;
     if (y) {
         r = pk_wrap(kiln_array_retain(y));
-    } else if (!PyErr_Occurred()) {
-        pk_raise();
+    } else {
+        pk_raise(); /* keeps a Python error; clears a kiln one */
     }
     drain(&pl);
     return r;

@@ -6,9 +6,9 @@
  * Signatures follow mlx.core (python/src/ops.cpp): the first array
  * argument is positional-only, `stream` is keyword-only and ignored (kiln
  * has one CPU stream). Array arguments take anything pk_to_array takes.
- * The joining, padding, indexing and sorting functions live in
- * ops_layout.c, dtype information in dtype_info.c; both are registered
- * from pk_init_ops_shape.
+ * The joining and padding functions live in ops_layout.c, indexing and
+ * sorting in ops_index.c, dtype information in dtype_info.c; all are
+ * registered from pk_init_ops_shape.
  *
  * Invariants: every function is lazy (builds graph nodes, never
  * evaluates), so none releases the GIL; every kiln array made here is
@@ -107,6 +107,16 @@ int pk_ops_shape_i64(PyObject *o, int64_t *out)
     }
     *out = (int64_t)v;
     return 0;
+}
+
+int pk_ops_shape_axis(int axis, int nd, const char *fn)
+{
+    if (axis < -nd || axis >= nd) {
+        PyErr_Format(PyExc_ValueError, "[%s] axis %d is out of bounds for "
+                     "array of ndim %d", fn, axis, nd);
+        return -1;
+    }
+    return axis < 0 ? axis + nd : axis;
 }
 
 int pk_ops_shape_opt_axis(PyObject *o, int *axis, bool *flat)
@@ -858,7 +868,8 @@ static PyMethodDef shape_methods[] = {
 int pk_init_ops_shape(PyObject *m)
 {
     if (PyModule_AddFunctions(m, shape_methods) < 0 ||
-        pk_init_ops_layout(m) < 0 || pk_init_dtype_info(m) < 0) {
+        pk_init_ops_layout(m) < 0 || pk_init_ops_index(m) < 0 ||
+        pk_init_dtype_info(m) < 0) {
         return -1;
     }
     return 0;

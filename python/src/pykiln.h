@@ -166,6 +166,8 @@ kiln_array **pk_ops_shape_arrays(PyObject *seq, int *n);
 void pk_ops_shape_free(kiln_array **xs, int n);
 /* A Python int (not bool) as int64; -1 with an exception. */
 int pk_ops_shape_i64(PyObject *o, int64_t *out);
+/* axis normalised against nd (>= 0); -1 with ValueError naming fn. */
+int pk_ops_shape_axis(int axis, int nd, const char *fn);
 /* An axis that may be None (*flat = true: the flattened array). */
 int pk_ops_shape_opt_axis(PyObject *o, int *axis, bool *flat);
 
@@ -175,6 +177,7 @@ int pk_init_ops(PyObject *m);
 int pk_init_ops_reduce(PyObject *m); /* called by pk_init_ops */
 int pk_init_ops_shape(PyObject *m);
 int pk_init_ops_layout(PyObject *m); /* called by pk_init_ops_shape */
+int pk_init_ops_index(PyObject *m); /* called by pk_init_ops_shape */
 int pk_init_dtype_info(PyObject *m); /* called by pk_init_ops_shape */
 int pk_init_compile(PyObject *m);
 int pk_init_transforms(PyObject *m);

@@ -113,12 +113,12 @@ PyObject *pk_transforms_grad_make(int kind, PyObject *args, PyObject *kwds)
     if (!t) {
         return NULL;
     }
-    PyObject *none = NULL;
+    PyObject *empty = NULL; /* MLX's default argnames=[] */
     if (!argnames) {
-        argnames = none = PyList_New(0);
+        argnames = empty = PyList_New(0);
     }
     int r = argnames ? parse_argnums(t, argnums, argnames) : -1;
-    Py_XDECREF(none);
+    Py_XDECREF(empty);
     if (r < 0) {
         Py_DECREF(t);
         return NULL;

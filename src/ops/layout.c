@@ -343,19 +343,27 @@ kiln_array *kiln_flatten(kiln_array *x, int start_axis, int end_axis)
                   start_axis, end_axis);
         return NULL;
     }
+    /* the node keeps the other axes as "input axis i" and the merged one
+     * as -1, so a shapeless replay flattens new sizes too; an empty array
+     * cannot infer a -1 and gets its explicit shape */
+    int64_t raw[KILN_MAX_NDIM];
     int k = 0;
     for (int i = 0; i < s; i++) {
+        raw[k] = KILN__SHAPE_AXIS(i);
         shape[k++] = x->shape[i];
     }
     int64_t m = 1;
     for (int i = s; i <= e; i++) {
         m *= x->shape[i]; /* cannot overflow: bounded by x's size */
     }
+    raw[k] = -1;
     shape[k++] = m;
     for (int i = e + 1; i < nd; i++) {
+        raw[k] = KILN__SHAPE_AXIS(i);
         shape[k++] = x->shape[i];
     }
-    return kiln__ret(reshape_to(x, shape, k, fn));
+    return kiln__ret(reshape_raw(x, shape, x->size == 0 ? shape : raw, k,
+                                 fn));
 }
 
 kiln_array *kiln_unflatten(kiln_array *x, int axis, const int64_t *shape,

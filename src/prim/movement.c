@@ -169,7 +169,11 @@ static kiln_status vmap_reshape(const kiln_prim *p, const void *params,
     memset(&bp, 0, sizeof bp);
     bp.ndim = sp->ndim + 1;
     bp.shape[0] = x->shape[0];
-    memcpy(bp.shape + 1, sp->shape, (size_t)sp->ndim * sizeof sp->shape[0]);
+    for (int i = 0; i < sp->ndim; i++) {
+        /* kept input axes move one up, behind the batch axis */
+        bp.shape[i + 1] = sp->shape[i] + (KILN__SHAPE_IS_AXIS(sp->shape[i])
+                                               ? 1 : 0);
+    }
     return vmap_one(p, params, &bp, x, out, out_bdim, nout);
 }
 
@@ -348,7 +352,11 @@ static kiln_status vmap_broadcast_to(const kiln_prim *p, const void *params,
     memset(&bp, 0, sizeof bp);
     bp.ndim = sp->ndim + 1;
     bp.shape[0] = x->shape[0];
-    memcpy(bp.shape + 1, sp->shape, (size_t)sp->ndim * sizeof sp->shape[0]);
+    for (int i = 0; i < sp->ndim; i++) {
+        /* kept input axes move one up, behind the batch axis */
+        bp.shape[i + 1] = sp->shape[i] + (KILN__SHAPE_IS_AXIS(sp->shape[i])
+                                               ? 1 : 0);
+    }
     return vmap_one(p, params, &bp, x, out, out_bdim, nout);
 }
 
@@ -684,10 +692,23 @@ static kiln_status infer_reshape(const kiln_prim *p, const void *params,
                                  int *nout)
 {
     const kiln_shape_params *sp = params;
-    int64_t size;
+    int64_t size, target[KILN_MAX_NDIM];
     (void)nin;
+    for (int i = 0; i < sp->ndim; i++) {
+        target[i] = sp->shape[i];
+        if (KILN__SHAPE_IS_AXIS(target[i])) {
+            int64_t j = target[i] - INT64_MIN;
+            if (j >= in[0].ndim) {
+                return kiln__err(KILN_ERR_VALUE,
+                                 "[%s] the target keeps input axis %lld of "
+                                 "an array of ndim %d",
+                                 p->name, (long long)j, in[0].ndim);
+            }
+            target[i] = in[0].shape[j];
+        }
+    }
     if (kiln__shape_size(in[0].shape, in[0].ndim, 0, &size, p->name) ||
-        kiln__movement_resolve_shape(p->name, size, sp->shape, sp->ndim,
+        kiln__movement_resolve_shape(p->name, size, target, sp->ndim,
                                      out[0].shape)) {
         return kiln_errcode();
     }

@@ -24,6 +24,13 @@ typedef struct kiln_shape_params {
     int64_t shape[KILN_MAX_NDIM];
 } kiln_shape_params;
 
+/* In a reshape target, KILN__SHAPE_AXIS(j) stands for the size of input
+ * axis j: flatten keeps the axes around the merged ones this way, so a
+ * shapeless replay follows the input's dims (MLX's flatten fix). Only
+ * flatten makes these; kiln_reshape rejects user dims below -1 first. */
+#define KILN__SHAPE_AXIS(j) (INT64_MIN + (int64_t)(j))
+#define KILN__SHAPE_IS_AXIS(d) ((d) < INT64_MIN + KILN_MAX_NDIM)
+
 /* transpose: output axis i is input axis perm[i] (normalised) */
 typedef struct kiln_perm_params {
     int ndim;

@@ -832,6 +832,52 @@ TEST(compile_shapeless)
     kiln_scope_end(NULL);
 }
 
+/* flatten(x, 0, 1) */
+static kiln_status flatten01_body(void *ctx, const kiln_list *args,
+                                  kiln_list *res)
+{
+    int *runs = ctx;
+    (*runs)++;
+    kiln_array *y = kiln_flatten(kiln_list_get(args, 0), 0, 1);
+    kiln_status s = y ? kiln_list_push(res, y) : kiln_errcode();
+    kiln_array_release(y);
+    return s;
+}
+
+/* MLX's shapeless example: flatten keeps following the input's dims
+ * (where a reshape to x.shape[0] * x.shape[1] would fail) */
+TEST(compile_shapeless_flatten)
+{
+    kiln_errclear();
+    kiln_scope_begin();
+    int runs = 0;
+    kiln_fn *f = kiln_fn_new(flatten01_body, &runs, NULL, "flatten01");
+    kiln_compile_opts o = {0};
+    o.shapeless = true;
+    kiln_fn *cf = kiln_compile(f, &o);
+    const int64_t shapes[3][3] = {{2, 3, 4}, {5, 5, 3}, {1, 7, 2}};
+    for (int i = 0; i < 3; i++) {
+        kiln_array *x = rand_arr(shapes[i], 3, F32, -2, 2, i);
+        kiln_array *y = call1(cf, x);
+        CHECK(y && kiln_array_ndim(y) == 2 &&
+              kiln_array_dim(y, 0) == shapes[i][0] * shapes[i][1] &&
+              kiln_array_dim(y, 1) == shapes[i][2]);
+        int64_t eq = 0;
+        CHECK(kiln_array_item_i64(kiln_array_equal(y, kiln_flatten(x, 0, 1),
+                                                   false),
+                                  &eq) == KILN_OK &&
+              eq == 1);
+    }
+    CHECK_MSG(runs == 1, "flatten must not retrace: runs %d", runs);
+    /* an empty array still flattens eagerly */
+    kiln_array *e = kiln_zeros((int64_t[]){0, 3, 2}, 3, F32);
+    kiln_array *fe = kiln_flatten(e, 1, 2);
+    CHECK(fe && kiln_array_dim(fe, 0) == 0 && kiln_array_dim(fe, 1) == 6);
+    kiln_fn_release(cf);
+    kiln_fn_release(f);
+    kiln_scope_end(NULL);
+}
+
 TEST(compile_body_runs_once_per_trace)
 {
     kiln_errclear();

@@ -64,3 +64,35 @@ def test_buffer_is_read_only_and_bfloat16_refuses():
     assert m.readonly and m.tolist() == [1, 2, 3]
     with pytest.raises(TypeError):
         memoryview(mx.array([1.0], dtype=mx.bfloat16))
+
+
+def test_more_sources():
+    class HasArray:
+        def __array__(self, dtype=None, copy=None):
+            return np.array([1, 2, 3], np.int16)
+
+    a = mx.array(HasArray())
+    assert a.dtype == mx.int16 and a.tolist() == [1, 2, 3]
+    b = mx.array([mx.array([1, 2]), mx.array([3, 4])])
+    assert b.shape == (2, 2) and b.tolist() == [[1, 2], [3, 4]]
+    c = mx.array(mx.array([1, 2]), dtype=mx.float32)
+    assert c.dtype == mx.float32 and c.tolist() == [1.0, 2.0]
+    assert mx.array(2**63).dtype == mx.uint64
+    big = np.array([2**64 - 1], np.uint64)
+    assert mx.array(big).tolist() == [2**64 - 1]
+
+
+def test_read_back_types():
+    assert mx.array(0.1, dtype=mx.float16).item() == float(np.float16(0.1))
+    assert mx.array([1, 2], dtype=mx.bfloat16).tolist() == [1.0, 2.0]
+    assert isinstance(mx.array([True]).tolist()[0], bool)
+    assert isinstance(mx.array([1], dtype=mx.uint8).item(), int)
+    assert isinstance(mx.array([1.0], dtype=mx.float64).item(), float)
+    assert mx.array(np.zeros((2, 0, 3))).tolist() == [[], []]
+
+
+def test_numpy_sees_values_after_assignment():
+    a = mx.array([1.0, 2.0, 3.0])
+    a[1] = 7
+    np.testing.assert_array_equal(np.array(a), [1.0, 7.0, 3.0])
+    np.testing.assert_array_equal(np.asarray(a[::-1]), [3.0, 7.0, 1.0])

@@ -377,3 +377,9 @@ def test_at_divide_and_scalar_updates():
     assert a.tolist() == [1, 1]
     with pytest.raises(IndexError):
         x.at.add(1)
+    # a position every update hits keeps its own value in the reduction
+    m = mx.array([5.0, 0.0])
+    assert m.at[mx.array([0, 0])].maximum(mx.array([1.0, 2.0])).tolist() \
+        == [5.0, 0.0]
+    assert m.at[mx.array([1, 1])].minimum(mx.array([1.0, 2.0])).tolist() \
+        == [5.0, 0.0]

@@ -425,3 +425,27 @@ def test_permutation():
         mx.random.permutation(-1)
     with pytest.raises(ValueError):
         mx.random.permutation(mx.array(x), axis=2)
+
+
+# ------------------------------------------------ compile capture
+
+
+def test_compile_captures_the_state_as_inputs_and_outputs():
+    from functools import partial
+    st = [mx.random.state]
+
+    @partial(mx.compile, inputs=st, outputs=st)
+    def f(x):
+        return mx.add(x, mx.random.uniform(shape=(3,)))
+
+    z = mx.zeros((3,))
+    mx.random.seed(0)
+    got = [a(f(z)) for _ in range(3)]
+    end = a(mx.random.state[0])
+    mx.random.seed(0)
+    want = [a(mx.random.uniform(shape=(3,))) for _ in range(3)]
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g, w)
+    np.testing.assert_array_equal(end, a(mx.random.state[0]))
+    assert mx.random.state[0].dtype == mx.uint32
+    assert mx.random.state[0].shape == (2,)

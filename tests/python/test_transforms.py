@@ -154,7 +154,7 @@ def test_tree_arguments_give_tree_gradients():
     assert set(g) == {"w", "b", "p"}
     assert isinstance(g["b"], list) and isinstance(g["b"][1], tuple)
     assert isinstance(g["p"], Pair)
-    n = {k: v for k, v in params.items()}
+    n = params
     w, b0, b1 = npy(n["w"]), npy(n["b"][0]), npy(n["b"][1][0])
     X = npy(x)
     h = X @ w + b0 * b1
