@@ -5,7 +5,9 @@
  * A key is an entry or a tuple of entries: ints (negative wrap; out of
  * range raises IndexError), slices (any step), None (a new axis of
  * length 1), one Ellipsis, and integer arrays (kiln.array, numpy arrays,
- * lists of ints). Boolean masks raise ValueError, as in MLX.
+ * lists of ints). Boolean masks raise ValueError, as in MLX; so does a
+ * bool key (MLX reads x[True] as x[1], numpy as a new axis: too
+ * surprising either way to copy).
  *
  * How a key is resolved (a `plan`):
  *  1. Ellipsis expands to full slices, and missing trailing entries are
@@ -21,14 +23,17 @@
  *     axes (ints index 0 of their length-1 axis). When the advanced
  *     entries are adjacent, those axes merge into one and a kiln_take
  *     along it puts B in their place; otherwise they move to the front
- *     first, and B leads the result (numpy's rule).
+ *     first, and B leads the result (numpy's rule, in which even an
+ *     Ellipsis standing for no axes separates advanced entries).
  * Assignment builds the new block and writes it back with
  * kiln_slice_update. Through arrays, the block's advanced axes flatten to
  * P positions and the K = size(B) updates are matched to them by a
  * (P, K) one-hot table (O(P * K) memory and time): for `=` the last
  * update of a position wins (as numpy), for x.at[...] ops every update
  * of a position is applied (add and subtract as a matmul with the table,
- * the others as a reduction over a (P, K, ...) where).
+ * the others as a reduction over a (P, K, ...) where, O(P * K * R) for
+ * R elements per position). Updates are cast
+ * to x's dtype first, and results keep it.
  *
  * Array indices from Python data (lists, numpy) are bounds-checked
  * (IndexError); kiln.array indices are not read (that would evaluate
