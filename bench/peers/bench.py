@@ -48,12 +48,14 @@ import json
 import math
 import os
 import platform
+import queue
 import random
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 import numpy as np
@@ -455,32 +457,39 @@ def emit(rec):
     print("RESULT " + json.dumps(rec), flush=True)
 
 
-def child(fw, wl):
+def child(fw, wls):
+    """Runs the workloads wls (in order) in framework fw: BEGIN and END
+    lines around each, a RESULT line per variant."""
     s = shapes()
     try:
         B = None if fw == "numexpr" else backend(fw)
         if fw == "numexpr":
             import numexpr as ne
     except Exception as e:  # noqa: BLE001
-        emit({"variant": "*", "error": "import: %s" % short(e)})
+        for wl in wls:
+            emit({"workload": wl, "variant": "*",
+                  "error": "import: %s" % short(e)})
         return
     variants = {"kiln": ["eager", "compiled"], "mlx": ["eager", "compiled"],
                 "numpy": ["eager"], "numexpr": ["eager"],
                 "jax": ["compiled"], "torch": ["eager", "compiled"]}[fw]
-    for var in variants:
-        rec = {"variant": var}
-        rng = np.random.default_rng(0)  # the same inputs for every variant
-        try:
-            if fw == "numexpr":
-                out = ne_case(ne, wl, rng, s)
-            else:
-                out = case(B, fw, var, wl, rng, s)
-            if out is None:
-                continue
-            rec.update(out)
-        except Exception as e:  # noqa: BLE001
-            rec["error"] = short(e)
-        emit(rec)
+    for wl in wls:
+        print("BEGIN " + wl, flush=True)
+        for var in variants:
+            rec = {"workload": wl, "variant": var}
+            rng = np.random.default_rng(0)  # the same inputs everywhere
+            try:
+                if fw == "numexpr":
+                    out = ne_case(ne, wl, rng, s)
+                else:
+                    out = case(B, fw, var, wl, rng, s)
+                if out is None:
+                    continue
+                rec.update(out)
+            except Exception as e:  # noqa: BLE001
+                rec["error"] = short(e)
+            emit(rec)
+        print("END " + wl, flush=True)
 
 
 def short(e):
@@ -747,35 +756,90 @@ def child_env(cache_root, fresh=None):
         env["TMPDIR"] = os.path.join(root, "tmp")
         os.makedirs(env["TMPDIR"], exist_ok=True)
     env.setdefault("JAX_PLATFORMS", "cpu")
+    # One compile thread: inductor's worker pool costs more to start than
+    # it saves on these small graphs with 2 cores.
+    env.setdefault("TORCHINDUCTOR_COMPILE_THREADS", "1")
     env["TF_CPP_MIN_LOG_LEVEL"] = "3"
     return env
 
 
-def run_child(args, env, timeout):
-    """Runs this file with args; returns (records, error or None)."""
+def run_child(args, env, limit):
+    """Runs this file with args, streaming its lines. A workload that runs
+    longer than limit seconds is killed. Returns (records, finished
+    workloads, the workload in progress when it died or None, problem or
+    None)."""
     cmd = [sys.executable, os.path.abspath(__file__)] + args
-    try:
-        p = subprocess.run(cmd, env=env, capture_output=True, text=True,
-                           timeout=timeout)
-        out, err, rc = p.stdout, p.stderr, p.returncode
-    except subprocess.TimeoutExpired as e:
-        out = e.stdout.decode() if isinstance(e.stdout, bytes) else (
-            e.stdout or "")
-        err, rc = "timed out after %d s" % timeout, None
-    recs = []
-    for line in out.splitlines():
-        if line.startswith("RESULT "):
+    err = tempfile.TemporaryFile(mode="w+")
+    p = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=err,
+                         text=True)
+    q = queue.Queue()
+
+    def reader():
+        for line in p.stdout:
+            q.put(line)
+        q.put(None)
+    threading.Thread(target=reader, daemon=True).start()
+    recs, done, current, timed_out = [], [], None, False
+    started = time.time()
+    while True:
+        try:
+            line = q.get(timeout=0.5)
+        except queue.Empty:
+            if time.time() - started > limit:
+                p.kill()
+                timed_out = True
+                break
+            continue
+        if line is None:
+            break
+        if line.startswith("BEGIN "):
+            current = line.split()[1]
+            started = time.time()
+        elif line.startswith("END "):
+            done.append(current)
+            current = None
+        elif line.startswith("RESULT "):
             try:
                 recs.append(json.loads(line[7:]))
             except ValueError:
                 pass
+    rc = p.wait()
+    err.seek(0)
+    lines = [ln for ln in err.read().strip().splitlines() if ln.strip()]
+    err.close()
     problem = None
-    if rc is None:
-        problem = err
+    if timed_out:
+        problem = "timed out after %d s" % limit
     elif rc != 0:
-        lines = [ln for ln in err.strip().splitlines() if ln.strip()]
         problem = "exit %s: %s" % (rc, lines[-1][:160] if lines else "")
-    return recs, problem
+    return recs, done, current, problem
+
+
+def skip(results, wls, cols):
+    for wl in wls:
+        for key, _, _ in cols:
+            results[(wl, key)] = {"error": "skipped: time budget"}
+
+
+def run_batch(results, fw, cols, batch, env, limit):
+    """Runs the workloads batch of framework fw in one child and files its
+    records under results; returns the workloads still to run (those after
+    one that crashed or timed out)."""
+    recs, done, current, problem = run_child(
+        ["--child", fw, ",".join(batch)], env, limit)
+    for r in recs:
+        wl, var = r.pop("workload"), r.pop("variant")
+        for key, _, v in cols:
+            if var in (v, "*"):
+                results[(wl, key)] = dict(r)
+    if problem is None and current is None:
+        return []
+    # The workload in progress gets the reason; the rest run again.
+    stuck = current or next((w for w in batch if w not in done), None)
+    for key, _, _ in cols:
+        if stuck and (stuck, key) not in results:
+            results[(stuck, key)] = {"error": problem or "child stopped"}
+    return [w for w in batch if w not in done and w != stuck]
 
 
 def fmt_time(sec, unit):
@@ -827,7 +891,8 @@ def main():
 
     # STREAM bandwidth.
     stream = {}
-    recs, problem = run_child(["--stream"], child_env(cache_root), 120)
+    recs, _, _, problem = run_child(["--stream"], child_env(cache_root),
+                                    120)
     for r in recs:
         if "gbps" in r:
             stream[r["variant"]] = r["gbps"]
@@ -837,57 +902,54 @@ def main():
                         "n/a (%s)" % problem), flush=True)
 
     results = {}  # (workload, column) -> record
-    child_s = {}  # (workload, framework) -> wall seconds of its child
-    failed_kiln = []
-    for wl, label, unit, nbytes in workloads():
-        if wsel and wl not in wsel:
-            continue
-        fresh = None
-        if wl == "latency_cold":
-            fresh = os.path.join(cache_root, "latency")
-        elif wl == "latency_warm":
-            fresh = os.path.join(cache_root, "latency")
-            if not os.path.isdir(fresh):
-                fresh = None
-        for fw in FRAMEWORKS:
-            cols = [c for c in COLUMNS if c[1] == fw]
-            if fw in missing:
+    child_s = {}  # framework -> wall seconds of its children
+    sel = [w[0] for w in workloads() if not wsel or w[0] in wsel]
+    for fw in FRAMEWORKS:
+        cols = [c for c in COLUMNS if c[1] == fw]
+        if fw in missing:
+            for wl in sel:
                 for key, _, _ in cols:
                     results[(wl, key)] = {"error": "not installed: " +
                                           missing[fw]}
+            continue
+        limit = 300 if fw == "torch" else 150
+        t_fw = time.time()
+        # The timed workloads in one process (restarted after a crash or a
+        # time-out, from the next workload); each latency in a new one, with
+        # caches of its own that the cold run fills for the warm one.
+        todo = [w for w in sel if not w.startswith("latency")]
+        while todo:
+            if time.time() - t_start > budget:
+                skip(results, todo, cols)
+                todo = []
+                break
+            rest = run_batch(results, fw, cols, todo,
+                             child_env(cache_root), limit)
+            todo = rest
+        fresh = os.path.join(cache_root, "latency-" + fw)
+        for wl in [w for w in sel if w.startswith("latency")]:
+            if time.time() - t_start > budget:
+                skip(results, [wl], cols)
                 continue
-            elapsed = time.time() - t_start
-            if elapsed > budget:
-                for key, _, _ in cols:
-                    results[(wl, key)] = {"error": "skipped: time budget"}
-                continue
-            timeout = max(30, min(240 if fw == "torch" else 150,
-                                  budget - elapsed + 30))
-            args = ["--child", fw, wl]
-            t_child = time.time()
-            recs, problem = run_child(args, child_env(cache_root, fresh),
-                                      timeout)
-            child_s[(wl, fw)] = time.time() - t_child
-            got = {r.get("variant"): r for r in recs}
-            for key, _, var in cols:
-                r = got.get(var) or got.get("*")
-                if r is None:
-                    if problem:
-                        r = {"error": problem}
-                    else:
-                        continue  # does not apply
-                results[(wl, key)] = r
-                if nbytes and "s" in r:
-                    r["gbps"] = nbytes / r["s"] / 1e9
-                    if stream_ref:
-                        r["stream_frac"] = r["gbps"] / stream_ref
-            sys.stdout.write(".")
-            sys.stdout.flush()
-        for key in ("kiln", "kiln-c"):
-            r = results.get((wl, key))
-            if r and "error" in r and "not selected" not in r["error"]:
-                failed_kiln.append("%s %s: %s" % (wl, key, r["error"]))
+            run_batch(results, fw, cols, [wl], child_env(cache_root, fresh),
+                      limit)
+        sys.stdout.write(".")
+        sys.stdout.flush()
+        child_s[fw] = time.time() - t_fw
     print()
+    failed_kiln = []
+    for wl, label, unit, nbytes in workloads():
+        for key, fw, var in COLUMNS:
+            r = results.get((wl, key))
+            if r is None:
+                continue
+            if nbytes and "s" in r:
+                r["gbps"] = nbytes / r["s"] / 1e9
+                if stream_ref:
+                    r["stream_frac"] = r["gbps"] / stream_ref
+            if (fw == "kiln" and "error" in r
+                    and "not selected" not in r["error"]):
+                failed_kiln.append("%s %s: %s" % (wl, key, r["error"]))
 
     # Ratios against kiln compiled, and the checks against numpy.
     wls = [w for w in workloads() if not wsel or w[0] in wsel]
@@ -999,8 +1061,7 @@ def main():
         "results": [dict(workload=wl, column=key, **r)
                     for (wl, key), r in results.items()],
         "goals": goals, "table": lines,
-        "child_seconds": [{"workload": w, "framework": f, "s": round(t, 2)}
-                          for (w, f), t in child_s.items()],
+        "framework_seconds": {f: round(t, 1) for f, t in child_s.items()},
     }
     os.makedirs(os.path.dirname(out_path), exist_ok=True)
     with open(out_path, "w") as f:
@@ -1016,7 +1077,7 @@ def main():
 
 if __name__ == "__main__":
     if len(sys.argv) >= 4 and sys.argv[1] == "--child":
-        child(sys.argv[2], sys.argv[3])
+        child(sys.argv[2], sys.argv[3].split(","))
     elif len(sys.argv) >= 2 and sys.argv[1] == "--stream":
         stream_child()
     else:

@@ -375,6 +375,11 @@ static PyObject *identity(PyObject *self, PyObject *args, PyObject *kw)
 static kiln_array *tri_mask(int64_t n, int64_t m, int64_t k)
 {
     int64_t rs[2] = {n, 1}, cs[2] = {1, m};
+    if (n == 0 || m == 0) {
+        /* no element: skip the aranges, which would still be computed */
+        int64_t shape[2] = {n, m};
+        return kiln_zeros(shape, 2, KILN_DTYPE_BOOL);
+    }
     kiln_array *r0 = kiln_arange(0.0, (double)n, 1.0, KILN_DTYPE_INT64);
     kiln_array *c0 = kiln_arange(0.0, (double)m, 1.0, KILN_DTYPE_INT64);
     kiln_array *r = kiln_reshape(r0, rs, 2);
