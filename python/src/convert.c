@@ -140,6 +140,7 @@ typedef struct nest {
     int64_t shape[KILN_MAX_NDIM];
     int kind;       /* the widest scalar kind seen */
     int wide;       /* an int that does not fit int32 */
+    int huge;       /* an int above INT64_MAX: the list is read as uint64 */
     int64_t count;  /* leaves */
 } nest;
 
@@ -197,6 +198,9 @@ static int scan(PyObject *o, int d, nest *n)
         if (overflow || v < INT32_MIN || v > INT32_MAX) {
             n->wide = 1;
         }
+        if (overflow > 0) {
+            n->huge = 1;
+        }
         if (n->kind < K_INT) {
             n->kind = K_INT;
         }
@@ -211,12 +215,12 @@ static int scan(PyObject *o, int d, nest *n)
 }
 
 /* Writes the leaves into out (double for floats, int64 otherwise). */
-static int fill(PyObject *o, int kind, char **p)
+static int fill(PyObject *o, int kind, int huge, char **p)
 {
     if (PyList_Check(o) || PyTuple_Check(o)) {
         Py_ssize_t len = PySequence_Fast_GET_SIZE(o);
         for (Py_ssize_t i = 0; i < len; i++) {
-            if (fill(PySequence_Fast_GET_ITEM(o, i), kind, p) < 0) {
+            if (fill(PySequence_Fast_GET_ITEM(o, i), kind, huge, p) < 0) {
                 return -1;
             }
         }
@@ -229,6 +233,18 @@ static int fill(PyObject *o, int kind, char **p)
         }
         memcpy(*p, &v, sizeof v);
         *p += sizeof v;
+        return 0;
+    }
+    if (kind == K_INT && huge) {
+        /* negative values beside one above INT64_MAX fit no dtype:
+         * OverflowError from here */
+        unsigned long long u = PyLong_AsUnsignedLongLong(o);
+        if (u == (unsigned long long)-1 && PyErr_Occurred()) {
+            return -1;
+        }
+        uint64_t w = (uint64_t)u;
+        memcpy(*p, &w, sizeof w);
+        *p += sizeof w;
         return 0;
     }
     long long v = PyLong_AsLongLong(o);
@@ -305,11 +321,12 @@ static kiln_array *from_list(PyObject *o, int dt)
     }
     char *p = buf;
     kiln_array *a = NULL;
-    if (fill(o, kind, &p) < 0) {
+    if (fill(o, kind, n.huge, &p) < 0) {
         goto free_buf;
     }
     kiln_dtype src = kind == K_FLOAT  ? KILN_DTYPE_FLOAT64
                      : kind == K_BOOL ? KILN_DTYPE_BOOL
+                     : n.huge         ? KILN_DTYPE_UINT64
                                       : KILN_DTYPE_INT64;
     a = kiln_array_from_data(buf, n.shape, n.ndim, src);
     if (!a) {
@@ -320,6 +337,7 @@ static kiln_array *from_list(PyObject *o, int dt)
     if (want < 0) {
         want = kind == K_FLOAT  ? KILN_DTYPE_FLOAT32
                : kind == K_BOOL ? KILN_DTYPE_BOOL
+               : n.huge         ? KILN_DTYPE_UINT64
                : n.wide         ? KILN_DTYPE_INT64
                                 : KILN_DTYPE_INT32;
     }

@@ -96,3 +96,11 @@ def test_numpy_sees_values_after_assignment():
     a[1] = 7
     np.testing.assert_array_equal(np.array(a), [1.0, 7.0, 3.0])
     np.testing.assert_array_equal(np.asarray(a[::-1]), [3.0, 7.0, 1.0])
+
+
+def test_list_of_ints_above_int64_reads_as_uint64():
+    a = mx.array([2**63 + 5, 1], dtype=mx.uint64)
+    assert a.dtype == mx.uint64 and a.tolist() == [2**63 + 5, 1]
+    assert mx.array([2**64 - 1]).dtype == mx.uint64
+    with pytest.raises(OverflowError):
+        mx.array([2**63, -1])
