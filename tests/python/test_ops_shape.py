@@ -776,3 +776,38 @@ def test_results_are_lazy_values_usable_later():
     c = mx.concatenate([mx.sort(b, 0), mx.tril(b)], 1)
     want_b = np.pad(np.arange(12).reshape(3, 4), 1, mode="edge").T
     same(c, np.concatenate([np.sort(want_b, 0), np.tril(want_b)], 1))
+
+
+def _mix(x):
+    """A scalar function of x through many of the ops above (piecewise
+    linear: exact under small finite differences)."""
+    w = mx.reshape(mx.arange(1, 41, dtype=mx.float64), (5, 8))
+    y = mx.pad(x, ((1, 0), (0, 2)), mode="edge")            # (4, 6)
+    y = mx.concatenate([mx.tril(y), mx.roll(y, 1, 0)], 1)   # (4, 12)
+    y = mx.pad(y, ((0, 1), (0, 0)), constant_values=2.0)    # (5, 12)
+    y = mx.take(y, mx.array([0, 2, 4, 5, 7, 9, 10, 11]), 1)  # (5, 8)
+    s = mx.sort(mx.transpose(mx.tile(x, (1, 2))), 0)         # (8, 3)
+    parts = mx.split(mx.flatten(x), [5])
+    return (mx.sum(w * y) + mx.sum(mx.topk(s, 2, 0) * 3.0)
+            + mx.sum(mx.diagonal(mx.reshape(x, (4, 3)), -1))
+            + mx.sum(parts[0]) * 2.0 + mx.trace(x, 1)
+            + mx.sum(mx.stack([mx.repeat(x, 2, 1)[:, ::2], x]) * 0.5))
+
+
+@pytest.mark.skipif(not hasattr(mx, "grad") or not hasattr(mx, "compile"),
+                    reason="transforms not built")
+def test_ops_under_compile_and_grad():
+    """The ops build graphs only, so they work on the placeholders of
+    compile and grad; the gradient matches finite differences."""
+    n = (np.arange(12, dtype=np.float64) * 5 % 12).reshape(3, 4)
+    x = mx.array(n, dtype=mx.float64)
+    eager = _mix(x).item()
+    assert mx.compile(_mix)(x).item() == pytest.approx(eager, rel=1e-12)
+    g = np.array(mx.grad(_mix)(x))
+    fd = np.zeros_like(n)
+    for i in np.ndindex(*n.shape):
+        e = np.zeros_like(n)
+        e[i] = 1e-3
+        fd[i] = (_mix(mx.array(n + e, dtype=mx.float64)).item()
+                 - _mix(mx.array(n - e, dtype=mx.float64)).item()) / 2e-3
+    np.testing.assert_allclose(g, fd, rtol=1e-6, atol=1e-6)
