@@ -617,6 +617,47 @@ static PyObject *forward(const char *name, PyObject *self, PyObject *args,
     return r;
 }
 
+/* numpy reads arrays through the buffer protocol first; it comes here
+ * when that fails (bfloat16, which numpy lacks, arrives as float32) or was
+ * refused, so an array that cannot be evaluated (a placeholder inside a
+ * trace) raises instead of becoming a numpy object array. */
+static PyObject *array_to_numpy(PyObject *self, PyObject *args,
+                                PyObject *kw)
+{
+    static char *kwlist[] = {"dtype", "copy", NULL};
+    PyObject *dtype = Py_None, *copy = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|OO:__array__", kwlist,
+                                     &dtype, &copy)) {
+        return NULL;
+    }
+    kiln_array *a = ((PkArray *)self)->a;
+    kiln_array *r = kiln_array_dtype(a) == KILN_DTYPE_BFLOAT16
+                        ? kiln_astype(a, KILN_DTYPE_FLOAT32)
+                        : kiln_array_retain(a);
+    kiln_status st = KILN_ERR_RUNTIME;
+    if (r) {
+        Py_BEGIN_ALLOW_THREADS
+        st = kiln_array_eval(r);
+        Py_END_ALLOW_THREADS
+    }
+    if (st != KILN_OK) {
+        kiln_array_release(r);
+        return pk_raise();
+    }
+    PyObject *w = pk_wrap(r), *np = NULL, *view = NULL, *out = NULL;
+    if (!w || !(np = PyImport_ImportModule("numpy")) ||
+        !(view = PyMemoryView_FromObject(w))) {
+        goto release;
+    }
+    out = PyObject_CallMethod(np, "array", "OO", view,
+                              dtype == Py_None ? Py_None : dtype);
+release:
+    Py_XDECREF(view);
+    Py_XDECREF(np);
+    Py_XDECREF(w);
+    return out;
+}
+
 #define FORWARDED_LIST(X)                                                 \
     X(sum) X(mean) X(max) X(min) X(prod) X(all) X(any) X(logsumexp)       \
     X(argmax) X(argmin) X(var) X(std) X(cumsum) X(cumprod) X(cummax)      \
@@ -656,6 +697,8 @@ static PyMethodDef array_methods[] = {
      "flatten(start_axis=0, end_axis=-1): See kiln.flatten."},
     {"squeeze", (PyCFunction)(void (*)(void))array_squeeze,
      METH_VARARGS | METH_KEYWORDS, "squeeze(axis=None): See kiln.squeeze."},
+    {"__array__", (PyCFunction)(void (*)(void))array_to_numpy,
+     METH_VARARGS | METH_KEYWORDS, "the array as a numpy array (a copy)"},
     {"__format__", array_format, METH_O, NULL},
     {"__copy__", array_copy, METH_NOARGS, NULL},
     {"__deepcopy__", array_deepcopy, METH_O, NULL},

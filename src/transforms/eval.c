@@ -65,8 +65,8 @@ static kiln_status placeholder_error(void)
                      "with a shape and dtype but no values. Return the array "
                      "from the function instead of evaluating or reading "
                      "it; to debug a compiled function with real values, "
-                     "call kiln_disable_compile() (or set "
-                     "KILN_DISABLE_COMPILE=1)");
+                     "call kiln_disable_compile() (kiln.disable_compile() "
+                     "in Python) or set KILN_DISABLE_COMPILE=1");
 }
 
 /* Appends to `order` (retained) every unvisited node reachable from n,

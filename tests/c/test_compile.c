@@ -838,9 +838,10 @@ static kiln_status flatten01_body(void *ctx, const kiln_list *args,
 {
     int *runs = ctx;
     (*runs)++;
+    kiln_scope_begin();
     kiln_array *y = kiln_flatten(kiln_list_get(args, 0), 0, 1);
     kiln_status s = y ? kiln_list_push(res, y) : kiln_errcode();
-    kiln_array_release(y);
+    kiln_scope_end(NULL);
     return s;
 }
 
