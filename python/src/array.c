@@ -368,6 +368,11 @@ static PyObject *array_repr(PyObject *o)
 static PyObject *array_format(PyObject *o, PyObject *spec)
 {
     kiln_array *a = ((PkArray *)o)->a;
+    if (!PyUnicode_Check(spec)) {
+        PyErr_Format(PyExc_TypeError, "__format__() argument must be str, "
+                     "not %.100s", Py_TYPE(spec)->tp_name);
+        return NULL;
+    }
     if (kiln_array_ndim(a) == 0) {
         PyObject *v = pk_item(a);
         if (!v) {
@@ -377,7 +382,7 @@ static PyObject *array_format(PyObject *o, PyObject *spec)
         Py_DECREF(v);
         return r;
     }
-    if (!PyUnicode_Check(spec) || PyUnicode_GetLength(spec) != 0) {
+    if (PyUnicode_GetLength(spec) != 0) {
         PyErr_SetString(PyExc_TypeError, "unsupported format string "
                         "passed to kiln.array.__format__");
         return NULL;
@@ -426,6 +431,11 @@ static PyObject *array_setstate(PyObject *o, PyObject *state)
     PyObject *shape_o;
     const char *bytes;
     Py_ssize_t nbytes;
+    if (!PyTuple_Check(state)) {
+        PyErr_Format(PyExc_TypeError, "__setstate__ expects a tuple, got "
+                     "%.100s", Py_TYPE(state)->tp_name);
+        return NULL;
+    }
     if (!PyArg_ParseTuple(state, "sOy#:__setstate__", &name, &shape_o,
                           &bytes, &nbytes)) {
         return NULL;

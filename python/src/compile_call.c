@@ -91,6 +91,9 @@ static PyObject *call_fun(call_rec *c, const kiln_list *args)
     }
     PyObject *a = PyTuple_GET_ITEM(tree, 0);
     PyObject *kw = PyTuple_GET_ITEM(tree, 1);
+    if (pk_nest_enter() < 0) {
+        goto done;
+    }
     if (c->bound) {
         Py_ssize_t na = PyTuple_GET_SIZE(a);
         PyObject *full = PyTuple_New(na + 1);
@@ -106,6 +109,7 @@ static PyObject *call_fun(call_rec *c, const kiln_list *args)
     } else {
         out = PyObject_Call(c->fun, a, kw == Py_None ? NULL : kw);
     }
+    pk_nest_leave();
 done:
     Py_XDECREF(wl);
     Py_XDECREF(tree);

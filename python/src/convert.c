@@ -32,13 +32,13 @@ static int format_dtype(const char *f, Py_ssize_t itemsize)
     }
     switch (f[0]) {
     case '?':
-        return KILN_DTYPE_BOOL;
+        return itemsize == 1 ? KILN_DTYPE_BOOL : -1;
     case 'e':
-        return KILN_DTYPE_FLOAT16;
+        return itemsize == 2 ? KILN_DTYPE_FLOAT16 : -1;
     case 'f':
-        return KILN_DTYPE_FLOAT32;
+        return itemsize == 4 ? KILN_DTYPE_FLOAT32 : -1;
     case 'd':
-        return KILN_DTYPE_FLOAT64;
+        return itemsize == 8 ? KILN_DTYPE_FLOAT64 : -1;
     case 'b': case 'h': case 'i': case 'l': case 'q':
         switch (itemsize) {
         case 1: return KILN_DTYPE_INT8;
@@ -227,7 +227,10 @@ static int fill(PyObject *o, int kind, int huge, char **p)
         return 0;
     }
     if (kind == K_FLOAT) {
-        double v = PyFloat_AsDouble(o);
+        /* no __float__ of an int subclass: Python code run here could
+         * change the lists scan() measured */
+        double v = PyFloat_Check(o) ? PyFloat_AS_DOUBLE(o)
+                                    : PyLong_AsDouble(o);
         if (v == -1.0 && PyErr_Occurred()) {
             return -1;
         }
@@ -262,35 +265,55 @@ static int fill(PyObject *o, int kind, int huge, char **p)
     return 0;
 }
 
+/* The items of a list holding arrays (or other non-scalars), converted
+ * and stacked. The items are read from a tuple copy: converting one may
+ * run Python code (__array__) that changes the list. A list holding
+ * itself recurses until Python's recursion limit raises. */
 static kiln_array *stack_items(PyObject *o, int dt)
 {
-    Py_ssize_t len = PySequence_Fast_GET_SIZE(o);
+    PyObject *items = PySequence_Tuple(o);
+    if (!items) {
+        return NULL;
+    }
+    Py_ssize_t len = PyTuple_GET_SIZE(items);
+    kiln_array *r = NULL;
     if (len == 0) {
-        return kiln_zeros((int64_t[]){0}, 1,
-                          dt < 0 ? KILN_DTYPE_FLOAT32 : (kiln_dtype)dt);
+        r = kiln_zeros((int64_t[]){0}, 1,
+                       dt < 0 ? KILN_DTYPE_FLOAT32 : (kiln_dtype)dt);
+        if (!r) {
+            pk_raise();
+        }
+        goto release_tuple;
     }
     kiln_array **xs = PyMem_Calloc((size_t)len, sizeof *xs);
     if (!xs) {
         PyErr_NoMemory();
-        return NULL;
+        goto release_tuple;
     }
-    kiln_array *r = NULL;
+    if (Py_EnterRecursiveCall(" while converting a nested list")) {
+        goto free_xs;
+    }
     Py_ssize_t i;
     for (i = 0; i < len; i++) {
-        xs[i] = pk_to_array(PySequence_Fast_GET_ITEM(o, i), dt);
+        xs[i] = pk_to_array(PyTuple_GET_ITEM(items, i), dt);
         if (!xs[i]) {
-            goto release_items;
+            break;
         }
     }
-    r = kiln_stack(xs, (int)len, 0);
-    if (!r) {
-        pk_raise();
+    Py_LeaveRecursiveCall();
+    if (i == len) {
+        r = kiln_stack(xs, (int)len, 0);
+        if (!r) {
+            pk_raise();
+        }
     }
-release_items:
     for (Py_ssize_t j = 0; j < i; j++) {
         kiln_array_release(xs[j]);
     }
+free_xs:
     PyMem_Free(xs);
+release_tuple:
+    Py_DECREF(items);
     return r;
 }
 

@@ -59,6 +59,25 @@ int pk_check(kiln_status st)
     return -1;
 }
 
+static _Thread_local int nest_depth;
+
+int pk_nest_enter(void)
+{
+    if (nest_depth >= PK_MAX_NEST) {
+        PyErr_Format(PyExc_RecursionError, "more than %d compiled or "
+                     "transformed functions nested in one another",
+                     PK_MAX_NEST);
+        return -1;
+    }
+    nest_depth++;
+    return 0;
+}
+
+void pk_nest_leave(void)
+{
+    nest_depth--;
+}
+
 /* ------------------------------------------------------------------ */
 /* dtypes                                                             */
 /* ------------------------------------------------------------------ */
@@ -85,7 +104,10 @@ static Py_hash_t dtype_hash(PyObject *self)
 static PyObject *dtype_reduce(PyObject *self, PyObject *unused)
 {
     (void)unused;
-    return PyUnicode_FromString(kiln_dtype_name(((PkDtype *)self)->dt));
+    kiln_dtype dt = ((PkDtype *)self)->dt;
+    /* the module attribute pickle looks up: bool is spelled bool_ */
+    return PyUnicode_FromString(dt == KILN_DTYPE_BOOL ? "bool_"
+                                                      : kiln_dtype_name(dt));
 }
 
 static PyGetSetDef dtype_getset[] = {
@@ -172,18 +194,25 @@ int pk_axes(PyObject *o, int *axes, int *naxes)
                      "sequence of ints, got %.100s", Py_TYPE(o)->tp_name);
         return -1;
     }
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(o);
-    if (n > KILN_MAX_NDIM) {
-        PyErr_Format(PyExc_ValueError, "too many axes (%zd)", n);
+    /* a tuple copy: an item's __index__ may change the list */
+    PyObject *t = PySequence_Tuple(o);
+    if (!t) {
         return -1;
     }
-    for (Py_ssize_t i = 0; i < n; i++) {
-        if (pk_int(PySequence_Fast_GET_ITEM(o, i), &axes[i]) < 0) {
-            return -1;
-        }
+    Py_ssize_t n = PyTuple_GET_SIZE(t);
+    int st = 0;
+    if (n > KILN_MAX_NDIM) {
+        PyErr_Format(PyExc_ValueError, "too many axes (%zd)", n);
+        st = -1;
     }
-    *naxes = (int)n;
-    return 0;
+    for (Py_ssize_t i = 0; i < n && st == 0; i++) {
+        st = pk_int(PyTuple_GET_ITEM(t, i), &axes[i]);
+    }
+    Py_DECREF(t);
+    if (st == 0) {
+        *naxes = (int)n;
+    }
+    return st;
 }
 
 static int shape_entry(PyObject *o, int64_t *out, int allow_neg1)
@@ -217,20 +246,26 @@ int pk_shape(PyObject *o, int64_t *shape, int *ndim, int allow_neg1)
                      "of ints, got %.100s", Py_TYPE(o)->tp_name);
         return -1;
     }
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(o);
+    /* a tuple copy: an entry's __index__ may change the list */
+    PyObject *t = PySequence_Tuple(o);
+    if (!t) {
+        return -1;
+    }
+    Py_ssize_t n = PyTuple_GET_SIZE(t);
+    int st = 0;
     if (n > KILN_MAX_NDIM) {
         PyErr_Format(PyExc_ValueError, "shape has %zd dimensions; kiln "
                      "supports at most %d", n, KILN_MAX_NDIM);
-        return -1;
+        st = -1;
     }
-    for (Py_ssize_t i = 0; i < n; i++) {
-        if (shape_entry(PySequence_Fast_GET_ITEM(o, i), &shape[i],
-                        allow_neg1) < 0) {
-            return -1;
-        }
+    for (Py_ssize_t i = 0; i < n && st == 0; i++) {
+        st = shape_entry(PyTuple_GET_ITEM(t, i), &shape[i], allow_neg1);
     }
-    *ndim = (int)n;
-    return 0;
+    Py_DECREF(t);
+    if (st == 0) {
+        *ndim = (int)n;
+    }
+    return st;
 }
 
 /* ------------------------------------------------------------------ */

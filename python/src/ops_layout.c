@@ -106,22 +106,30 @@ static PyObject *split(PyObject *self, PyObject *args, PyObject *kw)
     int64_t *idx = NULL;
     Py_ssize_t nidx = 0;
     if (PyList_Check(io) || PyTuple_Check(io)) {
-        nidx = PySequence_Fast_GET_SIZE(io);
+        /* a tuple copy: an entry's __index__ may change the list */
+        PyObject *t = PySequence_Tuple(io);
+        if (!t) {
+            return NULL;
+        }
+        nidx = PyTuple_GET_SIZE(t);
         if (nidx > INT32_MAX / 2) {
+            Py_DECREF(t);
             PyErr_SetString(PyExc_ValueError, "[split] too many indices");
             return NULL;
         }
         idx = PyMem_Calloc((size_t)(nidx > 0 ? nidx : 1), sizeof *idx);
         if (!idx) {
+            Py_DECREF(t);
             return PyErr_NoMemory();
         }
         for (Py_ssize_t i = 0; i < nidx; i++) {
-            if (pk_ops_shape_i64(PySequence_Fast_GET_ITEM(io, i), &idx[i]) <
-                0) {
+            if (pk_ops_shape_i64(PyTuple_GET_ITEM(t, i), &idx[i]) < 0) {
+                Py_DECREF(t);
                 PyMem_Free(idx);
                 return NULL;
             }
         }
+        Py_DECREF(t);
     } else if (pk_int(io, &sections) < 0) {
         return NULL;
     }
@@ -148,16 +156,22 @@ static int int_pair(PyObject *o, int64_t *p)
         PySequence_Fast_GET_SIZE(o) != 2) {
         return 0;
     }
-    for (int i = 0; i < 2; i++) {
-        PyObject *v = PySequence_Fast_GET_ITEM(o, i);
+    /* a tuple copy: an entry's __index__ may change the list */
+    PyObject *t = PySequence_Tuple(o);
+    if (!t) {
+        return -1;
+    }
+    int r = 1;
+    for (int i = 0; i < 2 && r == 1; i++) {
+        PyObject *v = PyTuple_GET_ITEM(t, i);
         if (PyBool_Check(v) || !PyIndex_Check(v)) {
-            return 0;
-        }
-        if (pk_ops_shape_i64(v, &p[i]) < 0) {
-            return -1;
+            r = 0;
+        } else if (pk_ops_shape_i64(v, &p[i]) < 0) {
+            r = -1;
         }
     }
-    return 1;
+    Py_DECREF(t);
+    return r;
 }
 
 /* MLX's pad_width forms into nd (before, after) pairs: an int, (int,),
@@ -166,6 +180,16 @@ static int pad_widths(PyObject *o, int nd, int64_t *pw)
 {
     int64_t p[2];
     int r;
+    if (PyList_Check(o)) {
+        /* a tuple copy: an entry's __index__ may change the list */
+        PyObject *t = PyList_AsTuple(o);
+        if (!t) {
+            return -1;
+        }
+        r = pad_widths(t, nd, pw);
+        Py_DECREF(t);
+        return r;
+    }
     if (PyIndex_Check(o) && !PyBool_Check(o)) {
         if (pk_ops_shape_i64(o, &p[0]) < 0) {
             return -1;
@@ -416,18 +440,25 @@ static int shifts_of(PyObject *o, int64_t *sh, int *n)
                      "sequence of ints, got %.100s", Py_TYPE(o)->tp_name);
         return -1;
     }
-    Py_ssize_t len = PySequence_Fast_GET_SIZE(o);
-    if (len > KILN_MAX_NDIM) {
-        PyErr_SetString(PyExc_ValueError, "[roll] too many shifts");
+    /* a tuple copy: an entry's __index__ may change the list */
+    PyObject *t = PySequence_Tuple(o);
+    if (!t) {
         return -1;
     }
-    for (Py_ssize_t i = 0; i < len; i++) {
-        if (pk_ops_shape_i64(PySequence_Fast_GET_ITEM(o, i), &sh[i]) < 0) {
-            return -1;
-        }
+    Py_ssize_t len = PyTuple_GET_SIZE(t);
+    int r = 0;
+    if (len > KILN_MAX_NDIM) {
+        PyErr_SetString(PyExc_ValueError, "[roll] too many shifts");
+        r = -1;
     }
-    *n = (int)len;
-    return 0;
+    for (Py_ssize_t i = 0; i < len && r == 0; i++) {
+        r = pk_ops_shape_i64(PyTuple_GET_ITEM(t, i), &sh[i]);
+    }
+    Py_DECREF(t);
+    if (r == 0) {
+        *n = (int)len;
+    }
+    return r;
 }
 
 /* roll(a, shift, axis=None): numpy's rules; axis None rolls the

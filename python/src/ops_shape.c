@@ -62,24 +62,34 @@ kiln_array **pk_ops_shape_arrays(PyObject *seq, int *n)
                      "got %.100s", Py_TYPE(seq)->tp_name);
         return NULL;
     }
-    Py_ssize_t len = PySequence_Fast_GET_SIZE(seq);
+    /* a tuple copy: converting an item may run Python code (__array__)
+     * that changes the list */
+    PyObject *t = PySequence_Tuple(seq);
+    if (!t) {
+        return NULL;
+    }
+    Py_ssize_t len = PyTuple_GET_SIZE(t);
+    kiln_array **xs = NULL;
     if (len > INT32_MAX / 2) {
         PyErr_SetString(PyExc_ValueError, "too many arrays");
-        return NULL;
+        goto release_tuple;
     }
-    kiln_array **xs = PyMem_Calloc((size_t)(len > 0 ? len : 1), sizeof *xs);
+    xs = PyMem_Calloc((size_t)(len > 0 ? len : 1), sizeof *xs);
     if (!xs) {
         PyErr_NoMemory();
-        return NULL;
+        goto release_tuple;
     }
     for (Py_ssize_t i = 0; i < len; i++) {
-        xs[i] = pk_to_array(PySequence_Fast_GET_ITEM(seq, i), -1);
+        xs[i] = pk_to_array(PyTuple_GET_ITEM(t, i), -1);
         if (!xs[i]) {
             pk_ops_shape_free(xs, (int)i);
-            return NULL;
+            xs = NULL;
+            goto release_tuple;
         }
     }
     *n = (int)len;
+release_tuple:
+    Py_DECREF(t);
     return xs;
 }
 

@@ -91,6 +91,15 @@ PyObject *pk_raise(void);
  * the exception set. */
 int pk_check(kiln_status st);
 
+/* Guards a call of a Python function from inside a kiln call (a compiled
+ * or transformed function's body): each nesting level costs kiln several
+ * kilobytes of C stack, so nesting is capped at PK_MAX_NEST whatever
+ * Python's recursion limit is. pk_nest_enter is 0, or -1 with
+ * RecursionError; every 0 is matched by one pk_nest_leave. Per thread. */
+enum { PK_MAX_NEST = 200 };
+int pk_nest_enter(void);
+void pk_nest_leave(void);
+
 /* kiln.Dtype objects: one per kiln_dtype, kiln.float32 etc. */
 typedef struct PkDtype {
     PyObject_HEAD

@@ -296,7 +296,11 @@ static kiln_status call_body(void *ctx, const kiln_list *args,
     if (!pos) {
         goto done;
     }
-    PyObject *out = PyObject_Call(c->fun, pos, kwargs);
+    PyObject *out = NULL;
+    if (pk_nest_enter() == 0) {
+        out = PyObject_Call(c->fun, pos, kwargs);
+        pk_nest_leave();
+    }
     Py_DECREF(pos);
     Py_XDECREF(kwargs);
     if (!out) {

@@ -58,25 +58,34 @@ static int parse_argnums(PkTransform *t, PyObject *argnums,
     } else if (PyIndex_Check(argnums) && !PyBool_Check(argnums)) {
         n = 1;
     } else if (PyList_Check(argnums) || PyTuple_Check(argnums)) {
-        seq = argnums;
-        n = PySequence_Fast_GET_SIZE(argnums);
+        /* a tuple copy: an entry's __index__ may change the list */
+        seq = PySequence_Tuple(argnums);
+        if (!seq) {
+            return -1;
+        }
+        n = PyTuple_GET_SIZE(seq);
     } else {
         PyErr_Format(PyExc_TypeError, "[%s] argnums must be None, an int or "
                      "a sequence of ints, got %.100s", tag,
                      Py_TYPE(argnums)->tp_name);
         return -1;
     }
-    t->argnums = PyMem_Calloc((size_t)n + 1, sizeof *t->argnums);
+    t->argnums = n < INT_MAX ? PyMem_Calloc((size_t)n + 1,
+                                            sizeof *t->argnums)
+                             : NULL;
     if (!t->argnums) {
+        Py_XDECREF(seq);
         PyErr_NoMemory();
         return -1;
     }
     for (Py_ssize_t i = 0; i < n && argnums != Py_None; i++) {
-        PyObject *v = seq ? PySequence_Fast_GET_ITEM(seq, i) : argnums;
+        PyObject *v = seq ? PyTuple_GET_ITEM(seq, i) : argnums;
         if (pk_int(v, &t->argnums[i]) < 0) {
+            Py_XDECREF(seq);
             return -1;
         }
     }
+    Py_XDECREF(seq);
     t->nargnums = (int)n;
     if (n == 0 && nnames == 0) {
         PyErr_Format(PyExc_ValueError, "[%s] Gradient wrt no argument "

@@ -118,19 +118,23 @@ static int walk_axes(PyObject *tree, PyObject *spec, int output, axes_buf *b)
         Py_ssize_t pos = 0;
         PyObject *k, *v;
         while (r == 0 && PyDict_Next(tree, &pos, &k, &v)) {
-            PyObject *s = spec;
+            /* the lookup runs the key's __eq__, which may change either
+             * dict: hold what is used */
+            Py_INCREF(k);
+            Py_INCREF(v);
+            PyObject *s = Py_NewRef(spec);
             if (!bcast) {
-                s = PyDict_GetItemWithError(spec, k);
-                if (!s) {
-                    if (!PyErr_Occurred()) {
-                        PyErr_Format(PyExc_ValueError, "[vmap] %s has no "
-                                     "entry for key %R", what, k);
-                    }
-                    r = -1;
-                    break;
+                Py_SETREF(s, PyDict_GetItemWithError(spec, k));
+                Py_XINCREF(s);
+                if (!s && !PyErr_Occurred()) {
+                    PyErr_Format(PyExc_ValueError, "[vmap] %s has no "
+                                 "entry for key %R", what, k);
                 }
             }
-            r = walk_axes(v, s, output, b);
+            r = s ? walk_axes(v, s, output, b) : -1;
+            Py_XDECREF(s);
+            Py_DECREF(v);
+            Py_DECREF(k);
         }
     }
     Py_LeaveRecursiveCall();
