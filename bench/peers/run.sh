@@ -18,7 +18,10 @@ PY=$VENV/bin/python
 
 if [ ! -x "$PY" ]; then
     mkdir -p build
-    "$PYTHON" -m venv "$VENV" || { echo "bench-peers: cannot create $VENV"; exit 1; }
+    if ! "$PYTHON" -m venv "$VENV"; then
+        echo "bench-peers: cannot create $VENV"
+        exit 1
+    fi
 fi
 
 # One peer a line: the import name, then what pip installs. torch is pinned
@@ -44,7 +47,7 @@ install() {
 
 install numpy numpy
 install numexpr numexpr
-install mlx "mlx[cpu]"
+install mlx.core "mlx[cpu]"
 install jax "jax[cpu]"
 install torch "torch==2.13.0+cpu"
 if [ -n "$missing" ]; then
@@ -53,6 +56,9 @@ fi
 
 if ! "$PY" -c "import numpy" >/dev/null 2>&1; then
     echo "bench-peers: numpy is required"; exit 1
+fi
+if ! ls python/kiln/_kiln*.so >/dev/null 2>&1; then
+    echo "bench-peers: python/kiln/_kiln*.so is missing: run make pyext"
 fi
 PYTHONPATH="$(pwd)/python${PYTHONPATH:+:$PYTHONPATH}" \
     exec "$PY" bench/peers/bench.py "$@"
