@@ -59,7 +59,7 @@
  * (gemm_split) of at least TILE_FLOPS, at most TILES_PER_THREAD per
  * thread, starting at multiples of TILE_ALIGN rows or columns. */
 #define SMALL_GEMM (4.0 * 65536.0)
-#define TILE_FLOPS (1.0 * (1 << 20))
+#define TILE_FLOPS ((double)GRAIN_FLOPS)
 #define TILES_PER_THREAD 2
 #define TILE_ALIGN 16
 
