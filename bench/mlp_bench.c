@@ -8,7 +8,11 @@
  *
  * A step is: call, then evaluate the loss and the 13 state arrays
  * together. Warm-up steps first (the compiled one traces and builds its
- * kernels there), then the median of bench_reps() steps (KILN_BENCH_REPS).
+ * kernels there), then the median of at least MIN_REPS steps each
+ * (bench_reps(), KILN_BENCH_REPS, when larger), eager and compiled steps
+ * alternating (which goes first alternates too), so both see the same
+ * machine: on a shared machine the load changes within a second, and
+ * timing one run after the other would compare two different loads.
  * Reports ms and steps per second of both and their ratio; target:
  * compiled >= 1.5x eager (PASS/FAIL printed, never the exit status).
  * A kiln error, or compiled and eager losses that differ on the same
@@ -42,6 +46,7 @@
 #define BETA2 0.999
 #define EPS 1e-8
 #define WARMUP 3
+#define MIN_REPS 21
 #define TARGET 1.5
 
 typedef struct {
@@ -272,6 +277,36 @@ static void one_step(void *p)
     kiln_list_free(res);
 }
 
+/* The median, min and max of n times (sorted in place). */
+static bench_time summarise(double *t, int n)
+{
+    bench_time r;
+    qsort(t, (size_t)n, sizeof *t, bench_cmp_double);
+    r.median_ms = n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
+    r.min_ms = t[0];
+    r.max_ms = t[n - 1];
+    r.reps = n;
+    return r;
+}
+
+/* reps steps of each runner, alternating (a then b, b then a, ...). */
+static void run_pairs(runner *a, runner *b, int reps, bench_time *ta,
+                      bench_time *tb)
+{
+    double xa[BENCH_MAX_REPS], xb[BENCH_MAX_REPS];
+    for (int i = 0; i < reps; i++) {
+        for (int k = 0; k < 2; k++) {
+            bool first_a = (i + k) % 2 == 0;
+            runner *r = first_a ? a : b;
+            int64_t t0 = bench_now_ns();
+            one_step(r);
+            (first_a ? xa : xb)[i] = (double)(bench_now_ns() - t0) * 1e-6;
+        }
+    }
+    *ta = summarise(xa, reps);
+    *tb = summarise(xb, reps);
+}
+
 /* ------------------------------------------------------------------ */
 /* JSON (as compile_bench: keep the other benchmarks' records)        */
 /* ------------------------------------------------------------------ */
@@ -374,9 +409,11 @@ int main(int argc, char **argv)
     runner re, rc;
     double le = NAN, lc = NAN;
     bool failed = true;
+    const int reps = bench_reps() > MIN_REPS ? bench_reps() : MIN_REPS;
 
     (void)bench_alloc; /* bench_util.h helpers this benchmark needs not */
     (void)bench_free;
+    (void)bench_run;
     if (!tmpbase || !*tmpbase) {
         tmpbase = "/tmp";
     }
@@ -388,10 +425,10 @@ int main(int argc, char **argv)
     }
     memset(&rs, 0, sizeof rs);
     printf("kiln mlp_bench: %lld-%lld-%lld MLP step (value_and_grad, Adam, "
-           "dropout), batch %lld, float32, %d threads, median of %d after "
-           "%d warm-up steps\n",
+           "dropout), batch %lld, float32, %d threads, median of %d "
+           "alternating steps each after %d warm-up steps\n",
            (long long)z.in, (long long)z.hidden, (long long)z.classes,
-           (long long)z.batch, kiln_num_threads(), bench_reps(), WARMUP);
+           (long long)z.batch, kiln_num_threads(), reps, WARMUP);
     data = make_data(&z);
     state = make_state(&z);
     loss_fn = kiln_fn_new(loss_body, NULL, NULL, "mlp_loss");
@@ -442,8 +479,7 @@ int main(int argc, char **argv)
         one_step(&re);
         one_step(&rc);
     }
-    te = bench_run(one_step, &re, 0);
-    tc = bench_run(one_step, &rc, 0);
+    run_pairs(&re, &rc, reps, &te, &tc);
     if (!re.ok || !rc.ok) {
         printf("  error: %s\n", kiln_errmsg());
         goto cleanup;

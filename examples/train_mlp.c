@@ -26,6 +26,10 @@
  * uncompiled run of the same step from the same seed (kiln_random_seed
  * before each run) within a relative 1e-4 on every loss and on the final
  * parameters; the compiled step traced once and replayed N - 1 times.
+ * Timing: each run's first step is shown on its own (for the compiled run
+ * it includes the trace and, with a cold kernel cache, the C compiler:
+ * seconds, which averaged into the steps would hide the step time), then
+ * the median of the others.
  *
  * Usage: train_mlp [in hidden classes batch steps]; defaults 64 128 10
  * 128 200 keep `make demo` short; 784 512 10 256 is the benchmark's size
@@ -251,15 +255,26 @@ static kiln_list *make_state(const sizes *z)
 /* a training run                                                     */
 /* ------------------------------------------------------------------ */
 
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
 /* Runs z->steps steps of `step` (updating state) from kiln_random_seed
- * (SEED); losses[i] receives step i's loss. false on error. */
+ * (SEED); losses[i] receives step i's loss, *median_ms the median time of
+ * the steps after the first (the first step of a compiled function
+ * traces it and builds its kernels: seconds with a cold kernel cache, so
+ * it is reported on its own). false on error. */
 static bool run(kiln_fn *step, kiln_list *state, const kiln_list *data,
-                int steps, double *losses, const char *label)
+                int steps, double *losses, const char *label,
+                double *median_ms)
 {
     kiln_list *args = kiln_list_new();
-    bool ok = args && kiln_random_seed(SEED) == KILN_OK;
-    double t0 = now_ms();
+    double *ms = calloc((size_t)steps, sizeof *ms);
+    bool ok = args && ms && kiln_random_seed(SEED) == KILN_OK;
     for (int s = 0; s < steps && ok; s++) {
+        double t0 = now_ms();
         int b = s % NB;
         kiln_list *r = NULL;
         ok = kiln_list_size(args) == 0
@@ -284,13 +299,23 @@ static bool run(kiln_fn *step, kiln_list *state, const kiln_list *data,
                  kiln_array_item_f64(xs[0], &losses[s]) == KILN_OK;
         }
         kiln_list_free(r);
+        ms[s] = now_ms() - t0;
     }
     if (!ok) {
         printf("   %s run: error: %s\n", label, kiln_errmsg());
     } else {
-        printf("   %s: %d steps in %.1f ms (%.3f ms per step)\n", label,
-               steps, now_ms() - t0, (now_ms() - t0) / steps);
+        double first = ms[0], total = 0.0;
+        for (int s = 0; s < steps; s++) {
+            total += ms[s];
+        }
+        qsort(ms + 1, (size_t)(steps - 1), sizeof *ms, cmp_double);
+        *median_ms = steps % 2 ? 0.5 * (ms[steps / 2] + ms[steps / 2 + 1])
+                               : ms[steps / 2];
+        printf("   %s: first step %.1f ms, then %.3f ms per step (median "
+               "of %d; %.1f ms in all)\n",
+               label, first, *median_ms, steps - 1, total);
     }
+    free(ms);
     kiln_list_free(args);
     return ok;
 }
@@ -354,7 +379,7 @@ int main(int argc, char **argv)
     kiln_compile_opts opts;
     kiln_compile_stats cs;
     double *loss_c = NULL, *loss_u = NULL;
-    double worst = 0.0, pdiff = NAN, tail = 0.0;
+    double worst = 0.0, pdiff = NAN, tail = 0.0, med_c = NAN, med_u = NAN;
     bool ok = false;
 
     if (!parse_sizes(argc, argv, &z)) {
@@ -393,10 +418,13 @@ int main(int argc, char **argv)
     }
 
     /* the same seed before each run, so both draw the same masks */
-    if (!run(step, state_c, data, z.steps, loss_c, "compiled  ") ||
-        !run(fu, state_u, data, z.steps, loss_u, "uncompiled")) {
+    if (!run(step, state_c, data, z.steps, loss_c, "compiled  ", &med_c) ||
+        !run(fu, state_u, data, z.steps, loss_u, "uncompiled", &med_u)) {
         goto cleanup;
     }
+    printf("   compiled step %.2fx faster than uncompiled (medians; on a "
+           "busy machine see bench/mlp_bench.c, which alternates them)\n",
+           med_u / med_c);
     ok = true;
     printf("\n   step  loss (compiled)  loss (uncompiled)\n");
     for (int s = 0; s < z.steps; s++) {

@@ -551,3 +551,47 @@ TEST(matmul_inner_outer)
     }
     kiln_scope_end(NULL);
 }
+
+TEST(matmul_blas_tiles)
+{
+    /* products big enough to be cut into tiles of rows (m > n) or of
+     * columns (m <= n) over the pool, with transposed operands (whose
+     * tiles start at a column of the stored matrix), addmm's c, float64,
+     * half types and batches of big products; under 1, 2 and 3 threads
+     * the tile count changes, the values must not */
+    const kiln_dtype f = KILN_DTYPE_FLOAT32;
+    int64_t s_wide_a[2] = {48, 300}, s_wide_b[2] = {300, 260};
+    int64_t s_tall_a[2] = {260, 300}, s_tall_b[2] = {300, 48};
+    int64_t s_ta[2] = {300, 260}, s_tb[2] = {260, 300};
+    int64_t s_c[1] = {260}, s_batch_a[3] = {2, 260, 300};
+    int before = kiln_num_threads();
+    for (int t = 1; t <= 3; t++) {
+        CHECK(kiln_set_num_threads(t) == KILN_OK);
+        kiln_scope_begin();
+        CHECK_PRODUCT(rand_array(s_wide_a, 2, f),
+                      rand_array(s_wide_b, 2, f), 1e-4);
+        CHECK_PRODUCT(rand_array(s_tall_a, 2, f),
+                      rand_array(s_tall_b, 2, f), 1e-4);
+        /* a stored transposed, cut by rows; b transposed, cut by
+         * columns */
+        CHECK_PRODUCT(kiln_transpose(rand_array(s_ta, 2, f), NULL, 0),
+                      rand_array(s_tall_b, 2, f), 1e-4);
+        CHECK_PRODUCT(rand_array(s_wide_a, 2, f),
+                      kiln_transpose(rand_array(s_tb, 2, f), NULL, 0), 1e-4);
+        CHECK_PRODUCT(rand_array(s_wide_a, 2, KILN_DTYPE_FLOAT64),
+                      rand_array(s_wide_b, 2, KILN_DTYPE_FLOAT64), 1e-12);
+        CHECK_PRODUCT(rand_array(s_tall_a, 2, KILN_DTYPE_BFLOAT16),
+                      rand_array(s_tall_b, 2, KILN_DTYPE_BFLOAT16), 2e-2);
+        CHECK_PRODUCT(rand_array(s_batch_a, 3, f),
+                      rand_array(s_tall_b, 2, f), 1e-4);
+        check_addmm(rand_array(s_c, 1, f), rand_array(s_wide_a, 2, f),
+                    rand_array(s_wide_b, 2, f), 0.5, -2.0, 1e-4, __LINE__);
+        check_addmm(rand_array(s_c, 1, KILN_DTYPE_FLOAT64),
+                    kiln_transpose(rand_array(s_ta, 2, KILN_DTYPE_FLOAT64),
+                                   NULL, 0),
+                    rand_array(s_wide_b, 2, KILN_DTYPE_FLOAT64), 1.5, 1.0,
+                    1e-12, __LINE__);
+        kiln_scope_end(NULL);
+    }
+    CHECK(kiln_set_num_threads(before) == KILN_OK);
+}

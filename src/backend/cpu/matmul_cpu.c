@@ -13,10 +13,14 @@
  *   row-major with a leading dimension or the transpose of that; otherwise
  *   the operand is packed first. float16/bfloat16 are widened to float32,
  *   multiplied by sgemm and rounded back. addmm copies c into the output
- *   and passes beta. Big products run one after another, each threaded by
- *   OpenBLAS itself (kept at kiln's thread count, so the two pools never
- *   oversubscribe the cores); batches of small products (below OpenBLAS's
- *   own threading threshold) are split over kiln's pool instead.
+ *   and passes beta. OpenBLAS is kept single-threaded and kiln's pool does
+ *   the threading: batches of small products are split by product; a big
+ *   product is cut into tiles of rows or columns of the output, one BLAS
+ *   call each (gemm_split). One pool means no oversubscription (OpenBLAS's
+ *   own workers spin for a long while after each call, taking cores from
+ *   kiln's threads on a busy or small machine), small products run inline
+ *   instead of waking threads, and a descheduled thread delays one tile
+ *   rather than a fixed half of the product.
  * - loops (every other dtype, and every dtype without CBLAS): blocked
  *   i-k-j loops over row blocks of each product, split over kiln's pool.
  *   A (KB x NB) block of b is packed in the accumulation type, then each
@@ -50,10 +54,14 @@
 /* Multiply-adds worth giving a thread of their own. */
 #define GRAIN_FLOPS (1 << 18)
 
-/* OpenBLAS threads a gemm only above m * n * k = 4 * 65536 (its
- * GEMM_MULTITHREAD_THRESHOLD * SMP_THRESHOLD_MIN); below that, batches go
- * to kiln's pool. */
+/* Products up to this many multiply-adds are split by batch over kiln's
+ * pool, one BLAS call each; bigger ones are cut into tiles of the output
+ * (gemm_split) of at least TILE_FLOPS, at most TILES_PER_THREAD per
+ * thread, starting at multiples of TILE_ALIGN rows or columns. */
 #define SMALL_GEMM (4.0 * 65536.0)
+#define TILE_FLOPS ((double)GRAIN_FLOPS)
+#define TILES_PER_THREAD 2
+#define TILE_ALIGN 16
 
 /* One matrix operand: its first element, element strides of the batch
  * dims (broadcast to the output's batch shape) and of rows and cols. */
@@ -383,20 +391,96 @@ static void narrow(char *dst, const float *src, int64_t n, kiln_dtype dt)
         (int64_t)kiln_dtype_size(dt));
 }
 
-/* Keeps OpenBLAS's thread count equal to kiln's, so a big gemm uses the
- * cores kiln was told to use and no more. */
-static void sync_blas_threads(void)
+/* Makes OpenBLAS run each call on the calling thread: kiln's pool threads
+ * the products (gemm_split), so OpenBLAS's own workers, which spin for a
+ * long while after each call, never compete with kiln's for the cores. */
+static void blas_single_thread(void)
 {
 #ifdef OPENBLAS_VERSION
-    static atomic_int synced;
-    int n = kiln__pool_nthreads();
-    if (atomic_load(&synced) != n) {
-        if (openblas_get_num_threads() != n) {
-            openblas_set_num_threads(n);
+    static atomic_int done;
+    if (!atomic_load(&done)) {
+        if (openblas_get_num_threads() != 1) {
+            openblas_set_num_threads(1);
         }
-        atomic_store(&synced, n);
+        atomic_store(&done, 1);
     }
 #endif
+}
+
+/* One BLAS product C = alpha A B + beta C, cut into tiles: blocks of rows
+ * of C, or of columns (split_n), starting at multiples of TILE_ALIGN.
+ * The dimension cut is the one whose cut copies less: each tile packs the
+ * whole of the operand it shares (A for column blocks, B for row blocks).
+ * Tile t starts at tile_at(t); boundaries depend on the shape and the
+ * thread count only. */
+typedef struct {
+    bool f64, ta, tb, split_n;
+    int m, n, k, lda, ldb;
+    const char *A, *B;
+    char *C;
+    double alpha, beta;
+    int64_t len, ntiles; /* the cut dimension's length, tile count */
+} gemm_call;
+
+static int64_t tile_at(const gemm_call *g, int64_t t)
+{
+    return t >= g->ntiles ? g->len
+                          : g->len * t / g->ntiles / TILE_ALIGN * TILE_ALIGN;
+}
+
+/* Tiles [lo, hi) as one BLAS call. */
+static void gemm_tiles(void *ctx, int64_t lo, int64_t hi)
+{
+    const gemm_call *g = ctx;
+    int64_t a = tile_at(g, lo), b = tile_at(g, hi);
+    int64_t es = g->f64 ? 8 : 4;
+    const char *A = g->A, *B = g->B;
+    char *C = g->C;
+    int m = g->m, n = g->n;
+    if (b <= a) {
+        return;
+    }
+    if (g->split_n) {
+        B += a * (g->tb ? g->ldb : 1) * es;
+        C += a * es;
+        n = (int)(b - a);
+    } else {
+        A += a * (g->ta ? 1 : g->lda) * es;
+        C += a * g->n * es;
+        m = (int)(b - a);
+    }
+    enum CBLAS_TRANSPOSE ca = g->ta ? CblasTrans : CblasNoTrans;
+    enum CBLAS_TRANSPOSE cb = g->tb ? CblasTrans : CblasNoTrans;
+    if (g->f64) {
+        cblas_dgemm(CblasRowMajor, ca, cb, m, n, g->k, g->alpha,
+                    (const double *)(const void *)A, g->lda,
+                    (const double *)(const void *)B, g->ldb, g->beta,
+                    (double *)(void *)C, g->n);
+    } else {
+        cblas_sgemm(CblasRowMajor, ca, cb, m, n, g->k, (float)g->alpha,
+                    (const float *)(const void *)A, g->lda,
+                    (const float *)(const void *)B, g->ldb, (float)g->beta,
+                    (float *)(void *)C, g->n);
+    }
+}
+
+/* Runs g over kiln's pool: up to TILES_PER_THREAD tiles per thread of at
+ * least TILE_FLOPS multiply-adds each (fewer tiles: less packing), so a
+ * thread that is descheduled delays one tile, not half the product. */
+static void gemm_split(gemm_call *g)
+{
+    double flops = (double)g->m * (double)g->n * (double)g->k;
+    int64_t most = (int64_t)TILES_PER_THREAD * kiln__pool_nthreads();
+    g->split_n = g->m <= g->n;
+    g->len = g->split_n ? g->n : g->m;
+    g->ntiles = (int64_t)(flops / TILE_FLOPS);
+    g->ntiles = min64(min64(g->ntiles, most), g->len / TILE_ALIGN);
+    if (g->ntiles < 2) {
+        g->ntiles = 1;
+        gemm_tiles(g, 0, 1);
+        return;
+    }
+    kiln__pool_for(g->ntiles, 1, gemm_tiles, g);
 }
 
 /* Product t through BLAS; false when scratch memory ran out. */
@@ -447,16 +531,22 @@ static bool gemm_one(const mm_job *j, int64_t t)
         /* C starts as c (broadcast); gemm scales it by beta */
         pack(C, j->c.base + oc * j->isz, m, n, j->c.rs, j->c.cs, j->dt);
     }
-    enum CBLAS_TRANSPOSE ca = ta ? CblasTrans : CblasNoTrans;
-    enum CBLAS_TRANSPOSE cb = tb ? CblasTrans : CblasNoTrans;
-    double beta = j->has_c ? j->beta : 0.0;
-    if (j->dt == KILN_DTYPE_FLOAT64) {
-        cblas_dgemm(CblasRowMajor, ca, cb, (int)m, (int)n, (int)k, j->alpha,
-                    A, lda, B, ldb, beta, C, (int)n);
-    } else {
-        cblas_sgemm(CblasRowMajor, ca, cb, (int)m, (int)n, (int)k,
-                    (float)j->alpha, A, lda, B, ldb, (float)beta, C, (int)n);
-    }
+    gemm_call g = {
+        .f64 = j->dt == KILN_DTYPE_FLOAT64,
+        .ta = ta,
+        .tb = tb,
+        .m = (int)m,
+        .n = (int)n,
+        .k = (int)k,
+        .lda = lda,
+        .ldb = ldb,
+        .A = A,
+        .B = B,
+        .C = C,
+        .alpha = j->alpha,
+        .beta = j->has_c ? j->beta : 0.0,
+    };
+    gemm_split(&g);
     if (widen) {
         narrow(py, C, m * n, j->dt);
     }
@@ -488,12 +578,12 @@ static bool use_blas(const mm_job *j)
 
 static void run_blas(mm_job *j)
 {
+    blas_single_thread();
     double flops = (double)j->m * (double)j->n * (double)j->k;
     if (j->nbatch > 1 && flops <= SMALL_GEMM) {
         kiln__pool_for(j->nbatch, grain_for(flops), gemm_range, j);
         return;
     }
-    sync_blas_threads();
     gemm_range(j, 0, j->nbatch);
 }
 
