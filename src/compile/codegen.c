@@ -13,6 +13,18 @@
  * double ($o = f64) and rounded once by kiln_f64_to_f16/bf16, as eager's
  * astype does.
  *
+ * Half stores and staging (plan_half). A stored half OP result keeps its
+ * unrounded float w<i> for the store (narrowing it gives the same half
+ * as narrowing the rounded v<i>), so a value that is only stored is
+ * rounded once, not three times. In the fast variant, float16 operands
+ * that move along the loop are staged: every STAGE elements the loop
+ * converts the inputs it reads into float blocks c<o> with
+ * kiln_f16_to_f32_n and narrows the output blocks after the body with
+ * kiln_f32_to_f16_n (half.h: hardware conversions where the CPU has them,
+ * the scalar functions' bits), and the body reads and writes c<o> as
+ * plain float arrays. bfloat16 converts with a shift and integer ops
+ * that gcc vectorises inline, so it is not staged.
+ *
  * Placement. A value is *uniform* when it depends only on constants and
  * rank-0 inputs: computed once per call. Every kernel has two variants:
  * <sym>_fast, a static always_inline helper taking the moving operands as
@@ -58,6 +70,7 @@
 #define FN "codegen"
 #define LANES 32   /* accumulators per reduction (eager: NL) */
 #define BLOCK 2048 /* elements folded into fresh lanes (multiple of LANES) */
+#define STAGE 512  /* float16 block converted at once (LANES | STAGE | BLOCK) */
 
 enum { CLS_UNIFORM, CLS_OUTER, CLS_INNER };
 
@@ -76,6 +89,8 @@ typedef struct gen {
     int *in_val;        /* [ninputs] the INPUT value of each input, or -1 */
     int *folds;         /* [nvals] reductions of the current pass */
     int *cache;         /* [nvals] output row caching the value, or -1 */
+    bool *sw;           /* [nvals] half OP result stored unrounded (w<i>) */
+    bool stage[KILN_REGION_MAX_OPERANDS]; /* operand staged (fast variant) */
     int pass;           /* the pass being emitted */
 } gen;
 
@@ -476,6 +491,11 @@ static void put_load(gen *g, int vi, const char *j)
     kiln_dtype dt = r->vals[vi].dtype;
     int o = in_op(g, r->vals[vi].input);
     const char *st = stype(dt);
+    if (g->cls[vi] == CLS_INNER && g->fast && g->stage[o]) {
+        /* converted a block at a time into c<o> (put_stage) */
+        kiln__text_printf(g->t, "c%d[%s - kb]", o, j);
+        return;
+    }
     kiln__text_puts(g->t, load_fn(dt));
     if (g->cls[vi] == CLS_UNIFORM) {
         kiln__text_printf(g->t, "*(const %s *)(const void *)p[%d]", st, o);
@@ -503,10 +523,58 @@ static bool cached_here(const gen *g, int vi)
            g->pass > g->lev[vi];
 }
 
-/* `const T v<i> = <expr>;` for an INPUT, CONST or OP value. */
+/* The expression of OP value vi in its compute type, rounded to storage
+ * precision when its dtype is a half one and `round`. */
+static kiln_status put_op_expr(gen *g, int vi, bool round)
+{
+    const kiln_rval *v = &g->r->vals[vi];
+    char names[3][24];
+    const char *arg[3];
+    for (int k = 0; k < v->nargs; k++) {
+        snprintf(names[k], sizeof names[k], "v%d", v->args[k]);
+        arg[k] = names[k];
+    }
+    kiln_dtype last = g->r->vals[v->args[v->nargs - 1]].dtype;
+    const char *os = g->wide[vi] ? "f64" : tsuf(v->dtype);
+    bool rounded = round && is_half(v->dtype);
+    if (rounded) {
+        bool f16 = v->dtype == KILN_DTYPE_FLOAT16;
+        kiln__text_printf(g->t, "%s(kiln_%s_to_%s(",
+                          f16 ? "kiln_f16_to_f32" : "kiln_bf16_to_f32",
+                          g->wide[vi] ? "f64" : "f32", f16 ? "f16" : "bf16");
+    }
+    if (subst(g->t, v->prim->emit->expr, arg, v->nargs, tsuf(last), os,
+              vi) != KILN_OK) {
+        return kiln_errcode();
+    }
+    if (rounded) {
+        kiln__text_puts(g->t, "))");
+    }
+    return KILN_OK;
+}
+
+/* `const T v<i> = <expr>;` for an INPUT, CONST or OP value. A half OP
+ * value that is stored (sw) is first `const float w<i>`, unrounded: the
+ * stores narrow w<i>, which gives the same half as narrowing v<i> (a
+ * float16/bfloat16 value converts back exactly and a NaN comes back as
+ * the same NaN), so v<i> is dead code when only stored. */
 static kiln_status put_value(gen *g, int vi, const char *j)
 {
     const kiln_rval *v = &g->r->vals[vi];
+    if (g->sw[vi] && !cached_here(g, vi)) {
+        bool f16 = v->dtype == KILN_DTYPE_FLOAT16;
+        ind(g);
+        kiln__text_printf(g->t, "const float w%d = ", vi);
+        if (put_op_expr(g, vi, false) != KILN_OK) {
+            return kiln_errcode();
+        }
+        kiln__text_puts(g->t, ";\n");
+        ind(g);
+        kiln__text_printf(g->t, "const float v%d = %s(%s(w%d));\n", vi,
+                          f16 ? "kiln_f16_to_f32" : "kiln_bf16_to_f32",
+                          f16 ? "kiln_f32_to_f16" : "kiln_f32_to_bf16", vi);
+        return KILN_OK;
+    }
     ind(g);
     kiln__text_printf(g->t, "const %s v%d = ", ctype(v->dtype), vi);
     if (cached_here(g, vi)) {
@@ -517,29 +585,8 @@ static kiln_status put_value(gen *g, int vi, const char *j)
         put_load(g, vi, j);
     } else if (v->kind == KILN_RVAL_CONST) {
         put_const(g->t, v);
-    } else {
-        char names[3][24];
-        const char *arg[3];
-        for (int k = 0; k < v->nargs; k++) {
-            snprintf(names[k], sizeof names[k], "v%d", v->args[k]);
-            arg[k] = names[k];
-        }
-        kiln_dtype last = g->r->vals[v->args[v->nargs - 1]].dtype;
-        const char *os = g->wide[vi] ? "f64" : tsuf(v->dtype);
-        if (is_half(v->dtype)) {
-            bool f16 = v->dtype == KILN_DTYPE_FLOAT16;
-            kiln__text_printf(g->t, "%s(kiln_%s_to_%s(",
-                              f16 ? "kiln_f16_to_f32" : "kiln_bf16_to_f32",
-                              g->wide[vi] ? "f64" : "f32",
-                              f16 ? "f16" : "bf16");
-        }
-        if (subst(g->t, v->prim->emit->expr, arg, v->nargs, tsuf(last), os,
-                  vi) != KILN_OK) {
-            return kiln_errcode();
-        }
-        if (is_half(v->dtype)) {
-            kiln__text_puts(g->t, "))");
-        }
+    } else if (put_op_expr(g, vi, true) != KILN_OK) {
+        return kiln_errcode();
     }
     kiln__text_puts(g->t, ";\n");
     if (g->fast && g->reduce && g->cache[vi] >= 0 &&
@@ -588,7 +635,14 @@ static void put_store(gen *g, int out, int vi, const char *j, bool inner)
 {
     kiln_dtype dt = out_dtype(g, out);
     const char *st = stype(dt);
+    char val[24];
+    snprintf(val, sizeof val, "%c%d", inner && g->sw[vi] ? 'w' : 'v', vi);
     ind(g);
+    if (inner && g->fast && g->stage[out]) {
+        /* narrowed a block at a time from c<out> (put_stage) */
+        kiln__text_printf(g->t, "c%d[%s - kb] = %s;\n", out, j, val);
+        return;
+    }
     if (!inner) {
         kiln__text_printf(g->t, "*(%s *)(void *)r%d", st, out);
     } else if (g->fast) {
@@ -600,7 +654,7 @@ static void put_store(gen *g, int out, int vi, const char *j, bool inner)
         kiln__text_printf(g->t, "*(%s *)(void *)(p[%d] + %s * s[%d])", st,
                           out, j, out);
     }
-    kiln__text_printf(g->t, " = %sv%d%s;\n", store_fn(dt), vi, close_fn(dt));
+    kiln__text_printf(g->t, " = %s%s%s;\n", store_fn(dt), val, close_fn(dt));
 }
 
 /* Every value of class cls (and level lev, when lev >= 0) not computed
@@ -765,14 +819,90 @@ static void put_row_pointers(gen *g)
 /* elementwise loops                                                  */
 /* ------------------------------------------------------------------ */
 
-static kiln_status put_ew_loop(gen *g)
+/* Whether staged operand o is converted in pass `pass` (elementwise: 0):
+ * an input whose value the pass reads, or an output the pass stores. */
+static bool stage_used(const gen *g, int o, int pass)
 {
-    open_block(g, "for (int64_t i = 0; i < n; i++) ");
-    if (put_body(g, "i", 0) != KILN_OK) {
+    const kiln_region *r = g->r;
+    if (!g->fast || !g->stage[o]) {
+        return false;
+    }
+    if (o < r->noutputs) {
+        int v = r->out_val[o];
+        return !g->reduce || (r->vals[v].inner && g->lev[v] == pass);
+    }
+    int v = g->in_val[o - r->noutputs];
+    return v >= 0 && g->need[v];
+}
+
+static bool stage_any(const gen *g, int pass)
+{
+    for (int o = 0; o < noperands(g); o++) {
+        if (stage_used(g, o, pass)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The block conversions of the staged operands of pass `pass` over the
+ * elements kb .. kb + cnt - 1: inputs into c<o> before the block's loop
+ * (load), c<o> into the outputs after it. */
+static void put_stage(gen *g, int pass, bool load, const char *cnt)
+{
+    for (int o = 0; o < noperands(g); o++) {
+        if (stage_used(g, o, pass) && (o >= g->r->noutputs) == load) {
+            ind(g);
+            if (load) {
+                kiln__text_printf(g->t,
+                                  "kiln_f16_to_f32_n(x%d + kb, c%d, %s);\n",
+                                  o, o, cnt);
+            } else {
+                kiln__text_printf(g->t,
+                                  "kiln_f32_to_f16_n(c%d, y%d + kb, %s);\n",
+                                  o, o, cnt);
+            }
+        }
+    }
+}
+
+/* `for (i < count) body` of pass `pass`; with staged operands, in blocks
+ * of STAGE elements between their conversions. */
+static kiln_status put_flat_loop(gen *g, const char *count, int pass)
+{
+    if (!stage_any(g, pass)) {
+        char head[64];
+        snprintf(head, sizeof head, "for (int64_t i = 0; i < %s; i++) ",
+                 count);
+        open_block(g, head);
+        if (put_body(g, "i", pass) != KILN_OK) {
+            return kiln_errcode();
+        }
+        close_block(g);
+        return KILN_OK;
+    }
+    char head[96];
+    snprintf(head, sizeof head, "for (int64_t kb = 0; kb < %s; kb += %d) ",
+             count, STAGE);
+    open_block(g, head);
+    ind(g);
+    kiln__text_printf(g->t,
+                      "const int64_t ke = %s - kb < %d ? %s : kb + %d;\n",
+                      count, STAGE, count, STAGE);
+    put_stage(g, pass, true, "ke - kb");
+    open_block(g, "for (int64_t i = kb; i < ke; i++) ");
+    if (put_body(g, "i", pass) != KILN_OK) {
         return kiln_errcode();
     }
     close_block(g);
+    put_stage(g, pass, false, "ke - kb");
+    close_block(g);
     return KILN_OK;
+}
+
+static kiln_status put_ew_loop(gen *g)
+{
+    return put_flat_loop(g, "n", 0);
 }
 
 /* ------------------------------------------------------------------ */
@@ -895,13 +1025,9 @@ static kiln_status put_pass(gen *g, int l)
     ind(g);
     kiln__text_printf(g->t, "/* pass %d */\n", l);
     if (!folds) {
-        open_block(g, "for (int64_t i = 0; i < len; i++) ");
-        if (put_body(g, "i", l) != KILN_OK) {
-            return kiln_errcode();
-        }
-        close_block(g);
-        return KILN_OK;
+        return put_flat_loop(g, "len", l);
     }
+    bool staged = stage_any(g, l);
     int nf = pass_folds(g, l);
     for (int k = 0; k < nf; k++) {
         int i = g->folds[k];
@@ -938,8 +1064,18 @@ static kiln_status put_pass(gen *g, int l)
                           g->folds[k]);
     }
     close_block(g);
-    snprintf(head, sizeof head, "for (int64_t i = b; i < be; i += %d) ",
-             LANES);
+    if (staged) {
+        snprintf(head, sizeof head,
+                 "for (int64_t kb = b; kb < be; kb += %d) ", STAGE);
+        open_block(g, head);
+        ind(g);
+        kiln__text_printf(g->t,
+                          "const int64_t ke = be - kb < %d ? be : kb + %d;\n",
+                          STAGE, STAGE);
+        put_stage(g, l, true, "ke - kb");
+    }
+    snprintf(head, sizeof head, "for (int64_t i = %s; i < %s; i += %d) ",
+             staged ? "kb" : "b", staged ? "ke" : "be", LANES);
     open_block(g, head);
     /* kept a loop (not unrolled): gcc then vectorises it with the lanes
      * held in registers */
@@ -951,6 +1087,10 @@ static kiln_status put_pass(gen *g, int l)
     }
     close_block(g);
     close_block(g);
+    if (staged) {
+        put_stage(g, l, false, "ke - kb");
+        close_block(g);
+    }
     snprintf(head, sizeof head, "for (int w = %d; w > 0; w /= 2) ",
              LANES / 2);
     open_block(g, head);
@@ -964,11 +1104,21 @@ static kiln_status put_pass(gen *g, int l)
         return kiln_errcode();
     }
     close_block(g);
+    if (staged) {
+        open_block(g, "");
+        ind(g);
+        kiln__text_puts(g->t, "const int64_t kb = nb;\n");
+        put_stage(g, l, true, "len - nb");
+    }
     open_block(g, "for (int64_t i = nb; i < len; i++) ");
     if (put_pass_body(g, l, "i", "u%d", nf) != KILN_OK) {
         return kiln_errcode();
     }
     close_block(g);
+    if (staged) {
+        put_stage(g, l, false, "len - nb");
+        close_block(g);
+    }
     if (put_combines(g, nf, "t%d", "u%d") != KILN_OK) {
         return kiln_errcode();
     }
@@ -1105,6 +1255,35 @@ static void plan_cache(gen *g)
     }
 }
 
+/*
+ * Half-precision plans. sw: a float16/bfloat16 OP result (computed in
+ * float32) stored as an inner output keeps its unrounded w<i> for the
+ * store (put_value). stage: a moving float16 operand of the fast variant
+ * is converted STAGE elements at a time by kiln_f16_to_f32_n /
+ * kiln_f32_to_f16_n (half.h: hardware conversions, same bits as the
+ * scalar ones) into or out of a float block c<o> that the loop body reads
+ * or writes; bfloat16 is a shift and a few integer ops that gcc
+ * vectorises inline, so it is not staged.
+ */
+static void plan_half(gen *g)
+{
+    const kiln_region *r = g->r;
+    for (int i = 0; i < r->nvals; i++) {
+        g->sw[i] = false;
+    }
+    for (int o = 0; o < r->noutputs; o++) {
+        int v = r->out_val[o];
+        g->sw[v] = g->sw[v] ||
+                   (r->vals[v].kind == KILN_RVAL_OP &&
+                    is_half(r->vals[v].dtype) && !g->wide[v] &&
+                    g->cls[v] == CLS_INNER);
+    }
+    for (int o = 0; o < noperands(g); o++) {
+        g->stage[o] = role(g, o) == ROLE_MOVING &&
+                      op_dtype(g, o) == KILN_DTYPE_FLOAT16;
+    }
+}
+
 /* The fast variant: a static helper whose restrict parameters are the
  * moving operands (one row of a reduction, or the n elements). */
 static kiln_status put_fast(gen *g, const char *symbol)
@@ -1118,6 +1297,12 @@ static kiln_status put_fast(gen *g, const char *symbol)
     kiln__text_puts(g->t, ")\n{\n");
     g->depth = 1;
     g->fast = true;
+    for (int o = 0; o < noperands(g); o++) {
+        if (g->stage[o]) {
+            ind(g);
+            kiln__text_printf(g->t, "float c%d[%d];\n", o, STAGE);
+        }
+    }
     kiln_status st = g->reduce ? put_row(g) : put_ew_loop(g);
     kiln__text_puts(g->t, "}\n");
     return st;
@@ -1215,7 +1400,7 @@ kiln_status kiln__codegen_region(const kiln_region *r, const char *symbol,
     g.t = out;
     g.reduce = r->nreduce > 0;
     int *ints = malloc((3 * nv + ni) * sizeof *ints);
-    unsigned char *bytes = malloc(nv * (1 + 3 * sizeof(bool)));
+    unsigned char *bytes = malloc(nv * (1 + 4 * sizeof(bool)));
     if (!ints || !bytes) {
         free(ints);
         free(bytes);
@@ -1232,7 +1417,11 @@ kiln_status kiln__codegen_region(const kiln_region *r, const char *symbol,
     g.live = (bool *)(void *)(bytes + nv);
     g.need = g.live + nv;
     g.wide = g.need + nv;
+    g.sw = g.wide + nv;
     kiln_status st = analyse(&g);
+    if (st == KILN_OK) {
+        plan_half(&g);
+    }
     if (st == KILN_OK && !g.reduce) {
         for (int i = 0; i < r->nvals; i++) {
             g.need[i] = g.live[i] && g.cls[i] == CLS_INNER;
