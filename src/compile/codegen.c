@@ -17,13 +17,15 @@
  * unrounded float w<i> for the store (narrowing it gives the same half
  * as narrowing the rounded v<i>), so a value that is only stored is
  * rounded once, not three times. In the fast variant, float16 operands
- * that move along the loop are staged: every STAGE elements the loop
- * converts the inputs it reads into float blocks c<o> with
- * kiln_f16_to_f32_n and narrows the output blocks after the body with
- * kiln_f32_to_f16_n (half.h: hardware conversions where the CPU has them,
- * the scalar functions' bits), and the body reads and writes c<o> as
- * plain float arrays. bfloat16 converts with a shift and integer ops
- * that gcc vectorises inline, so it is not staged.
+ * that move along the loop are staged through float arrays c<o>, filled
+ * by kiln_f16_to_f32_n and narrowed by kiln_f32_to_f16_n (half.h:
+ * hardware conversions where the CPU has them, the scalar functions'
+ * bits): elementwise regions convert every STAGE elements around the
+ * loop body; reduction regions convert whole rows in the kernel (once
+ * for an input whose rows repeat, e.g. a weight) and hand them to the
+ * helper as float rows, which every pass then reads as float32 code
+ * does. bfloat16 converts with a shift and integer ops that gcc
+ * vectorises inline, so it is not staged.
  *
  * Placement. A value is *uniform* when it depends only on constants and
  * rank-0 inputs: computed once per call. Every kernel has two variants:
@@ -70,7 +72,8 @@
 #define FN "codegen"
 #define LANES 32   /* accumulators per reduction (eager: NL) */
 #define BLOCK 2048 /* elements folded into fresh lanes (multiple of LANES) */
-#define STAGE 512  /* float16 block converted at once (LANES | STAGE | BLOCK) */
+#define STAGE 512  /* float16 block converted at once (elementwise) */
+#define ROW_STAGE 2048 /* floats of staged rows kept on the stack */
 
 enum { CLS_UNIFORM, CLS_OUTER, CLS_INNER };
 
@@ -492,8 +495,10 @@ static void put_load(gen *g, int vi, const char *j)
     int o = in_op(g, r->vals[vi].input);
     const char *st = stype(dt);
     if (g->cls[vi] == CLS_INNER && g->fast && g->stage[o]) {
-        /* converted a block at a time into c<o> (put_stage) */
-        kiln__text_printf(g->t, "c%d[%s - kb]", o, j);
+        /* rows: x<o> is the row converted to float (put_kernel);
+         * elementwise: converted a block at a time into c<o> */
+        kiln__text_printf(g->t, g->reduce ? "x%d[%s]" : "c%d[%s - kb]", o,
+                          j);
         return;
     }
     kiln__text_puts(g->t, load_fn(dt));
@@ -639,8 +644,10 @@ static void put_store(gen *g, int out, int vi, const char *j, bool inner)
     snprintf(val, sizeof val, "%c%d", inner && g->sw[vi] ? 'w' : 'v', vi);
     ind(g);
     if (inner && g->fast && g->stage[out]) {
-        /* narrowed a block at a time from c<out> (put_stage) */
-        kiln__text_printf(g->t, "c%d[%s - kb] = %s;\n", out, j, val);
+        /* a float row narrowed after the row (put_kernel), or a block */
+        kiln__text_printf(g->t, g->reduce ? "y%d[%s] = %s;\n"
+                                          : "c%d[%s - kb] = %s;\n",
+                          out, j, val);
         return;
     }
     if (!inner) {
@@ -762,7 +769,8 @@ static void put_params(gen *g)
     for (int o = 0; o < noperands(g); o++) {
         int ro = role(g, o);
         bool out = o < r->noutputs;
-        const char *st = stype(op_dtype(g, o));
+        const char *st = g->reduce && g->stage[o] ? "float"
+                                                  : stype(op_dtype(g, o));
         if (ro == ROLE_MOVING) {
             kiln__text_printf(g->t, ", %s%s *restrict %c%d",
                               out ? "" : "const ", st, out ? 'y' : 'x', o);
@@ -790,7 +798,9 @@ static void put_call(gen *g, const char *fn, const char *base_fmt)
         bool out = o < r->noutputs;
         const char *st = stype(op_dtype(g, o));
         snprintf(base, sizeof base, base_fmt, o, o);
-        if (ro == ROLE_MOVING) {
+        if (ro == ROLE_MOVING && g->reduce && g->stage[o]) {
+            kiln__text_printf(g->t, ", c%d", o);
+        } else if (ro == ROLE_MOVING) {
             kiln__text_printf(g->t, ",\n");
             ind(g);
             kiln__text_printf(g->t, "    (%s%s *)(%svoid *)%s",
@@ -819,39 +829,39 @@ static void put_row_pointers(gen *g)
 /* elementwise loops                                                  */
 /* ------------------------------------------------------------------ */
 
-/* Whether staged operand o is converted in pass `pass` (elementwise: 0):
- * an input whose value the pass reads, or an output the pass stores. */
-static bool stage_used(const gen *g, int o, int pass)
+/* Whether staged operand o is converted block by block in the loop of an
+ * elementwise region (reductions convert rows: put_row_stage): an input
+ * whose value the loop reads, or an output. */
+static bool stage_used(const gen *g, int o)
 {
     const kiln_region *r = g->r;
-    if (!g->fast || !g->stage[o]) {
+    if (!g->fast || !g->stage[o] || g->reduce) {
         return false;
     }
     if (o < r->noutputs) {
-        int v = r->out_val[o];
-        return !g->reduce || (r->vals[v].inner && g->lev[v] == pass);
+        return true;
     }
     int v = g->in_val[o - r->noutputs];
     return v >= 0 && g->need[v];
 }
 
-static bool stage_any(const gen *g, int pass)
+static bool stage_any(const gen *g)
 {
     for (int o = 0; o < noperands(g); o++) {
-        if (stage_used(g, o, pass)) {
+        if (stage_used(g, o)) {
             return true;
         }
     }
     return false;
 }
 
-/* The block conversions of the staged operands of pass `pass` over the
- * elements kb .. kb + cnt - 1: inputs into c<o> before the block's loop
- * (load), c<o> into the outputs after it. */
-static void put_stage(gen *g, int pass, bool load, const char *cnt)
+/* The block conversions of the staged operands over the elements kb ..
+ * kb + cnt - 1: inputs into c<o> before the block's loop (load), c<o>
+ * into the outputs after it. */
+static void put_stage(gen *g, bool load, const char *cnt)
 {
     for (int o = 0; o < noperands(g); o++) {
-        if (stage_used(g, o, pass) && (o >= g->r->noutputs) == load) {
+        if (stage_used(g, o) && (o >= g->r->noutputs) == load) {
             ind(g);
             if (load) {
                 kiln__text_printf(g->t,
@@ -870,7 +880,7 @@ static void put_stage(gen *g, int pass, bool load, const char *cnt)
  * of STAGE elements between their conversions. */
 static kiln_status put_flat_loop(gen *g, const char *count, int pass)
 {
-    if (!stage_any(g, pass)) {
+    if (!stage_any(g)) {
         char head[64];
         snprintf(head, sizeof head, "for (int64_t i = 0; i < %s; i++) ",
                  count);
@@ -889,13 +899,13 @@ static kiln_status put_flat_loop(gen *g, const char *count, int pass)
     kiln__text_printf(g->t,
                       "const int64_t ke = %s - kb < %d ? %s : kb + %d;\n",
                       count, STAGE, count, STAGE);
-    put_stage(g, pass, true, "ke - kb");
+    put_stage(g, true, "ke - kb");
     open_block(g, "for (int64_t i = kb; i < ke; i++) ");
     if (put_body(g, "i", pass) != KILN_OK) {
         return kiln_errcode();
     }
     close_block(g);
-    put_stage(g, pass, false, "ke - kb");
+    put_stage(g, false, "ke - kb");
     close_block(g);
     return KILN_OK;
 }
@@ -1027,7 +1037,6 @@ static kiln_status put_pass(gen *g, int l)
     if (!folds) {
         return put_flat_loop(g, "len", l);
     }
-    bool staged = stage_any(g, l);
     int nf = pass_folds(g, l);
     for (int k = 0; k < nf; k++) {
         int i = g->folds[k];
@@ -1064,18 +1073,8 @@ static kiln_status put_pass(gen *g, int l)
                           g->folds[k]);
     }
     close_block(g);
-    if (staged) {
-        snprintf(head, sizeof head,
-                 "for (int64_t kb = b; kb < be; kb += %d) ", STAGE);
-        open_block(g, head);
-        ind(g);
-        kiln__text_printf(g->t,
-                          "const int64_t ke = be - kb < %d ? be : kb + %d;\n",
-                          STAGE, STAGE);
-        put_stage(g, l, true, "ke - kb");
-    }
-    snprintf(head, sizeof head, "for (int64_t i = %s; i < %s; i += %d) ",
-             staged ? "kb" : "b", staged ? "ke" : "be", LANES);
+    snprintf(head, sizeof head, "for (int64_t i = b; i < be; i += %d) ",
+             LANES);
     open_block(g, head);
     /* kept a loop (not unrolled): gcc then vectorises it with the lanes
      * held in registers */
@@ -1087,10 +1086,6 @@ static kiln_status put_pass(gen *g, int l)
     }
     close_block(g);
     close_block(g);
-    if (staged) {
-        put_stage(g, l, false, "ke - kb");
-        close_block(g);
-    }
     snprintf(head, sizeof head, "for (int w = %d; w > 0; w /= 2) ",
              LANES / 2);
     open_block(g, head);
@@ -1104,21 +1099,11 @@ static kiln_status put_pass(gen *g, int l)
         return kiln_errcode();
     }
     close_block(g);
-    if (staged) {
-        open_block(g, "");
-        ind(g);
-        kiln__text_puts(g->t, "const int64_t kb = nb;\n");
-        put_stage(g, l, true, "len - nb");
-    }
     open_block(g, "for (int64_t i = nb; i < len; i++) ");
     if (put_pass_body(g, l, "i", "u%d", nf) != KILN_OK) {
         return kiln_errcode();
     }
     close_block(g);
-    if (staged) {
-        put_stage(g, l, false, "len - nb");
-        close_block(g);
-    }
     if (put_combines(g, nf, "t%d", "u%d") != KILN_OK) {
         return kiln_errcode();
     }
@@ -1256,14 +1241,11 @@ static void plan_cache(gen *g)
 }
 
 /*
- * Half-precision plans. sw: a float16/bfloat16 OP result (computed in
- * float32) stored as an inner output keeps its unrounded w<i> for the
- * store (put_value). stage: a moving float16 operand of the fast variant
- * is converted STAGE elements at a time by kiln_f16_to_f32_n /
- * kiln_f32_to_f16_n (half.h: hardware conversions, same bits as the
- * scalar ones) into or out of a float block c<o> that the loop body reads
- * or writes; bfloat16 is a shift and a few integer ops that gcc
- * vectorises inline, so it is not staged.
+ * Half-precision plans (file comment). sw: a float16/bfloat16 OP result
+ * stored as an inner output, which keeps its unrounded w<i> for the store
+ * (put_value). stage: a moving float16 operand of the fast variant, read
+ * or written through a float block (put_flat_loop) or row
+ * (put_row_stage).
  */
 static void plan_half(gen *g)
 {
@@ -1297,7 +1279,7 @@ static kiln_status put_fast(gen *g, const char *symbol)
     kiln__text_puts(g->t, ")\n{\n");
     g->depth = 1;
     g->fast = true;
-    for (int o = 0; o < noperands(g); o++) {
+    for (int o = 0; o < noperands(g) && !g->reduce; o++) {
         if (g->stage[o]) {
             ind(g);
             kiln__text_printf(g->t, "float c%d[%d];\n", o, STAGE);
@@ -1339,6 +1321,77 @@ static kiln_status put_strided(gen *g, const char *symbol)
     return st;
 }
 
+/*
+ * Row staging (reductions with staged operands): each float16 row is
+ * converted once into a float row c<o> that every pass reads, and the
+ * output rows are narrowed after the row; an input whose rows repeat
+ * (row stride 0: a weight broadcast over the rows) is converted once.
+ * The rows come from a stack buffer when they fit, else from malloc;
+ * without memory the strided variant runs. Returns the number of rows.
+ */
+static int put_row_stage(gen *g, const char *symbol)
+{
+    int ns = 0;
+    for (int o = 0; o < noperands(g); o++) {
+        ns += g->stage[o];
+    }
+    if (ns == 0) {
+        return 0;
+    }
+    ind(g);
+    kiln__text_printf(g->t, "float sbuf[%d];\n", ROW_STAGE);
+    ind(g);
+    kiln__text_printf(g->t,
+                      "float *stage = len <= %d ? sbuf : "
+                      "(float *)malloc((size_t)len * %d * sizeof(float));\n",
+                      ROW_STAGE / ns, ns);
+    open_block(g, "if (!stage) ");
+    ind(g);
+    kiln__text_printf(g->t, "%s_strided(ctx, p, s, n);\n", symbol);
+    ind(g);
+    kiln__text_puts(g->t, "return;\n");
+    close_block(g);
+    int k = 0;
+    for (int o = 0; o < noperands(g); o++) {
+        if (g->stage[o]) {
+            ind(g);
+            kiln__text_printf(g->t, "float *c%d = stage + %d * len;\n", o,
+                              k++);
+        }
+    }
+    return ns;
+}
+
+/* The conversions of row `row`: staged inputs before the helper (load),
+ * staged outputs after it. */
+static void put_row_convert(gen *g, bool load)
+{
+    for (int o = 0; o < noperands(g); o++) {
+        bool in = o >= g->r->noutputs;
+        if (!g->stage[o] || in != load) {
+            continue;
+        }
+        ind(g);
+        if (load) {
+            kiln__text_printf(g->t,
+                              "if (row == 0 || s[%d] != 0) {\n", o);
+            ind(g);
+            kiln__text_printf(g->t,
+                              "    kiln_f16_to_f32_n((const kiln_f16 *)"
+                              "(const void *)(p[%d] + row * s[%d]), c%d, "
+                              "len);\n",
+                              o, o, o);
+            ind(g);
+            kiln__text_puts(g->t, "}\n");
+        } else {
+            kiln__text_printf(g->t,
+                              "kiln_f32_to_f16_n(c%d, (kiln_f16 *)(void *)"
+                              "(p[%d] + row * s[%d]), len);\n",
+                              o, o, o);
+        }
+    }
+}
+
 /* The exported kernel: picks the variant. */
 static kiln_status put_kernel(gen *g, const char *symbol)
 {
@@ -1364,9 +1417,20 @@ static kiln_status put_kernel(gen *g, const char *symbol)
         return kiln_errcode();
     }
     if (g->reduce) {
+        int ns = put_row_stage(g, symbol);
         open_block(g, "for (int64_t row = 0; row < n; row++) ");
+        put_row_convert(g, true);
         put_call(g, fn, "(p[%d] + row * s[%d])");
+        put_row_convert(g, false);
         close_block(g);
+        if (ns > 0) {
+            ind(g);
+            kiln__text_puts(g->t, "if (stage != sbuf) {\n");
+            ind(g);
+            kiln__text_puts(g->t, "    free(stage);\n");
+            ind(g);
+            kiln__text_puts(g->t, "}\n");
+        }
     } else {
         put_call(g, fn, "p[%d]");
     }
@@ -1428,7 +1492,14 @@ kiln_status kiln__codegen_region(const kiln_region *r, const char *symbol,
         }
     }
     if (st == KILN_OK) {
+        bool rows = false;
+        for (int o = 0; o < noperands(&g); o++) {
+            rows = rows || (g.reduce && g.stage[o]);
+        }
         kiln__text_puts(out, attr_text);
+        if (rows) {
+            kiln__text_puts(out, "#include <stdlib.h>\n"); /* malloc */
+        }
         st = put_fast(&g, symbol);
     }
     if (st == KILN_OK) {

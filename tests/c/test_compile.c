@@ -625,7 +625,8 @@ TEST(compile_fused_reductions)
 
 /* Half dtypes at their edges, by *(int *)ctx: 0 elementwise, with args
  * x16, y16, xb, yb (bfloat16), x32 and a bool c; 1 rows of x16 (arg 0):
- * sums, layer norm in float32 and back. */
+ * sums, layer norm in float32 and back, scaled by the float16 rows w and b
+ * (args 1 and 2, broadcast over the rows). */
 static kiln_status half_body(void *ctx, const kiln_list *args,
                              kiln_list *res)
 {
@@ -664,7 +665,9 @@ static kiln_status half_body(void *ctx, const kiln_list *args,
         kiln_array *rs = kiln_rsqrt(kiln_add(v, kiln_weak_f64(1e-5)));
         kiln_array *z = kiln_multiply(kiln_subtract(xf, mu), rs);
         r[0] = kiln_sum(xf, &last, 1, false);
-        r[1] = kiln_astype(z, f16);
+        r[1] = kiln_astype(kiln_add(kiln_multiply(z, kiln_list_get(args, 1)),
+                                    kiln_list_get(args, 2)),
+                           f16);
         r[2] = kiln_sum(x16, &last, 1, false);
         n = 3;
     }
@@ -773,15 +776,30 @@ TEST(compile_half_edges_bitwise)
     check_bits(fe, ce, 6, in, false, "half elementwise");
     CHECK(stats_of(ce).kernels_built + stats_of(ce).kernels_loaded +
               stats_of(ce).interpreted >= 7);
-    kiln_array *xr = kiln_array_from_data(hr, shr, 2, KILN_DTYPE_FLOAT16);
+    /* rows: every pattern in x; w and b finite (one NaN per op) */
+    kiln_array *rin[3] = {
+        kiln_array_from_data(hr, shr, 2, KILN_DTYPE_FLOAT16),
+        kiln_array_from_data(g, (int64_t[]){CR}, 1, KILN_DTYPE_FLOAT16),
+        kiln_array_from_data(g + CR, (int64_t[]){CR}, 1, KILN_DTYPE_FLOAT16)};
     kiln_fn *fr = kiln_fn_new(half_body, &which[1], NULL, "half rows");
     kiln_fn *cr = kiln_compile(fr, NULL);
-    check_bits(fr, cr, 1, &xr, true, "half rows");
-    /* finite rows (small integers, every sum exact) longer than a fold
-     * block: any order gives eager's bits */
-    int64_t shl[2] = {3, 5000};
-    kiln_array *xl = rand_arr(shl, 2, KILN_DTYPE_FLOAT16, -8, 8, 1);
-    check_bits(fr, cr, 1, &xl, false, "half long rows");
+    check_bits(fr, cr, 3, rin, true, "half rows");
+    /* transposed (the strided variant) */
+    rin[0] = kiln_transpose(kiln_array_from_data(hr, (int64_t[]){CR, RR}, 2,
+                                                 KILN_DTYPE_FLOAT16),
+                            NULL, 0);
+    check_bits(fr, cr, 3, rin, true, "half rows transposed");
+    /* finite rows (small integers, every sum exact): longer than a fold
+     * block (any order gives eager's bits), and short ones (rows staged
+     * on the stack) */
+    const int64_t lens[2] = {5000, 37};
+    for (int k = 0; k < 2; k++) {
+        int64_t shl[2] = {3, lens[k]};
+        rin[0] = rand_arr(shl, 2, KILN_DTYPE_FLOAT16, -8, 8, 1);
+        rin[1] = rand_arr(shl + 1, 1, KILN_DTYPE_FLOAT16, -2, 2, 0.25);
+        rin[2] = rand_arr(shl + 1, 1, KILN_DTYPE_FLOAT16, -2, 2, 0.25);
+        check_bits(fr, cr, 3, rin, false, "half finite rows");
+    }
     kiln_fn_release(ce);
     kiln_fn_release(fe);
     kiln_fn_release(cr);
