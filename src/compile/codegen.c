@@ -13,6 +13,20 @@
  * double ($o = f64) and rounded once by kiln_f64_to_f16/bf16, as eager's
  * astype does.
  *
+ * Half stores and staging (plan_half). A stored half OP result keeps its
+ * unrounded float w<i> for the store (narrowing it gives the same half
+ * as narrowing the rounded v<i>), so a value that is only stored is
+ * rounded once, not three times. In the fast variant, float16 operands
+ * that move along the loop are staged through float arrays c<o>, filled
+ * by kiln_f16_to_f32_n and narrowed by kiln_f32_to_f16_n (half.h:
+ * hardware conversions where the CPU has them, the scalar functions'
+ * bits): elementwise regions convert every STAGE elements around the
+ * loop body; reduction regions convert whole rows in the kernel (once
+ * for an input whose rows repeat, e.g. a weight) and hand them to the
+ * helper as float rows, which every pass then reads as float32 code
+ * does. bfloat16 converts with a shift and integer ops that gcc
+ * vectorises inline, so it is not staged.
+ *
  * Placement. A value is *uniform* when it depends only on constants and
  * rank-0 inputs: computed once per call. Every kernel has two variants:
  * <sym>_fast, a static always_inline helper taking the moving operands as
@@ -58,6 +72,8 @@
 #define FN "codegen"
 #define LANES 32   /* accumulators per reduction (eager: NL) */
 #define BLOCK 2048 /* elements folded into fresh lanes (multiple of LANES) */
+#define STAGE 512  /* float16 block converted at once (elementwise) */
+#define ROW_STAGE 2048 /* floats of staged rows kept on the stack */
 
 enum { CLS_UNIFORM, CLS_OUTER, CLS_INNER };
 
@@ -76,6 +92,8 @@ typedef struct gen {
     int *in_val;        /* [ninputs] the INPUT value of each input, or -1 */
     int *folds;         /* [nvals] reductions of the current pass */
     int *cache;         /* [nvals] output row caching the value, or -1 */
+    bool *sw;           /* [nvals] half OP result stored unrounded (w<i>) */
+    bool stage[KILN_REGION_MAX_OPERANDS]; /* operand staged (fast variant) */
     int pass;           /* the pass being emitted */
 } gen;
 
@@ -476,6 +494,13 @@ static void put_load(gen *g, int vi, const char *j)
     kiln_dtype dt = r->vals[vi].dtype;
     int o = in_op(g, r->vals[vi].input);
     const char *st = stype(dt);
+    if (g->cls[vi] == CLS_INNER && g->fast && g->stage[o]) {
+        /* rows: x<o> is the row converted to float (put_kernel);
+         * elementwise: converted a block at a time into c<o> */
+        kiln__text_printf(g->t, g->reduce ? "x%d[%s]" : "c%d[%s - kb]", o,
+                          j);
+        return;
+    }
     kiln__text_puts(g->t, load_fn(dt));
     if (g->cls[vi] == CLS_UNIFORM) {
         kiln__text_printf(g->t, "*(const %s *)(const void *)p[%d]", st, o);
@@ -503,10 +528,58 @@ static bool cached_here(const gen *g, int vi)
            g->pass > g->lev[vi];
 }
 
-/* `const T v<i> = <expr>;` for an INPUT, CONST or OP value. */
+/* The expression of OP value vi in its compute type, rounded to storage
+ * precision when its dtype is a half one and `round`. */
+static kiln_status put_op_expr(gen *g, int vi, bool round)
+{
+    const kiln_rval *v = &g->r->vals[vi];
+    char names[3][24];
+    const char *arg[3];
+    for (int k = 0; k < v->nargs; k++) {
+        snprintf(names[k], sizeof names[k], "v%d", v->args[k]);
+        arg[k] = names[k];
+    }
+    kiln_dtype last = g->r->vals[v->args[v->nargs - 1]].dtype;
+    const char *os = g->wide[vi] ? "f64" : tsuf(v->dtype);
+    bool rounded = round && is_half(v->dtype);
+    if (rounded) {
+        bool f16 = v->dtype == KILN_DTYPE_FLOAT16;
+        kiln__text_printf(g->t, "%s(kiln_%s_to_%s(",
+                          f16 ? "kiln_f16_to_f32" : "kiln_bf16_to_f32",
+                          g->wide[vi] ? "f64" : "f32", f16 ? "f16" : "bf16");
+    }
+    if (subst(g->t, v->prim->emit->expr, arg, v->nargs, tsuf(last), os,
+              vi) != KILN_OK) {
+        return kiln_errcode();
+    }
+    if (rounded) {
+        kiln__text_puts(g->t, "))");
+    }
+    return KILN_OK;
+}
+
+/* `const T v<i> = <expr>;` for an INPUT, CONST or OP value. A half OP
+ * value that is stored (sw) is first `const float w<i>`, unrounded: the
+ * stores narrow w<i>, which gives the same half as narrowing v<i> (a
+ * float16/bfloat16 value converts back exactly and a NaN comes back as
+ * the same NaN), so v<i> is dead code when only stored. */
 static kiln_status put_value(gen *g, int vi, const char *j)
 {
     const kiln_rval *v = &g->r->vals[vi];
+    if (g->sw[vi] && !cached_here(g, vi)) {
+        bool f16 = v->dtype == KILN_DTYPE_FLOAT16;
+        ind(g);
+        kiln__text_printf(g->t, "const float w%d = ", vi);
+        if (put_op_expr(g, vi, false) != KILN_OK) {
+            return kiln_errcode();
+        }
+        kiln__text_puts(g->t, ";\n");
+        ind(g);
+        kiln__text_printf(g->t, "const float v%d = %s(%s(w%d));\n", vi,
+                          f16 ? "kiln_f16_to_f32" : "kiln_bf16_to_f32",
+                          f16 ? "kiln_f32_to_f16" : "kiln_f32_to_bf16", vi);
+        return KILN_OK;
+    }
     ind(g);
     kiln__text_printf(g->t, "const %s v%d = ", ctype(v->dtype), vi);
     if (cached_here(g, vi)) {
@@ -517,29 +590,8 @@ static kiln_status put_value(gen *g, int vi, const char *j)
         put_load(g, vi, j);
     } else if (v->kind == KILN_RVAL_CONST) {
         put_const(g->t, v);
-    } else {
-        char names[3][24];
-        const char *arg[3];
-        for (int k = 0; k < v->nargs; k++) {
-            snprintf(names[k], sizeof names[k], "v%d", v->args[k]);
-            arg[k] = names[k];
-        }
-        kiln_dtype last = g->r->vals[v->args[v->nargs - 1]].dtype;
-        const char *os = g->wide[vi] ? "f64" : tsuf(v->dtype);
-        if (is_half(v->dtype)) {
-            bool f16 = v->dtype == KILN_DTYPE_FLOAT16;
-            kiln__text_printf(g->t, "%s(kiln_%s_to_%s(",
-                              f16 ? "kiln_f16_to_f32" : "kiln_bf16_to_f32",
-                              g->wide[vi] ? "f64" : "f32",
-                              f16 ? "f16" : "bf16");
-        }
-        if (subst(g->t, v->prim->emit->expr, arg, v->nargs, tsuf(last), os,
-                  vi) != KILN_OK) {
-            return kiln_errcode();
-        }
-        if (is_half(v->dtype)) {
-            kiln__text_puts(g->t, "))");
-        }
+    } else if (put_op_expr(g, vi, true) != KILN_OK) {
+        return kiln_errcode();
     }
     kiln__text_puts(g->t, ";\n");
     if (g->fast && g->reduce && g->cache[vi] >= 0 &&
@@ -588,7 +640,16 @@ static void put_store(gen *g, int out, int vi, const char *j, bool inner)
 {
     kiln_dtype dt = out_dtype(g, out);
     const char *st = stype(dt);
+    char val[24];
+    snprintf(val, sizeof val, "%c%d", inner && g->sw[vi] ? 'w' : 'v', vi);
     ind(g);
+    if (inner && g->fast && g->stage[out]) {
+        /* a float row narrowed after the row (put_kernel), or a block */
+        kiln__text_printf(g->t, g->reduce ? "y%d[%s] = %s;\n"
+                                          : "c%d[%s - kb] = %s;\n",
+                          out, j, val);
+        return;
+    }
     if (!inner) {
         kiln__text_printf(g->t, "*(%s *)(void *)r%d", st, out);
     } else if (g->fast) {
@@ -600,7 +661,7 @@ static void put_store(gen *g, int out, int vi, const char *j, bool inner)
         kiln__text_printf(g->t, "*(%s *)(void *)(p[%d] + %s * s[%d])", st,
                           out, j, out);
     }
-    kiln__text_printf(g->t, " = %sv%d%s;\n", store_fn(dt), vi, close_fn(dt));
+    kiln__text_printf(g->t, " = %s%s%s;\n", store_fn(dt), val, close_fn(dt));
 }
 
 /* Every value of class cls (and level lev, when lev >= 0) not computed
@@ -708,7 +769,8 @@ static void put_params(gen *g)
     for (int o = 0; o < noperands(g); o++) {
         int ro = role(g, o);
         bool out = o < r->noutputs;
-        const char *st = stype(op_dtype(g, o));
+        const char *st = g->reduce && g->stage[o] ? "float"
+                                                  : stype(op_dtype(g, o));
         if (ro == ROLE_MOVING) {
             kiln__text_printf(g->t, ", %s%s *restrict %c%d",
                               out ? "" : "const ", st, out ? 'y' : 'x', o);
@@ -736,7 +798,9 @@ static void put_call(gen *g, const char *fn, const char *base_fmt)
         bool out = o < r->noutputs;
         const char *st = stype(op_dtype(g, o));
         snprintf(base, sizeof base, base_fmt, o, o);
-        if (ro == ROLE_MOVING) {
+        if (ro == ROLE_MOVING && g->reduce && g->stage[o]) {
+            kiln__text_printf(g->t, ", c%d", o);
+        } else if (ro == ROLE_MOVING) {
             kiln__text_printf(g->t, ",\n");
             ind(g);
             kiln__text_printf(g->t, "    (%s%s *)(%svoid *)%s",
@@ -765,14 +829,90 @@ static void put_row_pointers(gen *g)
 /* elementwise loops                                                  */
 /* ------------------------------------------------------------------ */
 
-static kiln_status put_ew_loop(gen *g)
+/* Whether staged operand o is converted block by block in the loop of an
+ * elementwise region (reductions convert rows: put_row_stage): an input
+ * whose value the loop reads, or an output. */
+static bool stage_used(const gen *g, int o)
 {
-    open_block(g, "for (int64_t i = 0; i < n; i++) ");
-    if (put_body(g, "i", 0) != KILN_OK) {
+    const kiln_region *r = g->r;
+    if (!g->fast || !g->stage[o] || g->reduce) {
+        return false;
+    }
+    if (o < r->noutputs) {
+        return true;
+    }
+    int v = g->in_val[o - r->noutputs];
+    return v >= 0 && g->need[v];
+}
+
+static bool stage_any(const gen *g)
+{
+    for (int o = 0; o < noperands(g); o++) {
+        if (stage_used(g, o)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The block conversions of the staged operands over the elements kb ..
+ * kb + cnt - 1: inputs into c<o> before the block's loop (load), c<o>
+ * into the outputs after it. */
+static void put_stage(gen *g, bool load, const char *cnt)
+{
+    for (int o = 0; o < noperands(g); o++) {
+        if (stage_used(g, o) && (o >= g->r->noutputs) == load) {
+            ind(g);
+            if (load) {
+                kiln__text_printf(g->t,
+                                  "kiln_f16_to_f32_n(x%d + kb, c%d, %s);\n",
+                                  o, o, cnt);
+            } else {
+                kiln__text_printf(g->t,
+                                  "kiln_f32_to_f16_n(c%d, y%d + kb, %s);\n",
+                                  o, o, cnt);
+            }
+        }
+    }
+}
+
+/* `for (i < count) body` of pass `pass`; with staged operands, in blocks
+ * of STAGE elements between their conversions. */
+static kiln_status put_flat_loop(gen *g, const char *count, int pass)
+{
+    if (!stage_any(g)) {
+        char head[64];
+        snprintf(head, sizeof head, "for (int64_t i = 0; i < %s; i++) ",
+                 count);
+        open_block(g, head);
+        if (put_body(g, "i", pass) != KILN_OK) {
+            return kiln_errcode();
+        }
+        close_block(g);
+        return KILN_OK;
+    }
+    char head[96];
+    snprintf(head, sizeof head, "for (int64_t kb = 0; kb < %s; kb += %d) ",
+             count, STAGE);
+    open_block(g, head);
+    ind(g);
+    kiln__text_printf(g->t,
+                      "const int64_t ke = %s - kb < %d ? %s : kb + %d;\n",
+                      count, STAGE, count, STAGE);
+    put_stage(g, true, "ke - kb");
+    open_block(g, "for (int64_t i = kb; i < ke; i++) ");
+    if (put_body(g, "i", pass) != KILN_OK) {
         return kiln_errcode();
     }
     close_block(g);
+    put_stage(g, false, "ke - kb");
+    close_block(g);
     return KILN_OK;
+}
+
+static kiln_status put_ew_loop(gen *g)
+{
+    return put_flat_loop(g, "n", 0);
 }
 
 /* ------------------------------------------------------------------ */
@@ -895,12 +1035,7 @@ static kiln_status put_pass(gen *g, int l)
     ind(g);
     kiln__text_printf(g->t, "/* pass %d */\n", l);
     if (!folds) {
-        open_block(g, "for (int64_t i = 0; i < len; i++) ");
-        if (put_body(g, "i", l) != KILN_OK) {
-            return kiln_errcode();
-        }
-        close_block(g);
-        return KILN_OK;
+        return put_flat_loop(g, "len", l);
     }
     int nf = pass_folds(g, l);
     for (int k = 0; k < nf; k++) {
@@ -1105,6 +1240,32 @@ static void plan_cache(gen *g)
     }
 }
 
+/*
+ * Half-precision plans (file comment). sw: a float16/bfloat16 OP result
+ * stored as an inner output, which keeps its unrounded w<i> for the store
+ * (put_value). stage: a moving float16 operand of the fast variant, read
+ * or written through a float block (put_flat_loop) or row
+ * (put_row_stage).
+ */
+static void plan_half(gen *g)
+{
+    const kiln_region *r = g->r;
+    for (int i = 0; i < r->nvals; i++) {
+        g->sw[i] = false;
+    }
+    for (int o = 0; o < r->noutputs; o++) {
+        int v = r->out_val[o];
+        g->sw[v] = g->sw[v] ||
+                   (r->vals[v].kind == KILN_RVAL_OP &&
+                    is_half(r->vals[v].dtype) && !g->wide[v] &&
+                    g->cls[v] == CLS_INNER);
+    }
+    for (int o = 0; o < noperands(g); o++) {
+        g->stage[o] = role(g, o) == ROLE_MOVING &&
+                      op_dtype(g, o) == KILN_DTYPE_FLOAT16;
+    }
+}
+
 /* The fast variant: a static helper whose restrict parameters are the
  * moving operands (one row of a reduction, or the n elements). */
 static kiln_status put_fast(gen *g, const char *symbol)
@@ -1118,6 +1279,12 @@ static kiln_status put_fast(gen *g, const char *symbol)
     kiln__text_puts(g->t, ")\n{\n");
     g->depth = 1;
     g->fast = true;
+    for (int o = 0; o < noperands(g) && !g->reduce; o++) {
+        if (g->stage[o]) {
+            ind(g);
+            kiln__text_printf(g->t, "float c%d[%d];\n", o, STAGE);
+        }
+    }
     kiln_status st = g->reduce ? put_row(g) : put_ew_loop(g);
     kiln__text_puts(g->t, "}\n");
     return st;
@@ -1154,6 +1321,77 @@ static kiln_status put_strided(gen *g, const char *symbol)
     return st;
 }
 
+/*
+ * Row staging (reductions with staged operands): each float16 row is
+ * converted once into a float row c<o> that every pass reads, and the
+ * output rows are narrowed after the row; an input whose rows repeat
+ * (row stride 0: a weight broadcast over the rows) is converted once.
+ * The rows come from a stack buffer when they fit, else from malloc;
+ * without memory the strided variant runs. Returns the number of rows.
+ */
+static int put_row_stage(gen *g, const char *symbol)
+{
+    int ns = 0;
+    for (int o = 0; o < noperands(g); o++) {
+        ns += g->stage[o];
+    }
+    if (ns == 0) {
+        return 0;
+    }
+    ind(g);
+    kiln__text_printf(g->t, "float sbuf[%d];\n", ROW_STAGE);
+    ind(g);
+    kiln__text_printf(g->t,
+                      "float *stage = len <= %d ? sbuf : "
+                      "(float *)malloc((size_t)len * %d * sizeof(float));\n",
+                      ROW_STAGE / ns, ns);
+    open_block(g, "if (!stage) ");
+    ind(g);
+    kiln__text_printf(g->t, "%s_strided(ctx, p, s, n);\n", symbol);
+    ind(g);
+    kiln__text_puts(g->t, "return;\n");
+    close_block(g);
+    int k = 0;
+    for (int o = 0; o < noperands(g); o++) {
+        if (g->stage[o]) {
+            ind(g);
+            kiln__text_printf(g->t, "float *c%d = stage + %d * len;\n", o,
+                              k++);
+        }
+    }
+    return ns;
+}
+
+/* The conversions of row `row`: staged inputs before the helper (load),
+ * staged outputs after it. */
+static void put_row_convert(gen *g, bool load)
+{
+    for (int o = 0; o < noperands(g); o++) {
+        bool in = o >= g->r->noutputs;
+        if (!g->stage[o] || in != load) {
+            continue;
+        }
+        ind(g);
+        if (load) {
+            kiln__text_printf(g->t,
+                              "if (row == 0 || s[%d] != 0) {\n", o);
+            ind(g);
+            kiln__text_printf(g->t,
+                              "    kiln_f16_to_f32_n((const kiln_f16 *)"
+                              "(const void *)(p[%d] + row * s[%d]), c%d, "
+                              "len);\n",
+                              o, o, o);
+            ind(g);
+            kiln__text_puts(g->t, "}\n");
+        } else {
+            kiln__text_printf(g->t,
+                              "kiln_f32_to_f16_n(c%d, (kiln_f16 *)(void *)"
+                              "(p[%d] + row * s[%d]), len);\n",
+                              o, o, o);
+        }
+    }
+}
+
 /* The exported kernel: picks the variant. */
 static kiln_status put_kernel(gen *g, const char *symbol)
 {
@@ -1179,9 +1417,20 @@ static kiln_status put_kernel(gen *g, const char *symbol)
         return kiln_errcode();
     }
     if (g->reduce) {
+        int ns = put_row_stage(g, symbol);
         open_block(g, "for (int64_t row = 0; row < n; row++) ");
+        put_row_convert(g, true);
         put_call(g, fn, "(p[%d] + row * s[%d])");
+        put_row_convert(g, false);
         close_block(g);
+        if (ns > 0) {
+            ind(g);
+            kiln__text_puts(g->t, "if (stage != sbuf) {\n");
+            ind(g);
+            kiln__text_puts(g->t, "    free(stage);\n");
+            ind(g);
+            kiln__text_puts(g->t, "}\n");
+        }
     } else {
         put_call(g, fn, "p[%d]");
     }
@@ -1215,7 +1464,7 @@ kiln_status kiln__codegen_region(const kiln_region *r, const char *symbol,
     g.t = out;
     g.reduce = r->nreduce > 0;
     int *ints = malloc((3 * nv + ni) * sizeof *ints);
-    unsigned char *bytes = malloc(nv * (1 + 3 * sizeof(bool)));
+    unsigned char *bytes = malloc(nv * (1 + 4 * sizeof(bool)));
     if (!ints || !bytes) {
         free(ints);
         free(bytes);
@@ -1232,14 +1481,25 @@ kiln_status kiln__codegen_region(const kiln_region *r, const char *symbol,
     g.live = (bool *)(void *)(bytes + nv);
     g.need = g.live + nv;
     g.wide = g.need + nv;
+    g.sw = g.wide + nv;
     kiln_status st = analyse(&g);
+    if (st == KILN_OK) {
+        plan_half(&g);
+    }
     if (st == KILN_OK && !g.reduce) {
         for (int i = 0; i < r->nvals; i++) {
             g.need[i] = g.live[i] && g.cls[i] == CLS_INNER;
         }
     }
     if (st == KILN_OK) {
+        bool rows = false;
+        for (int o = 0; o < noperands(&g); o++) {
+            rows = rows || (g.reduce && g.stage[o]);
+        }
         kiln__text_puts(out, attr_text);
+        if (rows) {
+            kiln__text_puts(out, "#include <stdlib.h>\n"); /* malloc */
+        }
         st = put_fast(&g, symbol);
     }
     if (st == KILN_OK) {

@@ -110,4 +110,105 @@ static inline kiln_bf16 kiln_f64_to_bf16(double d)
     return kiln_f32_to_bf16(kiln_f64_to_f32_odd(d));
 }
 
+/*
+ * Blocks: y[i] = kiln_f16_to_f32(x[i]) / kiln_f32_to_f16(x[i]) for i < n,
+ * the same bits, x and y not overlapping. Where the compiler targets F16C
+ * (x86 -mf16c, implied by -march=native on any AVX2 machine) 16 elements
+ * at a time go through the hardware conversion (vcvtph2ps / vcvtps2ph,
+ * round to nearest even, subnormals and infinities exact), which gcc 12
+ * never emits for the scalar functions above. The hardware differs from
+ * them only on NaN: it quiets a signalling float16 NaN and keeps a float32
+ * NaN's payload, where the scalar functions keep the float16 payload as is
+ * and give the canonical 0x7e00; so any group of 8 holding a NaN (checked
+ * on the float32 side, one compare) is done again with the scalar
+ * function. GCC builtins on vector types rather than <immintrin.h>, whose
+ * parsing would double the JIT's compile time (this file is in the JIT
+ * preamble); clang has the same builtins.
+ */
+#if defined(__AVX512F__) && defined(__GNUC__)
+#define KILN_HALF_HW 16
+typedef short kiln__half_vhi __attribute__((vector_size(32)));
+typedef float kiln__half_vsf __attribute__((vector_size(64)));
+
+static inline kiln__half_vsf kiln__half_widen(kiln__half_vhi h)
+{
+    const kiln__half_vsf z = {0};
+    return __builtin_ia32_vcvtph2ps512_mask(h, z, (unsigned short)0xffff, 4);
+}
+
+/* 8: round to nearest even, exceptions suppressed */
+static inline kiln__half_vhi kiln__half_narrow(kiln__half_vsf f)
+{
+    const kiln__half_vhi z = {0};
+    return __builtin_ia32_vcvtps2ph512_mask(f, 8, z, (unsigned short)0xffff);
+}
+
+/* nonzero when one of f's lanes is a NaN (3: unordered) */
+static inline int kiln__half_any_nan(kiln__half_vsf f)
+{
+    return __builtin_ia32_cmpps512_mask(f, f, 3, (unsigned short)0xffff, 4);
+}
+#elif defined(__F16C__) && defined(__GNUC__)
+#define KILN_HALF_HW 8
+typedef short kiln__half_vhi __attribute__((vector_size(16)));
+typedef float kiln__half_vsf __attribute__((vector_size(32)));
+
+static inline kiln__half_vsf kiln__half_widen(kiln__half_vhi h)
+{
+    return __builtin_ia32_vcvtph2ps256(h);
+}
+
+static inline kiln__half_vhi kiln__half_narrow(kiln__half_vsf f)
+{
+    return __builtin_ia32_vcvtps2ph256(f, 8);
+}
+
+static inline int kiln__half_any_nan(kiln__half_vsf f)
+{
+    return __builtin_ia32_movmskps256(__builtin_ia32_cmpps256(f, f, 3));
+}
+#endif
+
+static inline void kiln_f16_to_f32_n(const kiln_f16 *x, float *y, int64_t n)
+{
+    int64_t i = 0;
+#ifdef KILN_HALF_HW
+    for (; i + KILN_HALF_HW <= n; i += KILN_HALF_HW) {
+        kiln__half_vhi h;
+        memcpy(&h, x + i, sizeof h);
+        kiln__half_vsf f = kiln__half_widen(h);
+        memcpy(y + i, &f, sizeof f);
+        if (__builtin_expect(kiln__half_any_nan(f), 0)) {
+            for (int k = 0; k < KILN_HALF_HW; k++) {
+                y[i + k] = kiln_f16_to_f32(x[i + k]);
+            }
+        }
+    }
+#endif
+    for (; i < n; i++) {
+        y[i] = kiln_f16_to_f32(x[i]);
+    }
+}
+
+static inline void kiln_f32_to_f16_n(const float *x, kiln_f16 *y, int64_t n)
+{
+    int64_t i = 0;
+#ifdef KILN_HALF_HW
+    for (; i + KILN_HALF_HW <= n; i += KILN_HALF_HW) {
+        kiln__half_vsf f;
+        memcpy(&f, x + i, sizeof f);
+        kiln__half_vhi h = kiln__half_narrow(f);
+        memcpy(y + i, &h, sizeof h);
+        if (__builtin_expect(kiln__half_any_nan(f), 0)) {
+            for (int k = 0; k < KILN_HALF_HW; k++) {
+                y[i + k] = kiln_f32_to_f16(x[i + k]);
+            }
+        }
+    }
+#endif
+    for (; i < n; i++) {
+        y[i] = kiln_f32_to_f16(x[i]);
+    }
+}
+
 #endif

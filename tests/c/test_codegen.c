@@ -364,6 +364,76 @@ TEST(codegen_golden)
 }
 
 /* ------------------------------------------------------------------ */
+/* half blocks                                                        */
+/* ------------------------------------------------------------------ */
+
+/*
+ * kiln_f16_to_f32_n / kiln_f32_to_f16_n (half.h; staged float16 operands
+ * of generated kernels) give the scalar conversions' bits: every float16
+ * pattern; float32 values on both sides of every float16 rounding tie and
+ * of the subnormal, overflow and NaN boundaries, every NaN kind, and a
+ * sample of all 2^32 patterns; at odd offsets and counts (tails). Also
+ * the identity codegen's stores of unrounded values rest on: narrowing a
+ * float16 value (or the NaN narrowing makes) converted back to float32
+ * gives it back.
+ */
+TEST(codegen_half_blocks)
+{
+    enum { NH = 65536, NF = 6 * 65536 + 4 * 1048576 };
+    uint16_t *h = malloc(NH * sizeof *h), *hb = malloc(NF * sizeof *hb);
+    float *f = malloc((size_t)NF * sizeof *f), *fb = malloc(NH * sizeof *fb);
+    CHECK(h && hb && f && fb);
+    if (!h || !hb || !f || !fb) {
+        goto done;
+    }
+    for (int i = 0; i < NH; i++) {
+        h[i] = (uint16_t)i;
+    }
+    int64_t bad = 0;
+    for (int off = 0; off < 3; off++) {
+        int64_t n = NH - off - (off ? 5 : 0);
+        kiln_f16_to_f32_n(h + off, fb, n);
+        for (int64_t i = 0; i < n; i++) {
+            bad += kiln_f32_bits(fb[i]) !=
+                   kiln_f32_bits(kiln_f16_to_f32(h[off + i]));
+        }
+    }
+    CHECK_MSG(bad == 0, "kiln_f16_to_f32_n: %lld mismatches", (long long)bad);
+    /* float32 inputs: each float16's value, the ties below it (exact
+     * midpoint, one float32 ulp either side), then a sample of all */
+    int64_t m = 0;
+    for (int i = 0; i < NH; i++) {
+        uint32_t u = kiln_f32_bits(kiln_f16_to_f32((uint16_t)i));
+        uint32_t lo = kiln_f32_bits(
+            kiln_f16_to_f32((uint16_t)(i & 0x7fff ? i - 1 : i)));
+        float mid = (kiln_bits_f32(u) + kiln_bits_f32(lo)) * 0.5f;
+        uint32_t t = kiln_f32_bits(mid);
+        uint32_t w[6] = {u, u + 1, u - 1, t, t + 1, t - 1};
+        for (int k = 0; k < 6; k++) {
+            f[m++] = kiln_bits_f32(w[k]);
+        }
+    }
+    for (uint32_t k = 0; m < NF; k++) {
+        f[m++] = kiln_bits_f32(k * 4093u);
+    }
+    for (int off = 0; off < 3; off++) {
+        int64_t n = NF - off - (off ? 7 : 0);
+        kiln_f32_to_f16_n(f + off, hb, n);
+        for (int64_t i = 0; i < n; i++) {
+            uint16_t want = kiln_f32_to_f16(f[off + i]);
+            bad += hb[i] != want ||
+                   kiln_f32_to_f16(kiln_f16_to_f32(want)) != want;
+        }
+    }
+    CHECK_MSG(bad == 0, "kiln_f32_to_f16_n: %lld mismatches", (long long)bad);
+done:
+    free(h);
+    free(hb);
+    free(f);
+    free(fb);
+}
+
+/* ------------------------------------------------------------------ */
 /* errors                                                             */
 /* ------------------------------------------------------------------ */
 

@@ -623,6 +623,190 @@ TEST(compile_fused_reductions)
 /* the cache                                                          */
 /* ------------------------------------------------------------------ */
 
+/* Half dtypes at their edges, by *(int *)ctx: 0 elementwise, with args
+ * x16, y16, xb, yb (bfloat16), x32 and a bool c; 1 rows of x16 (arg 0):
+ * sums, layer norm in float32 and back, scaled by the float16 rows w and b
+ * (args 1 and 2, broadcast over the rows). */
+static kiln_status half_body(void *ctx, const kiln_list *args,
+                             kiln_list *res)
+{
+    const kiln_dtype f16 = KILN_DTYPE_FLOAT16, bf = KILN_DTYPE_BFLOAT16;
+    int last = -1;
+    kiln_scope_begin();
+    kiln_array *x16 = kiln_list_get(args, 0);
+    kiln_array *r[13];
+    int n;
+    if (*(const int *)ctx == 0) {
+        /* each value also feeds a second op, so that it is stored from
+         * inside a fused region, not by a lone eager step */
+        kiln_array *y16 = kiln_list_get(args, 1), *xb = kiln_list_get(args, 2);
+        kiln_array *yb = kiln_list_get(args, 3), *x32 = kiln_list_get(args, 4);
+        kiln_array *c = kiln_list_get(args, 5);
+        r[0] = kiln_astype(x16, F32);
+        r[1] = kiln_multiply(r[0], kiln_astype(y16, F32));
+        r[2] = kiln_multiply(x16, y16);
+        r[3] = kiln_add(r[2], y16);
+        r[4] = kiln_astype(x32, f16);
+        r[5] = kiln_multiply(r[4], y16);
+        /* not where(c, x16, y16): eager's where copies a signalling
+         * NaN's bits, compiled code gives the canonical NaN */
+        r[6] = kiln_where(c, y16, r[2]);
+        r[7] = kiln_add(r[6], y16);
+        r[8] = kiln_astype(xb, F32);
+        r[9] = kiln_multiply(r[8], kiln_astype(yb, F32));
+        r[10] = kiln_astype(x32, bf);
+        r[11] = kiln_multiply(r[10], yb);
+        r[12] = kiln_add(kiln_astype(kiln_multiply(x32, x32), f16), y16);
+        n = 13;
+    } else {
+        kiln_array *xf = kiln_astype(x16, F32);
+        kiln_array *mu = kiln_mean(xf, &last, 1, true);
+        kiln_array *v = kiln_var(xf, &last, 1, true, 0);
+        kiln_array *rs = kiln_rsqrt(kiln_add(v, kiln_weak_f64(1e-5)));
+        kiln_array *z = kiln_multiply(kiln_subtract(xf, mu), rs);
+        r[0] = kiln_sum(xf, &last, 1, false);
+        r[1] = kiln_astype(kiln_add(kiln_multiply(z, kiln_list_get(args, 1)),
+                                    kiln_list_get(args, 2)),
+                           f16);
+        r[2] = kiln_sum(x16, &last, 1, false);
+        n = 3;
+    }
+    kiln_status s = push_all(res, n, r);
+    kiln_scope_end(NULL);
+    return s;
+}
+
+/* e's and c's results have the same bytes; with nan_any, two NaNs of
+ * a float dtype agree whatever their payloads. */
+static bool both_nan(const unsigned char *a, const unsigned char *b,
+                     kiln_dtype dt)
+{
+    uint64_t u = 0, v = 0;
+    memcpy(&u, a, kiln_dtype_size(dt));
+    memcpy(&v, b, kiln_dtype_size(dt));
+    return kiln_dtype_is_float(dt) && isnan(elem(&u, 0, dt)) &&
+           isnan(elem(&v, 0, dt));
+}
+
+static void check_bits(kiln_fn *f, kiln_fn *cf, int n, kiln_array *const *xs,
+                       bool nan_any, const char *what)
+{
+    kiln_list *e = call_n(f, n, xs);
+    kiln_list *c = call_n(cf, n, xs);
+    CHECK_MSG(e && c && kiln_list_size(e) == kiln_list_size(c),
+              "%s: %s", what, kiln_errmsg());
+    for (size_t i = 0; e && c && i < kiln_list_size(e); i++) {
+        kiln_array *a = kiln_list_get(c, i), *b = kiln_list_get(e, i);
+        size_t nb = kiln_array_nbytes(b), es = kiln_dtype_size(
+                                              kiln_array_dtype(b));
+        unsigned char *pa = fetch(a), *pb = fetch(b);
+        CHECK_MSG(pa && pb && kiln_array_nbytes(a) == nb &&
+                      kiln_array_dtype(a) == kiln_array_dtype(b),
+                  "%s, result %zu: %s", what, i, kiln_errmsg());
+        for (size_t k = 0; pa && pb && k < nb; k += es) {
+            if (memcmp(pa + k, pb + k, es) != 0 &&
+                !(nan_any && both_nan(pa + k, pb + k, kiln_array_dtype(b)))) {
+                uint64_t u = 0, v = 0;
+                memcpy(&u, pa + k, es);
+                memcpy(&v, pb + k, es);
+                CHECK_MSG(false,
+                          "%s, result %zu, element %zu: compiled %llx, "
+                          "eager %llx", what, i, k / es,
+                          (unsigned long long)u, (unsigned long long)v);
+                break;
+            }
+        }
+        free(pa);
+        free(pb);
+    }
+    kiln_list_free(e);
+    kiln_list_free(c);
+}
+
+/* Every float16 and bfloat16 bit pattern (NaNs with payloads, signalling
+ * ones, infinities, subnormals, signed zeros) and float32 values at the
+ * edges of both formats go through loads, ops, stores and fused row
+ * reductions: compiled equals eager bit for bit, NaN payloads and signs
+ * included, where an op meets at most one NaN. (Where two NaNs meet, x86
+ * returns the first operand's, and gcc may swap the operands of a
+ * commutative op in either path: only NaN-ness is compared there, in the
+ * row sums.) Rows of 2579 (elementwise: several conversion blocks, tails)
+ * and 2011 (reductions: below the fold block, so the order is eager's). */
+TEST(compile_half_edges_bitwise)
+{
+    kiln_errclear();
+    kiln_scope_begin();
+    enum { R = 26, C = 2579, RR = 33, CR = 2011 };
+    static uint16_t h[R * C], g[R * C], hr[RR * CR];
+    static float f[R * C];
+    static uint8_t cb[R * C];
+    const uint32_t fs[] = {
+        0x7fc00000u, 0xffc00000u, 0x7f800001u, 0x7fbfffffu, 0x7fc02000u,
+        0xffe01000u, 0x7f802000u, 0x7f800000u, 0xff800000u, 0x00000000u,
+        0x80000000u, 0x00000001u, 0x807fffffu, 0x33000000u, 0x33000001u,
+        0x33800000u, 0x387fe000u, 0x387ff000u, 0x38800000u, 0x477fe000u,
+        0x477fefffu, 0x477ff000u, 0xc77ff000u, 0x3f801000u, 0x3f803000u,
+        0x3f801001u, 0x7f7fffffu, 0x3f808000u, 0x3f818000u, 0x3f808001u};
+    for (int64_t i = 0; i < R * C; i++) {
+        h[i] = (uint16_t)i;
+        g[i] = (uint16_t)(i * 40503u + 17u);
+        if ((g[i] & 0x7f80u) == 0x7f80u || (g[i] & 0x7c00u) == 0x7c00u) {
+            g[i] &= 0x83ffu; /* finite in both formats: one NaN per op */
+        }
+        uint32_t u = (uint32_t)(rnd() >> 32);
+        int64_t k = i % 97;
+        u = k < (int64_t)(sizeof fs / sizeof fs[0]) ? fs[k] : u;
+        memcpy(&f[i], &u, sizeof u);
+        cb[i] = (uint8_t)(rnd() & 1);
+    }
+    for (int64_t i = 0; i < RR * CR; i++) {
+        hr[i] = (uint16_t)(i * 3u);
+    }
+    int64_t sh[2] = {R, C}, shr[2] = {RR, CR};
+    kiln_array *in[6] = {
+        kiln_array_from_data(h, sh, 2, KILN_DTYPE_FLOAT16),
+        kiln_array_from_data(g, sh, 2, KILN_DTYPE_FLOAT16),
+        kiln_array_from_data(h, sh, 2, KILN_DTYPE_BFLOAT16),
+        kiln_array_from_data(g, sh, 2, KILN_DTYPE_BFLOAT16),
+        kiln_array_from_data(f, sh, 2, F32),
+        kiln_array_from_data(cb, sh, 2, KILN_DTYPE_BOOL)};
+    int which[2] = {0, 1};
+    kiln_fn *fe = kiln_fn_new(half_body, &which[0], NULL, "half ew");
+    kiln_fn *ce = kiln_compile(fe, NULL);
+    check_bits(fe, ce, 6, in, false, "half elementwise");
+    CHECK(stats_of(ce).kernels_built + stats_of(ce).kernels_loaded +
+              stats_of(ce).interpreted >= 7);
+    /* rows: every pattern in x; w and b finite (one NaN per op) */
+    kiln_array *rin[3] = {
+        kiln_array_from_data(hr, shr, 2, KILN_DTYPE_FLOAT16),
+        kiln_array_from_data(g, (int64_t[]){CR}, 1, KILN_DTYPE_FLOAT16),
+        kiln_array_from_data(g + CR, (int64_t[]){CR}, 1, KILN_DTYPE_FLOAT16)};
+    kiln_fn *fr = kiln_fn_new(half_body, &which[1], NULL, "half rows");
+    kiln_fn *cr = kiln_compile(fr, NULL);
+    check_bits(fr, cr, 3, rin, true, "half rows");
+    /* transposed (the strided variant) */
+    rin[0] = kiln_transpose(kiln_array_from_data(hr, (int64_t[]){CR, RR}, 2,
+                                                 KILN_DTYPE_FLOAT16),
+                            NULL, 0);
+    check_bits(fr, cr, 3, rin, true, "half rows transposed");
+    /* finite rows (small integers, every sum exact): longer than a fold
+     * block (any order gives eager's bits), and short ones (rows staged
+     * on the stack) */
+    const int64_t lens[2] = {5000, 37};
+    for (int k = 0; k < 2; k++) {
+        int64_t shl[2] = {3, lens[k]};
+        rin[0] = rand_arr(shl, 2, KILN_DTYPE_FLOAT16, -8, 8, 1);
+        rin[1] = rand_arr(shl + 1, 1, KILN_DTYPE_FLOAT16, -2, 2, 0.25);
+        rin[2] = rand_arr(shl + 1, 1, KILN_DTYPE_FLOAT16, -2, 2, 0.25);
+        check_bits(fr, cr, 3, rin, false, "half finite rows");
+    }
+    kiln_fn_release(ce);
+    kiln_fn_release(fe);
+    kiln_fn_release(cr);
+    kiln_fn_release(fr);
+    kiln_scope_end(NULL);
+}
+
 TEST(compile_cache_hits_without_retrace)
 {
     kiln_errclear();

@@ -556,6 +556,59 @@ TEST(vmath_atan2f_special)
     CHECK_F(kiln_vatan2f(0x1p-149f, 0x1p-149f), pio4);
 }
 
+/*
+ * kiln__vmath_fmaf_odd, the fused multiply-add of targets without FMA
+ * hardware, rounds as fmaf does: random triples over all exponents,
+ * triples whose exact value lies just off a float rounding tie (where a
+ * sum rounded to nearest in double would round twice), exact
+ * cancellations, subnormal results, infinities and NaN.
+ */
+TEST(vmath_fmaf_odd_equals_fmaf)
+{
+    int64_t bad = 0;
+    float at[3] = {0, 0, 0};
+    for (int i = 0; i < (1 << 20) + 64; i++) {
+        float a, b, c;
+        if (i < 64) {
+            /* (1 + 2^-12)^2 = 1 + 2^-11 + 2^-24: a tie at float
+             * precision, nudged by +-2^-k */
+            int k = 30 + (i % 32);
+            a = 1.0f + 0x1p-12f;
+            b = (i & 32) ? -a : a;
+            c = ((i & 1) ? 1.0f : -1.0f) * kiln__vmath_ffrom(
+                                               (uint32_t)(127 - k) << 23);
+        } else {
+            uint64_t r = vt_rand();
+            a = kiln__vmath_ffrom((uint32_t)r);
+            b = kiln__vmath_ffrom((uint32_t)(r >> 32));
+            uint64_t r2 = vt_rand();
+            /* c near -a*b half of the time: cancellation */
+            c = (r2 & 1) ? -a * b * (1.0f + (float)(r2 >> 41) * 0x1p-23f)
+                         : kiln__vmath_ffrom((uint32_t)(r2 >> 16));
+            if ((r2 & 6) == 0) {
+                a = ldexpf(a, -(int)((r2 >> 8) & 63)); /* subnormal range */
+            }
+        }
+        float want = fmaf(a, b, c), got = kiln__vmath_fmaf_odd(a, b, c);
+        int same = isnan(want) ? isnan(got)
+                                : kiln__vmath_fbits(want) ==
+                                      kiln__vmath_fbits(got);
+        if (!same && bad++ == 0) {
+            at[0] = a;
+            at[1] = b;
+            at[2] = c;
+        }
+    }
+    CHECK_MSG(bad == 0, "%lld mismatches, first at fma(%a, %a, %a)",
+              (long long)bad, at[0], at[1], at[2]);
+    CHECK(kiln__vmath_fmaf_odd(INFINITY, 2.0f, 1.0f) == INFINITY);
+    CHECK(isnan(kiln__vmath_fmaf_odd(INFINITY, 0.0f, 1.0f)));
+    CHECK(isnan(kiln__vmath_fmaf_odd(INFINITY, 1.0f, -INFINITY)));
+    CHECK(kiln__vmath_fbits(kiln__vmath_fmaf_odd(1.0f, -0.0f, -0.0f)) ==
+          0x80000000u);
+    CHECK(kiln__vmath_fbits(kiln__vmath_fmaf_odd(2.0f, 3.0f, -6.0f)) == 0);
+}
+
 TEST(vmath_f32_erf_special)
 {
     const float inf = INFINITY;

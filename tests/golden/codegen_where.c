@@ -11,20 +11,28 @@
 static inline __attribute__((always_inline)) KILN_KERNEL_ATTR void
 codegen_where_fast(int64_t n, const int32_t v3, kiln_f16 *restrict y0, int8_t *restrict y1, kiln_b *restrict y2, const int32_t *restrict x3, const kiln_f16 *restrict x4, const double *restrict x5)
 {
-    for (int64_t i = 0; i < n; i++) {
-        const int32_t v0 = x3[i];
-        const float v1 = kiln_f16_to_f32(x4[i]);
-        const double v2 = x5[i];
-        const kiln_b v4 = kiln_s_less_i32(v0, v3);
-        const float v5 = kiln_f16_to_f32(kiln_f64_to_f16(kiln_cvt_f64(v0)));
-        const float v6 = kiln_f16_to_f32(kiln_f32_to_f16((v4 ? v1 : v5)));
-        const float v7 = kiln_f16_to_f32(kiln_f32_to_f16(kiln_s_add_f32(v6, v1)));
-        const float v8 = kiln_f16_to_f32(kiln_f64_to_f16(kiln_cvt_f64(v2)));
-        const float v9 = kiln_f16_to_f32(kiln_f32_to_f16(kiln_s_multiply_f32(v7, v8)));
-        const int8_t v10 = kiln_cvt_i8(v9);
-        y0[i] = kiln_f32_to_f16(v9);
-        y1[i] = v10;
-        y2[i] = v4;
+    float c0[512];
+    float c4[512];
+    for (int64_t kb = 0; kb < n; kb += 512) {
+        const int64_t ke = n - kb < 512 ? n : kb + 512;
+        kiln_f16_to_f32_n(x4 + kb, c4, ke - kb);
+        for (int64_t i = kb; i < ke; i++) {
+            const int32_t v0 = x3[i];
+            const float v1 = c4[i - kb];
+            const double v2 = x5[i];
+            const kiln_b v4 = kiln_s_less_i32(v0, v3);
+            const float v5 = kiln_f16_to_f32(kiln_f64_to_f16(kiln_cvt_f64(v0)));
+            const float v6 = kiln_f16_to_f32(kiln_f32_to_f16((v4 ? v1 : v5)));
+            const float v7 = kiln_f16_to_f32(kiln_f32_to_f16(kiln_s_add_f32(v6, v1)));
+            const float v8 = kiln_f16_to_f32(kiln_f64_to_f16(kiln_cvt_f64(v2)));
+            const float w9 = kiln_s_multiply_f32(v7, v8);
+            const float v9 = kiln_f16_to_f32(kiln_f32_to_f16(w9));
+            const int8_t v10 = kiln_cvt_i8(v9);
+            c0[i - kb] = w9;
+            y1[i] = v10;
+            y2[i] = v4;
+        }
+        kiln_f32_to_f16_n(c0, y0 + kb, ke - kb);
     }
 }
 static KILN_STRIDED_ATTR void
@@ -41,9 +49,10 @@ codegen_where_strided(void *ctx, char *const *p, const int64_t *s, int64_t n)
         const float v6 = kiln_f16_to_f32(kiln_f32_to_f16((v4 ? v1 : v5)));
         const float v7 = kiln_f16_to_f32(kiln_f32_to_f16(kiln_s_add_f32(v6, v1)));
         const float v8 = kiln_f16_to_f32(kiln_f64_to_f16(kiln_cvt_f64(v2)));
-        const float v9 = kiln_f16_to_f32(kiln_f32_to_f16(kiln_s_multiply_f32(v7, v8)));
+        const float w9 = kiln_s_multiply_f32(v7, v8);
+        const float v9 = kiln_f16_to_f32(kiln_f32_to_f16(w9));
         const int8_t v10 = kiln_cvt_i8(v9);
-        *(kiln_f16 *)(void *)(p[0] + i * s[0]) = kiln_f32_to_f16(v9);
+        *(kiln_f16 *)(void *)(p[0] + i * s[0]) = kiln_f32_to_f16(w9);
         *(int8_t *)(void *)(p[1] + i * s[1]) = v10;
         *(kiln_b *)(void *)(p[2] + i * s[2]) = v4;
     }

@@ -8,8 +8,13 @@
  *     static void exp_f32(int64_t n, const char *x, int64_t sx,
  *                         char *y, int64_t sy)
  * with a contiguous loop `yp[i] = kiln_s_exp_f32(xp[i])` (vectorised), a
- * broadcast-input fill, and a strided loop. float16/bfloat16 load through
- * float32 and store back with round-to-nearest-even.
+ * broadcast-input fill, and a strided loop. The contiguous loop is its own
+ * function, flattened (every call in it inlined): this file stamps so many
+ * loops from inline functions that gcc's unit growth limit otherwise
+ * leaves some vmath functions out of line in it, which keeps that loop
+ * scalar (which ones depends on the sizes of all of them).
+ * float16/bfloat16 load through float32 and store back with
+ * round-to-nearest-even.
  */
 #include <string.h>
 
@@ -20,17 +25,25 @@
 #include "iter.h"
 #include "scalar.h"
 
+#if defined(__GNUC__)
+#define KILN__FLATTEN __attribute__((flatten))
+#else
+#define KILN__FLATTEN
+#endif
+
 #define UNARY_LOOP(name, TI, TO, EXPR)                                    \
+    static KILN__FLATTEN void name##_c(int64_t n, const TI *xp, TO *yp)   \
+    {                                                                     \
+        for (int64_t i = 0; i < n; i++) {                                 \
+            TI v = xp[i];                                                 \
+            yp[i] = (EXPR);                                               \
+        }                                                                 \
+    }                                                                     \
     static void name(int64_t n, const char *x, int64_t sx, char *y,       \
                      int64_t sy)                                          \
     {                                                                     \
         if (sx == (int64_t)sizeof(TI) && sy == (int64_t)sizeof(TO)) {     \
-            const TI *xp = (const TI *)(const void *)x;                   \
-            TO *yp = (TO *)(void *)y;                                     \
-            for (int64_t i = 0; i < n; i++) {                             \
-                TI v = xp[i];                                             \
-                yp[i] = (EXPR);                                           \
-            }                                                             \
+            name##_c(n, (const TI *)(const void *)x, (TO *)(void *)y);    \
         } else if (sx == 0 && sy == (int64_t)sizeof(TO)) {                \
             TI v = *(const TI *)(const void *)x;                          \
             TO r = (EXPR);                                                \
