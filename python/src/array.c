@@ -210,10 +210,7 @@ static int array_getbuffer(PyObject *o, Py_buffer *view, int flags)
                         "their buffer is read-only");
         return -1;
     }
-    const void *data;
-    Py_BEGIN_ALLOW_THREADS
-    data = kiln_array_data(a);
-    Py_END_ALLOW_THREADS
+    const void *data = kiln_array_data(a);
     if (!data) {
         pk_raise();
         return -1;
@@ -409,10 +406,7 @@ static PyObject *array_getstate(PyObject *o, PyObject *unused)
 {
     (void)unused;
     kiln_array *a = ((PkArray *)o)->a;
-    const void *data;
-    Py_BEGIN_ALLOW_THREADS
-    data = kiln_array_data(a);
-    Py_END_ALLOW_THREADS
+    const void *data = kiln_array_data(a);
     if (!data) {
         return pk_raise();
     }
@@ -646,9 +640,7 @@ static PyObject *array_to_numpy(PyObject *self, PyObject *args,
                         : kiln_array_retain(a);
     kiln_status st = KILN_ERR_RUNTIME;
     if (r) {
-        Py_BEGIN_ALLOW_THREADS
         st = kiln_array_eval(r);
-        Py_END_ALLOW_THREADS
     }
     if (st != KILN_OK) {
         kiln_array_release(r);

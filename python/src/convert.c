@@ -559,10 +559,7 @@ static kiln_array *readable(kiln_array *a, const void **data)
         pk_raise();
         return NULL;
     }
-    const void *d;
-    Py_BEGIN_ALLOW_THREADS
-    d = kiln_array_data(r);
-    Py_END_ALLOW_THREADS
+    const void *d = kiln_array_data(r);
     if (!d) {
         kiln_array_release(r);
         pk_raise();

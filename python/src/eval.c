@@ -6,8 +6,8 @@
  *
  * eval and export_to_dot take trees (pk_tree_arrays): every kiln.array
  * leaf of every argument is evaluated together, so shared work runs once;
- * other leaves are ignored, as in MLX. The GIL is released while the core
- * evaluates (the Python list of leaves keeps the arrays alive meanwhile).
+ * other leaves are ignored, as in MLX. The GIL stays held while the core
+ * evaluates (see pykiln.h: evaluation).
  *
  * Invariants: the memory and wired limits are plain statics guarded by the
  * GIL; the core has no memory cap, so the memory limit is recorded and
@@ -88,10 +88,7 @@ static PyObject *eval_trees(PyObject *args)
         Py_DECREF(leaves);
         return n == 0 ? Py_NewRef(Py_None) : NULL;
     }
-    kiln_status st;
-    Py_BEGIN_ALLOW_THREADS
-    st = kiln_eval(xs, n);
-    Py_END_ALLOW_THREADS
+    kiln_status st = kiln_eval(xs, n);
     PyMem_Free(xs);
     Py_DECREF(leaves);
     if (pk_check(st) < 0) {

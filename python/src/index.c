@@ -263,10 +263,7 @@ static int check_bounds(kiln_array *a, int64_t n, int axis)
         pk_raise();
         return -1;
     }
-    const int64_t *v;
-    Py_BEGIN_ALLOW_THREADS
-    v = kiln_array_data(r);
-    Py_END_ALLOW_THREADS
+    const int64_t *v = kiln_array_data(r);
     if (!v) {
         kiln_array_release(r);
         pk_raise();

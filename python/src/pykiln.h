@@ -14,6 +14,13 @@
  *   successful return, and kiln errors never outlive the call.
  * - No input from Python may crash the interpreter: every conversion
  *   checks types, ranges and overflow and raises instead.
+ * - Evaluation (kiln_eval, kiln_array_eval, kiln_array_data) runs with
+ *   the GIL held. The core lets one thread at a time build or evaluate a
+ *   graph (src/core/array.h); were the GIL released, another Python
+ *   thread could build on, or evaluate, an array that this evaluation is
+ *   turning from pending into evaluated, and crash the process
+ *   (tests/python/test_robustness.py, batch "threads"). kiln's thread
+ *   pool still runs the kernels in parallel.
  */
 #ifndef PYKILN_H
 #define PYKILN_H

@@ -192,11 +192,45 @@ PyObject *pk_tree_flatten(PyObject *tree, PyObject *leaves, int strict,
 static PyObject *unflatten_node(PyObject *node, PyObject *leaves,
                                 Py_ssize_t *next);
 
+/* The tag and child count of a container node (a tuple). Treedefs reach
+ * Python (kiln._tree_flatten) and may come back changed: 0, or -1 with
+ * TypeError when node is not a well-formed container. */
+static int node_parts(PyObject *node, long *tag, Py_ssize_t *n)
+{
+    Py_ssize_t size = PyTuple_GET_SIZE(node);
+    PyObject *t = size >= 2 ? PyTuple_GET_ITEM(node, 0) : NULL;
+    PyObject *meta = size >= 2 ? PyTuple_GET_ITEM(node, 1) : NULL;
+    int overflow = 0;
+    long v = t && PyLong_CheckExact(t) ? PyLong_AsLongAndOverflow(t,
+                                                                  &overflow)
+                                       : -1;
+    int ok = !overflow && v >= NODE_LIST && v <= NODE_DICT;
+    if (ok && v == NODE_LIST) {
+        ok = meta == Py_None;
+    } else if (ok && v == NODE_TUPLE) {
+        ok = meta == Py_None ||
+             (PyType_Check(meta) &&
+              PyType_IsSubtype((PyTypeObject *)meta, &PyTuple_Type));
+    } else if (ok) {
+        ok = PyTuple_Check(meta) && PyTuple_GET_SIZE(meta) == size - 2;
+    }
+    if (!ok) {
+        PyErr_SetString(PyExc_TypeError, "[tree] not a tree definition");
+        return -1;
+    }
+    *tag = v;
+    *n = size - 2;
+    return 0;
+}
+
 static PyObject *build_container(PyObject *node, PyObject *leaves,
                                  Py_ssize_t *next)
 {
-    Py_ssize_t n = PyTuple_GET_SIZE(node) - 2;
-    long tag = PyLong_AsLong(PyTuple_GET_ITEM(node, 0));
+    long tag;
+    Py_ssize_t n;
+    if (node_parts(node, &tag, &n) < 0) {
+        return NULL;
+    }
     PyObject *meta = PyTuple_GET_ITEM(node, 1);
     PyObject *items = PyTuple_New(n), *out = NULL;
     if (!items) {
@@ -264,7 +298,9 @@ static PyObject *unflatten_node(PyObject *node, PyObject *leaves,
 static int check_def(PyObject *treedef)
 {
     if (!PyTuple_Check(treedef) || PyTuple_GET_SIZE(treedef) != 2 ||
-        !PyLong_Check(PyTuple_GET_ITEM(treedef, 0))) {
+        !PyLong_Check(PyTuple_GET_ITEM(treedef, 0)) ||
+        pk_tree_count(treedef) < 0) {
+        PyErr_Clear();
         PyErr_SetString(PyExc_TypeError, "[tree] not a tree definition");
         return -1;
     }
@@ -425,8 +461,11 @@ static int key_node(PyObject *node, PyObject *key)
     if (!PyTuple_Check(node)) {
         return put_leaf(key, node, 0);
     }
-    Py_ssize_t n = PyTuple_GET_SIZE(node) - 2;
-    long tag = PyLong_AsLong(PyTuple_GET_ITEM(node, 0));
+    long tag;
+    Py_ssize_t n;
+    if (node_parts(node, &tag, &n) < 0) {
+        return -1;
+    }
     PyObject *meta = PyTuple_GET_ITEM(node, 1);
     int r = 0;
     if (tag == NODE_LIST) {
