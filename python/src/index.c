@@ -567,7 +567,9 @@ static kiln_array *get(pool *pl, kiln_array *x, PyObject *key)
 PyObject *pk_index_get(PkArray *self, PyObject *key)
 {
     pool pl = {0};
-    kiln_array *y = get(&pl, self->a, key);
+    /* held: the key's __index__ may assign into self, replacing self->a */
+    kiln_array *x = keep(&pl, kiln_array_retain(self->a));
+    kiln_array *y = x ? get(&pl, x, key) : NULL;
     PyObject *r = NULL;
     if (y) {
         r = pk_wrap(kiln_array_retain(y));
@@ -815,7 +817,9 @@ int pk_index_set(PkArray *self, PyObject *key, PyObject *v)
         return -1;
     }
     pool pl = {0};
-    kiln_array *y = update(&pl, self->a, key, v, OP_SET);
+    /* held: the key's __index__ or v's __array__ may assign into self */
+    kiln_array *x = keep(&pl, kiln_array_retain(self->a));
+    kiln_array *y = x ? update(&pl, x, key, v, OP_SET) : NULL;
     int st = -1;
     if (y) {
         kiln_array *old = self->a;

@@ -42,17 +42,19 @@ static int operands(PyObject *o1, PyObject *o2, kiln_array **a,
     if (!left && !PkArray_Check(o2)) {
         return 0;
     }
-    kiln_array *mine = ((PkArray *)(left ? o1 : o2))->a;
+    /* held first: converting the other operand may run Python code
+     * (__array__) that assigns into this array, replacing its value */
+    kiln_array *mine = kiln_array_retain(((PkArray *)(left ? o1 : o2))->a);
     PyObject *other = left ? o2 : o1;
     kiln_array *theirs = pk_convert_operand(other, kiln_array_dtype(mine));
     if (!theirs) {
+        kiln_array_release(mine);
         if (PyErr_ExceptionMatches(PyExc_TypeError)) {
             PyErr_Clear();
             return 0;
         }
         return -1;
     }
-    kiln_array_retain(mine);
     *a = left ? mine : theirs;
     *b = left ? theirs : mine;
     return 1;

@@ -194,10 +194,11 @@ static int float_dtype(int dt, const char *fn)
 }
 
 /* Optional operand: NULL when o is NULL, else pk_operand(o). *failed is
- * set when the conversion raised. */
+ * set when the conversion raised; once it is, nothing more is converted
+ * (no Python code may run over the pending exception). */
 static kiln_array *opt_operand(PyObject *o, int *failed)
 {
-    if (!o) {
+    if (!o || *failed) {
         return NULL;
     }
     kiln_array *a = pk_operand(o);
