@@ -165,7 +165,7 @@ symbols-check: $(BUILD)/libkiln.so
 	if [ -n "$$bad" ]; then echo "exported non-kiln symbols: $$bad"; \
 	    exit 1; fi; echo "symbols-check: only kiln_* exported"
 
-$(BUILD)/examples/%: examples/%.c $(BUILD)/libkiln.a
+$(BUILD)/examples/%: examples/%.c $(wildcard examples/*.h) $(BUILD)/libkiln.a
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 -O2 $(WARN) $(DEFS) -Iinclude $< -o $@ \
 	    $(BUILD)/libkiln.a $(LIBS)
@@ -181,7 +181,8 @@ demo-run: $(BUILD)/examples/demo $(BUILD)/examples/compile_demo \
 	$(BUILD)/examples/train_mlp
 	$(VPY) examples/gelu.py
 
-$(BUILD)/bench/%: bench/%.c bench/bench_util.h $(HDR) $(BUILD)/libkiln.a
+$(BUILD)/bench/%: bench/%.c bench/bench_util.h $(wildcard examples/*.h) $(HDR) \
+               $(BUILD)/libkiln.a
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 $(OPT) $(ARCH) -fno-math-errno $(WARN) $(DEFS) \
 	    -Iinclude -Isrc $(BLAS_CFLAGS) $< -o $@ $(BUILD)/libkiln.a $(LIBS)
