@@ -98,8 +98,13 @@ static PyObject *call_unary(PyObject *args, PyObject *kw, unary_fn f,
     return pk_wrap(y);
 }
 
-static PyObject *call_binary(PyObject *args, PyObject *kw, binary_fn f,
-                             const char *format)
+/* f(a, b) on two operands converted by `convert` (pair_operands: weak
+ * Python scalars; two_arrays: plain arrays, for linear algebra). */
+static PyObject *call_binary_with(PyObject *args, PyObject *kw, binary_fn f,
+                                  const char *format,
+                                  int (*convert)(PyObject *, PyObject *,
+                                                 kiln_array **,
+                                                 kiln_array **))
 {
     static char *kwlist[] = {"", "", "stream", NULL};
     PyObject *ao, *bo, *stream = NULL;
@@ -108,7 +113,7 @@ static PyObject *call_binary(PyObject *args, PyObject *kw, binary_fn f,
                                      &stream)) {
         return NULL;
     }
-    if (pair_operands(ao, bo, &a, &b) < 0) {
+    if (convert(ao, bo, &a, &b) < 0) {
         return NULL;
     }
     kiln_array *y = f(a, b);
@@ -137,7 +142,8 @@ KILN_UNARY_OP_LIST(UNARY_WRAPPER)
                                    PyObject *kw)                          \
     {                                                                     \
         (void)self;                                                       \
-        return call_binary(args, kw, kiln_##name, "OO|$O:" #name);        \
+        return call_binary_with(args, kw, kiln_##name, "OO|$O:" #name,    \
+                                pair_operands);                           \
     }
 KILN_BINARY_OP_LIST(BINARY_WRAPPER)
 #undef BINARY_WRAPPER
@@ -428,41 +434,25 @@ static PyObject *py_allclose(PyObject *self, PyObject *args, PyObject *kw)
 /* linear algebra                                                     */
 /* ------------------------------------------------------------------ */
 
-static PyObject *call_linalg(PyObject *args, PyObject *kw, binary_fn f,
-                             const char *format)
-{
-    static char *kwlist[] = {"", "", "stream", NULL};
-    PyObject *ao, *bo, *stream = NULL;
-    kiln_array *a, *b;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, format, kwlist, &ao, &bo,
-                                     &stream)) {
-        return NULL;
-    }
-    if (two_arrays(ao, bo, &a, &b) < 0) {
-        return NULL;
-    }
-    kiln_array *y = f(a, b);
-    kiln_array_release(a);
-    kiln_array_release(b);
-    return pk_wrap(y);
-}
-
 static PyObject *py_matmul(PyObject *self, PyObject *args, PyObject *kw)
 {
     (void)self;
-    return call_linalg(args, kw, kiln_matmul, "OO|$O:matmul");
+    return call_binary_with(args, kw, kiln_matmul, "OO|$O:matmul",
+                            two_arrays);
 }
 
 static PyObject *py_inner(PyObject *self, PyObject *args, PyObject *kw)
 {
     (void)self;
-    return call_linalg(args, kw, kiln_inner, "OO|$O:inner");
+    return call_binary_with(args, kw, kiln_inner, "OO|$O:inner",
+                            two_arrays);
 }
 
 static PyObject *py_outer(PyObject *self, PyObject *args, PyObject *kw)
 {
     (void)self;
-    return call_linalg(args, kw, kiln_outer, "OO|$O:outer");
+    return call_binary_with(args, kw, kiln_outer, "OO|$O:outer",
+                            two_arrays);
 }
 
 static PyObject *py_addmm(PyObject *self, PyObject *args, PyObject *kw)
