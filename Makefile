@@ -181,7 +181,7 @@ demo-run: $(BUILD)/examples/demo $(BUILD)/examples/compile_demo \
 	$(BUILD)/examples/train_mlp
 	$(VPY) examples/gelu.py
 
-$(BUILD)/bench/%: bench/%.c bench/bench_util.h $(wildcard examples/*.h) $(HDR) \
+$(BUILD)/bench/%: bench/%.c $(wildcard bench/*.h examples/*.h) $(HDR) \
                $(BUILD)/libkiln.a
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 $(OPT) $(ARCH) -fno-math-errno $(WARN) $(DEFS) \

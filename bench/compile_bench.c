@@ -66,6 +66,7 @@
 #include "runtime/pool.h"
 
 #include "bench_util.h"
+#include "bench_files.h"
 
 extern char **environ;
 
@@ -1190,93 +1191,6 @@ static void bench_memory(const char *cache_dir)
 }
 
 /* ------------------------------------------------------------------ */
-/* JSON                                                               */
-/* ------------------------------------------------------------------ */
-
-/* Writes the records into the JSON list at path, keeping the records
- * another benchmark wrote there (bench_write_json writes one per line)
- * except those of an earlier compile_bench run (names "compile_..."). */
-static int json_merge(const bench_records *rs, const char *path)
-{
-    char tmp[4200];
-    FILE *in = fopen(path, "r"), *out;
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t len;
-    bool first = true;
-    if (!in) {
-        return bench_write_json(rs, path);
-    }
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    out = fopen(tmp, "w");
-    if (!out) {
-        if (in) {
-            fclose(in);
-        }
-        return -1;
-    }
-    fputs("[\n", out);
-    while (in && (len = getline(&line, &cap, in)) > 0) {
-        const char *p = line;
-        while (len > 0 && strchr("\r\n, ", line[len - 1])) {
-            line[--len] = '\0';
-        }
-        while (*p == ' ') {
-            p++;
-        }
-        if (strncmp(p, "{\"name\": \"", 10) != 0 ||
-            strncmp(p + 10, "compile_", 8) == 0) {
-            continue;
-        }
-        fprintf(out, "%s  %s", first ? "" : ",\n", p);
-        first = false;
-    }
-    free(line);
-    fclose(in);
-    for (int i = 0; i < rs->n; i++) {
-        const bench_record *r = &rs->items[i];
-        fputs(first ? "  {\"name\": " : ",\n  {\"name\": ", out);
-        first = false;
-        bench_json_string(out, r->name);
-        fprintf(out, ", \"ms\": %.4f, \"bytes\": %.0f, \"note\": ", r->ms,
-                r->bytes);
-        bench_json_string(out, r->note);
-        fputs("}", out);
-    }
-    fputs("\n]\n", out);
-    if (fclose(out) != 0 || rename(tmp, path) != 0) {
-        remove(tmp);
-        return -1;
-    }
-    return 0;
-}
-
-/* Removes dir and what it holds (the kernel cache folders this run made;
- * links are removed, never followed). */
-static void remove_tree(const char *dir)
-{
-    DIR *d = dir[0] ? opendir(dir) : NULL;
-    struct dirent *e;
-    char path[4352];
-    struct stat st;
-    while (d && (e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) {
-            continue;
-        }
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
-            remove_tree(path);
-        } else {
-            remove(path);
-        }
-    }
-    if (d) {
-        closedir(d);
-        rmdir(dir);
-    }
-}
-
-/* ------------------------------------------------------------------ */
 /* main                                                               */
 /* ------------------------------------------------------------------ */
 
@@ -1331,16 +1245,16 @@ int main(int argc, char **argv)
     bench_shapeless();
 
     print_targets();
-    if (json_merge(&g_rs, out) != 0) {
+    if (bench_json_merge(&g_rs, out, "compile_") != 0) {
         fprintf(stderr, "compile_bench: cannot write %s\n", out);
         g_failed = true;
     } else {
         printf("\nwrote %d records to %s in %.1f s\n", g_rs.n, out,
                (double)(bench_now_ns() - t_start) * 1e-9);
     }
-    remove_tree(cache_dir);
+    bench_remove_tree(cache_dir);
     for (int i = 0; i < COLD_RUNS; i++) {
-        remove_tree(g_cold_dirs[i]);
+        bench_remove_tree(g_cold_dirs[i]);
     }
     if (g_failed) {
         printf("compile_bench: a result check FAILED or kiln returned an "

@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "bench_util.h"
+#include "bench_files.h"
 #include "kiln.h"
 #include "../examples/mlp_model.h"
 
@@ -113,86 +114,7 @@ static void run_pairs(runner *a, runner *b, int reps, bench_time *ta,
     *tb = summarise(xb, reps);
 }
 
-/* ------------------------------------------------------------------ */
-/* JSON (as compile_bench: keep the other benchmarks' records)        */
-/* ------------------------------------------------------------------ */
-
-static int json_merge(const bench_records *rs, const char *path)
-{
-    char tmp[4200];
-    FILE *in = fopen(path, "r"), *out;
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t len;
-    bool first = true;
-    if (!in) {
-        return bench_write_json(rs, path);
-    }
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    out = fopen(tmp, "w");
-    if (!out) {
-        fclose(in);
-        return -1;
-    }
-    fputs("[\n", out);
-    while ((len = getline(&line, &cap, in)) > 0) {
-        const char *p = line;
-        while (len > 0 && strchr("\r\n, ", line[len - 1])) {
-            line[--len] = '\0';
-        }
-        while (*p == ' ') {
-            p++;
-        }
-        if (strncmp(p, "{\"name\": \"", 10) != 0 ||
-            strncmp(p + 10, "mlp_", 4) == 0) {
-            continue;
-        }
-        fprintf(out, "%s  %s", first ? "" : ",\n", p);
-        first = false;
-    }
-    free(line);
-    fclose(in);
-    for (int i = 0; i < rs->n; i++) {
-        const bench_record *r = &rs->items[i];
-        fputs(first ? "  {\"name\": " : ",\n  {\"name\": ", out);
-        first = false;
-        bench_json_string(out, r->name);
-        fprintf(out, ", \"ms\": %.4f, \"bytes\": %.0f, \"note\": ", r->ms,
-                r->bytes);
-        bench_json_string(out, r->note);
-        fputs("}", out);
-    }
-    fputs("\n]\n", out);
-    if (fclose(out) != 0 || rename(tmp, path) != 0) {
-        remove(tmp);
-        return -1;
-    }
-    return 0;
-}
-
 /* Removes the flat cache folder dir and its files (links not followed). */
-static void remove_tree(const char *dir)
-{
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    char path[4352];
-    struct stat st;
-    while (d && (e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) {
-            continue;
-        }
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
-            remove_tree(path);
-        } else {
-            remove(path);
-        }
-    }
-    if (d) {
-        closedir(d);
-        rmdir(dir);
-    }
-}
 
 /* ------------------------------------------------------------------ */
 /* main                                                               */
@@ -323,7 +245,7 @@ int main(int argc, char **argv)
                  kiln_num_threads(), tc.min_ms, 1e3 / tc.median_ms, ratio,
                  TARGET, pass ? "PASS" : "FAIL");
     }
-    if (json_merge(&rs, out) != 0) {
+    if (bench_json_merge(&rs, out, "mlp_") != 0) {
         fprintf(stderr, "mlp_bench: cannot write %s\n", out);
         goto cleanup;
     }
@@ -337,6 +259,6 @@ cleanup:
     kiln_list_free(args);
     kiln_list_free(data);
     kiln_list_free(state);
-    remove_tree(cache_dir);
+    bench_remove_tree(cache_dir);
     return failed ? 1 : 0;
 }
