@@ -95,6 +95,7 @@ typedef struct gen {
     bool *sw;           /* [nvals] half OP result stored unrounded (w<i>) */
     bool stage[KILN_REGION_MAX_OPERANDS]; /* operand staged (fast variant) */
     int pass;           /* the pass being emitted */
+    int pf;             /* pass prefetching the next row, or 0: none */
 } gen;
 
 /* ------------------------------------------------------------------ */
@@ -753,6 +754,13 @@ static void put_fast_cond(gen *g, const char *sname)
     kiln__text_printf(g->t, "%s) {\n", nterms ? "" : "1");
 }
 
+/* Whether operand o's next row is prefetched (as f<o>) by pass g->pf. */
+static bool prefetched(const gen *g, int o)
+{
+    return g->pf > 0 && o >= g->r->noutputs && role(g, o) == ROLE_MOVING &&
+           !g->stage[o];
+}
+
 /* The helper's parameters: the uniform values, then typed restrict
  * pointers (moving operands; restrict on parameters is what lets gcc
  * vectorise without alias checks) and row pointers (outer operands). */
@@ -774,6 +782,9 @@ static void put_params(gen *g)
         if (ro == ROLE_MOVING) {
             kiln__text_printf(g->t, ", %s%s *restrict %c%d",
                               out ? "" : "const ", st, out ? 'y' : 'x', o);
+            if (prefetched(g, o)) {
+                kiln__text_printf(g->t, ", const char *f%d", o);
+            }
         } else if (ro == ROLE_OUTER) {
             kiln__text_printf(g->t, ", %schar *r%d", out ? "" : "const ",
                               o);
@@ -806,6 +817,13 @@ static void put_call(gen *g, const char *fn, const char *base_fmt)
             kiln__text_printf(g->t, "    (%s%s *)(%svoid *)%s",
                               out ? "" : "const ", st, out ? "" : "const ",
                               base);
+            if (prefetched(g, o)) {
+                /* the next row of this chunk (the last row: itself) */
+                kiln__text_printf(g->t,
+                                  ",\n%*s    p[%d] + (row + 1 < n ? row + 1 "
+                                  ": row) * s[%d]",
+                                  4 * g->depth, "", o, o);
+            }
         } else if (ro == ROLE_OUTER) {
             kiln__text_printf(g->t, ", %s", base);
         }
@@ -1025,6 +1043,39 @@ static void put_id(gen *g, int i)
  * (reduce_cpu.c run_c_*: lanes, tree, then the tail), so such results
  * equal eager's bit for bit.
  */
+/* The first pass after pass 0 that folds reads its row from cache and
+ * spends its time computing, with no memory traffic of its own: it asks
+ * for the next row of every moving input (the hardware prefetcher does
+ * not cross to it while the core computes), so that row's pass 0 finds it
+ * near. A region of one pass has nothing to overlap. */
+static void plan_prefetch(gen *g)
+{
+    bool folds = false;
+    g->pf = 0;
+    for (int l = 1; g->reduce && l <= g->last && g->pf == 0; l++) {
+        if (plan_pass(g, l, &folds) && folds) {
+            g->pf = l;
+        }
+    }
+}
+
+/* One prefetch per cache line of the LANES elements at i of each
+ * prefetched operand's next row. */
+static void put_prefetch(gen *g)
+{
+    for (int o = 0; o < noperands(g); o++) {
+        if (!prefetched(g, o)) {
+            continue;
+        }
+        size_t bytes = LANES * kiln_dtype_size(op_dtype(g, o));
+        for (size_t at = 0; at < bytes; at += 64) {
+            ind(g);
+            kiln__text_printf(g->t, "KILN_PREFETCH(f%d + i * %zu + %zu);\n",
+                              o, bytes / LANES, at);
+        }
+    }
+}
+
 static kiln_status put_pass(gen *g, int l)
 {
     bool folds;
@@ -1076,6 +1127,9 @@ static kiln_status put_pass(gen *g, int l)
     snprintf(head, sizeof head, "for (int64_t i = b; i < be; i += %d) ",
              LANES);
     open_block(g, head);
+    if (g->fast && l == g->pf) {
+        put_prefetch(g);
+    }
     /* kept a loop (not unrolled): gcc then vectorises it with the lanes
      * held in registers */
     kiln__text_puts(g->t, "#pragma GCC unroll 1\n");
@@ -1168,6 +1222,11 @@ static const char attr_text[] =
     "#else\n"
     "#define KILN_KERNEL_ATTR\n"
     "#define KILN_STRIDED_ATTR __attribute__((noinline))\n"
+    "#endif\n"
+    "#if defined(__GNUC__)\n"
+    "#define KILN_PREFETCH(a) __builtin_prefetch(a)\n"
+    "#else\n"
+    "#define KILN_PREFETCH(a) ((void)(a))\n"
     "#endif\n"
     "#endif\n";
 
@@ -1485,6 +1544,7 @@ kiln_status kiln__codegen_region(const kiln_region *r, const char *symbol,
     kiln_status st = analyse(&g);
     if (st == KILN_OK) {
         plan_half(&g);
+        plan_prefetch(&g);
     }
     if (st == KILN_OK && !g.reduce) {
         for (int i = 0; i < r->nvals; i++) {

@@ -23,7 +23,8 @@
  *   logsumexp = where(isinf(m), m, log(sum(exp(x - m))) + m),
  *               m = stop_gradient(max(x)) (kept axes squeezed with a max
  *               over the size-1 axes, which is a copy)
- *   softmax   = e / sum_keep(e), e = exp(x - stop_gradient(max_keep(x)))
+ *   softmax   = e * reciprocal(sum_keep(e)), e = exp(x - stop_gradient(
+ *               max_keep(x))) (one division per row, as MLX)
  */
 #include <string.h>
 
@@ -225,16 +226,18 @@ kiln_array *kiln_softmax(kiln_array *x, const int *axes, int naxes,
     }
     bool half = dt == KILN_DTYPE_FLOAT16 || dt == KILN_DTYPE_BFLOAT16;
     kiln_dtype ct = precise && half ? KILN_DTYPE_FLOAT32 : dt;
-    kiln_array *t[7];
+    kiln_array *t[8];
     t[0] = kiln__op_astype(x, ct, fn);
     t[1] = reduce_mask(&kiln__prim_max, t[0], mask, true, fn);
     t[2] = t[1] ? kiln__op_unary(&kiln__prim_stop_gradient, t[1], fn) : NULL;
     t[3] = kiln__op_binary(&kiln__prim_subtract, t[0], t[2], fn);
     t[4] = t[3] ? kiln__op_unary(&kiln__prim_exp, t[3], fn) : NULL;
     t[5] = reduce_mask(&kiln__prim_sum, t[4], mask, true, fn);
-    t[6] = kiln__op_binary(&kiln__prim_divide, t[4], t[5], fn);
-    kiln_array *y = kiln__op_astype(t[6], dt, fn);
-    kiln__release_all(t, 7);
+    /* one reciprocal per row and a multiply per element, as MLX */
+    t[6] = t[5] ? kiln__op_unary(&kiln__prim_reciprocal, t[5], fn) : NULL;
+    t[7] = kiln__op_binary(&kiln__prim_multiply, t[4], t[6], fn);
+    kiln_array *y = kiln__op_astype(t[7], dt, fn);
+    kiln__release_all(t, 8);
     return kiln__ret(y);
 }
 

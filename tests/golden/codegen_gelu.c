@@ -7,6 +7,11 @@
 #define KILN_KERNEL_ATTR
 #define KILN_STRIDED_ATTR __attribute__((noinline))
 #endif
+#if defined(__GNUC__)
+#define KILN_PREFETCH(a) __builtin_prefetch(a)
+#else
+#define KILN_PREFETCH(a) ((void)(a))
+#endif
 #endif
 static inline __attribute__((always_inline)) KILN_KERNEL_ATTR void
 codegen_gelu_fast(int64_t n, const float v1, const float v2, const float v3, const float v4, float *restrict y0, float *restrict y1, const float *restrict x2)

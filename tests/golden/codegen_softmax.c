@@ -7,9 +7,14 @@
 #define KILN_KERNEL_ATTR
 #define KILN_STRIDED_ATTR __attribute__((noinline))
 #endif
+#if defined(__GNUC__)
+#define KILN_PREFETCH(a) __builtin_prefetch(a)
+#else
+#define KILN_PREFETCH(a) ((void)(a))
+#endif
 #endif
 static inline __attribute__((always_inline)) KILN_KERNEL_ATTR void
-codegen_softmax_fast(int64_t len, float *restrict y0, const float *restrict x1)
+codegen_softmax_fast(int64_t len, float *restrict y0, const float *restrict x1, const char *f1)
 {
     /* pass 0 */
     float v1;
@@ -55,6 +60,8 @@ codegen_softmax_fast(int64_t len, float *restrict y0, const float *restrict x1)
                 a4[l] = id4;
             }
             for (int64_t i = b; i < be; i += 32) {
+                KILN_PREFETCH(f1 + i * 4 + 0);
+                KILN_PREFETCH(f1 + i * 4 + 64);
 #pragma GCC unroll 1
                 for (int l = 0; l < 32; l++) {
                     const float v0 = x1[i + l];
@@ -188,7 +195,8 @@ codegen_softmax(void *ctx, char *const *p, const int64_t *s, int64_t n)
         for (int64_t row = 0; row < n; row++) {
             codegen_softmax_fast(len,
                 (float *)(void *)(p[0] + row * s[0]),
-                (const float *)(const void *)(p[1] + row * s[1]));
+                (const float *)(const void *)(p[1] + row * s[1]),
+                p[1] + (row + 1 < n ? row + 1 : row) * s[1]);
         }
     } else {
         codegen_softmax_strided(ctx, p, s, n);

@@ -7,6 +7,11 @@
 #define KILN_KERNEL_ATTR
 #define KILN_STRIDED_ATTR __attribute__((noinline))
 #endif
+#if defined(__GNUC__)
+#define KILN_PREFETCH(a) __builtin_prefetch(a)
+#else
+#define KILN_PREFETCH(a) ((void)(a))
+#endif
 #endif
 static inline __attribute__((always_inline)) KILN_KERNEL_ATTR void
 codegen_where_fast(int64_t n, const int32_t v3, kiln_f16 *restrict y0, int8_t *restrict y1, kiln_b *restrict y2, const int32_t *restrict x3, const kiln_f16 *restrict x4, const double *restrict x5)

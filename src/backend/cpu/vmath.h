@@ -208,13 +208,15 @@ static inline float kiln__vmath_expm1f_red(float x, int32_t *n)
     const float log2e = 0x1.715476p+0f;
     const float ln2hi = 0x1.62e4p-1f;
     const float ln2lo = 0x1.7f7d1cp-20f;
-    float k = x * log2e + shift;
+    float k = kiln__vmath_fmaf(x, log2e, shift);
     float kf = k - shift;
-    float r = (x - kf * ln2hi) - kf * ln2lo;
-    float q =
-        0x1.fffffep-2f +
-        r * (0x1.5554b0p-3f +
-             r * (0x1.555674p-5f + r * (0x1.122768p-7f + r * 0x1.6bec08p-10f)));
+    float r = kiln__vmath_fmaf(kf, -ln2hi, x);
+    r = kiln__vmath_fmaf(kf, -ln2lo, r);
+    float q = 0x1.6bec08p-10f;
+    q = kiln__vmath_fmaf(q, r, 0x1.122768p-7f);
+    q = kiln__vmath_fmaf(q, r, 0x1.555674p-5f);
+    q = kiln__vmath_fmaf(q, r, 0x1.5554b0p-3f);
+    q = kiln__vmath_fmaf(q, r, 0x1.fffffep-2f);
     *n = (int32_t)(kiln__vmath_fbits(k) & 0x7fffffu) - 0x400000;
     return r + r * r * q;
 }
