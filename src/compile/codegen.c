@@ -737,19 +737,34 @@ static kiln_dtype op_dtype(const gen *g, int o)
                               : g->r->in_dtype[o - g->r->noutputs];
 }
 
+/* Whether moving operand o of an elementwise region may also take the
+ * fast path with stride 0 (an input broadcast along the row: a (n, 1)
+ * column, a stride-0 array): put_ew_call replicates it into a block. */
+static bool bcast_ok(const gen *g, int o)
+{
+    return !g->reduce && o >= g->r->noutputs && role(g, o) == ROLE_MOVING;
+}
+
 /* The fast-path condition: every moving operand's stride (array sname) is
- * its element size. */
+ * its element size (or 0 where bcast_ok). */
 static void put_fast_cond(gen *g, const char *sname)
 {
     int nterms = 0;
     ind(g);
     kiln__text_puts(g->t, "if (");
     for (int o = 0; o < noperands(g); o++) {
-        if (role(g, o) == ROLE_MOVING) {
-            kiln__text_printf(g->t, "%s%s[%d] == %zu", nterms ? " && " : "",
-                              sname, o, kiln_dtype_size(op_dtype(g, o)));
-            nterms++;
+        if (role(g, o) != ROLE_MOVING) {
+            continue;
         }
+        size_t es = kiln_dtype_size(op_dtype(g, o));
+        if (bcast_ok(g, o)) {
+            kiln__text_printf(g->t, "%s(%s[%d] == %zu || %s[%d] == 0)",
+                              nterms ? " && " : "", sname, o, es, sname, o);
+        } else {
+            kiln__text_printf(g->t, "%s%s[%d] == %zu", nterms ? " && " : "",
+                              sname, o, es);
+        }
+        nterms++;
     }
     kiln__text_printf(g->t, "%s) {\n", nterms ? "" : "1");
 }
@@ -829,6 +844,67 @@ static void put_call(gen *g, const char *fn, const char *base_fmt)
         }
     }
     kiln__text_puts(g->t, ");\n");
+}
+
+/* The elementwise fast call. An input of stride 0 is replicated into a
+ * stack block b<o> of STAGE elements and the helper then runs block by
+ * block (one call site: the helper is inlined once), so a broadcast
+ * operand keeps the vectorised variant. */
+static void put_ew_call(gen *g, const char *fn)
+{
+    const kiln_region *r = g->r;
+    char head[96];
+    ind(g);
+    kiln__text_puts(g->t, "int64_t step = n;\n");
+    for (int o = 0; o < noperands(g); o++) {
+        if (!bcast_ok(g, o)) {
+            continue;
+        }
+        const char *st = stype(op_dtype(g, o));
+        ind(g);
+        kiln__text_printf(g->t, "%s b%d[%d];\n", st, o, STAGE);
+        snprintf(head, sizeof head, "if (s[%d] == 0) ", o);
+        open_block(g, head);
+        ind(g);
+        kiln__text_printf(g->t, "step = %d;\n", STAGE);
+        snprintf(head, sizeof head,
+                 "for (int64_t k = 0; k < n && k < %d; k++) ", STAGE);
+        open_block(g, head);
+        ind(g);
+        kiln__text_printf(g->t, "b%d[k] = *(const %s *)(const void *)p[%d];\n",
+                          o, st, o);
+        close_block(g);
+        close_block(g);
+    }
+    open_block(g, "for (int64_t off = 0; off < n; off += step) ");
+    ind(g);
+    kiln__text_puts(g->t,
+                    "const int64_t m = n - off < step ? n - off : step;\n");
+    ind(g);
+    kiln__text_printf(g->t, "%s(m", fn);
+    for (int i = 0; i < r->nvals; i++) {
+        if (g->live[i] && g->cls[i] == CLS_UNIFORM) {
+            kiln__text_printf(g->t, ", v%d", i);
+        }
+    }
+    for (int o = 0; o < noperands(g); o++) {
+        if (role(g, o) != ROLE_MOVING) {
+            continue;
+        }
+        bool out = o < r->noutputs;
+        const char *st = stype(op_dtype(g, o));
+        kiln__text_puts(g->t, ",\n");
+        ind(g);
+        if (bcast_ok(g, o)) {
+            kiln__text_printf(g->t, "    s[%d] == 0 ? b%d : ", o, o);
+        } else {
+            kiln__text_puts(g->t, "    ");
+        }
+        kiln__text_printf(g->t, "(%s%s *)(%svoid *)p[%d] + off",
+                          out ? "" : "const ", st, out ? "" : "const ", o);
+    }
+    kiln__text_puts(g->t, ");\n");
+    close_block(g);
 }
 
 /* Row pointers r<o> of the strided variant. */
@@ -1491,7 +1567,7 @@ static kiln_status put_kernel(gen *g, const char *symbol)
             kiln__text_puts(g->t, "}\n");
         }
     } else {
-        put_call(g, fn, "p[%d]");
+        put_ew_call(g, fn);
     }
     g->depth--;
     ind(g);

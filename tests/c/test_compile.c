@@ -619,6 +619,64 @@ TEST(compile_fused_reductions)
     }
 }
 
+/* Inputs broadcast along the row (a (m, 1) column, a stride-0
+ * broadcast_to view) and strided rows, with rows longer than the kernels'
+ * blocks: elementwise regions replicate such an input into a block, row
+ * regions copy it to unit stride first; both must still equal eager. */
+TEST(compile_broadcast_and_strided_rows)
+{
+    kiln_errclear();
+    const kiln_dtype dts[3] = {F32, KILN_DTYPE_FLOAT16, KILN_DTYPE_INT32};
+    for (int d = 0; d < 3; d++) {
+        kiln_dtype dt = dts[d];
+        double tol[6] = {0, 0, 0, 0, 0, dt == F32 ? 1e-6 : 2e-3};
+        kiln_scope_begin();
+        kiln_fn *f = kiln_fn_new(mix_body, NULL, NULL, "mix");
+        kiln_fn *cf = kiln_compile(f, NULL);
+        int64_t full[2] = {3, 1100}, col[2] = {3, 1}, one[2] = {1, 1};
+        kiln_array *xs[3][2];
+        xs[0][0] = rand_arr(full, 2, dt, -3, 3, 0.25);
+        xs[0][1] = rand_arr(col, 2, dt, -3, 3, 0.25);
+        xs[1][0] = kiln_broadcast_to(rand_arr(one, 2, dt, -3, 3, 0.25),
+                                     full, 2);
+        xs[1][1] = xs[0][0];
+        xs[2][0] = xs[0][1];
+        xs[2][1] = xs[1][0];
+        const char *names[3] = {"(m,n) with (m,1)", "stride-0 (m,n)",
+                                "(m,1) with stride-0 (m,n)"};
+        for (int k = 0; k < 3; k++) {
+            char what[96];
+            kiln_eval(xs[k], 2);
+            snprintf(what, sizeof what, "%s %s", kiln_dtype_name(dt),
+                     names[k]);
+            check_same(f, cf, 2, xs[k], tol, 6, 0, what);
+        }
+        kiln_fn_release(cf);
+        kiln_fn_release(f);
+        kiln_scope_end(NULL);
+    }
+    /* layer norm with a stride-0 weight and a strided (every other) bias */
+    int which = 5;
+    kiln_scope_begin();
+    kiln_fn *f = kiln_fn_new(red_body, &which, NULL, "layer norm");
+    kiln_fn *cf = kiln_compile(f, NULL);
+    int64_t n = 1100, sn[1] = {n}, s2[1] = {2 * n}, one[1] = {1};
+    kiln_array *in[4] = {rand2(5, n, -2, 4), rand2(5, n, -2, 4),
+                         kiln_broadcast_to(rand_arr(one, 1, F32, 0.5, 2, 0),
+                                           sn, 1),
+                         kiln_slice(rand_arr(s2, 1, F32, -1, 1, 0),
+                                    (int64_t[]){0}, (int64_t[]){END},
+                                    (int64_t[]){2})};
+    double tol[2] = {1e-5, 1e-5};
+    kiln_eval(in, 4);
+    check_same(f, cf, 4, in, tol, 2, 1e-6, "layer norm, broadcast w");
+    in[0] = rand2_t(5, n, -2, 4);
+    check_same(f, cf, 4, in, tol, 2, 1e-6, "layer norm, transposed x");
+    kiln_fn_release(cf);
+    kiln_fn_release(f);
+    kiln_scope_end(NULL);
+}
+
 /* ------------------------------------------------------------------ */
 /* the cache                                                          */
 /* ------------------------------------------------------------------ */

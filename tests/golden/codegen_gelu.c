@@ -60,15 +60,26 @@ codegen_gelu(void *ctx, char *const *p, const int64_t *s, int64_t n)
     if (n <= 0) {
         return;
     }
-    if (s[0] == 4 && s[1] == 4 && s[2] == 4) {
+    if (s[0] == 4 && s[1] == 4 && (s[2] == 4 || s[2] == 0)) {
         const float v1 = *(const float *)(const void *)p[3];
         const float v2 = 0x1.6e4e26p-5f;
         const float v3 = 0x1.988454p-1f;
         const float v4 = 0x1p+0f;
-        codegen_gelu_fast(n, v1, v2, v3, v4,
-            (float *)(void *)p[0],
-            (float *)(void *)p[1],
-            (const float *)(const void *)p[2]);
+        int64_t step = n;
+        float b2[512];
+        if (s[2] == 0) {
+            step = 512;
+            for (int64_t k = 0; k < n && k < 512; k++) {
+                b2[k] = *(const float *)(const void *)p[2];
+            }
+        }
+        for (int64_t off = 0; off < n; off += step) {
+            const int64_t m = n - off < step ? n - off : step;
+            codegen_gelu_fast(m, v1, v2, v3, v4,
+                (float *)(void *)p[0] + off,
+                (float *)(void *)p[1] + off,
+                s[2] == 0 ? b2 : (const float *)(const void *)p[2] + off);
+        }
     } else {
         codegen_gelu_strided(ctx, p, s, n);
     }

@@ -68,15 +68,40 @@ codegen_where(void *ctx, char *const *p, const int64_t *s, int64_t n)
     if (n <= 0) {
         return;
     }
-    if (s[0] == 2 && s[1] == 1 && s[2] == 1 && s[3] == 4 && s[4] == 2 && s[5] == 8) {
+    if (s[0] == 2 && s[1] == 1 && s[2] == 1 && (s[3] == 4 || s[3] == 0) && (s[4] == 2 || s[4] == 0) && (s[5] == 8 || s[5] == 0)) {
         const int32_t v3 = ((int32_t)3ll);
-        codegen_where_fast(n, v3,
-            (kiln_f16 *)(void *)p[0],
-            (int8_t *)(void *)p[1],
-            (kiln_b *)(void *)p[2],
-            (const int32_t *)(const void *)p[3],
-            (const kiln_f16 *)(const void *)p[4],
-            (const double *)(const void *)p[5]);
+        int64_t step = n;
+        int32_t b3[512];
+        if (s[3] == 0) {
+            step = 512;
+            for (int64_t k = 0; k < n && k < 512; k++) {
+                b3[k] = *(const int32_t *)(const void *)p[3];
+            }
+        }
+        kiln_f16 b4[512];
+        if (s[4] == 0) {
+            step = 512;
+            for (int64_t k = 0; k < n && k < 512; k++) {
+                b4[k] = *(const kiln_f16 *)(const void *)p[4];
+            }
+        }
+        double b5[512];
+        if (s[5] == 0) {
+            step = 512;
+            for (int64_t k = 0; k < n && k < 512; k++) {
+                b5[k] = *(const double *)(const void *)p[5];
+            }
+        }
+        for (int64_t off = 0; off < n; off += step) {
+            const int64_t m = n - off < step ? n - off : step;
+            codegen_where_fast(m, v3,
+                (kiln_f16 *)(void *)p[0] + off,
+                (int8_t *)(void *)p[1] + off,
+                (kiln_b *)(void *)p[2] + off,
+                s[3] == 0 ? b3 : (const int32_t *)(const void *)p[3] + off,
+                s[4] == 0 ? b4 : (const kiln_f16 *)(const void *)p[4] + off,
+                s[5] == 0 ? b5 : (const double *)(const void *)p[5] + off);
+        }
     } else {
         codegen_where_strided(ctx, p, s, n);
     }

@@ -6,8 +6,9 @@
  * Elementwise regions walk the whole domain: the iterator collapses and
  * splits it, the kernel sees rows. Reduction regions walk the outer dims
  * only; each operand's reduced (inner) dims must collapse to one stride,
- * and an input whose do not (a strided or partly broadcast view) is first
- * copied to contiguous memory of its own outer shape and the inner extent.
+ * and an input that varies along them whose do not collapse to its
+ * element size (a strided or broadcast view) is first copied to
+ * contiguous memory of its own outer shape and the inner extent.
  *
  * Invariants: outputs are fresh contiguous buffers (never donated: kernels
  * assume outputs and inputs do not alias); operand order is outputs then
@@ -68,6 +69,20 @@ static bool inner_collapses(const int64_t *st, const int64_t *dom, int D,
     }
     *one = s;
     return true;
+}
+
+/* Whether input i (i < 0: an output) varies along the rows but its
+ * collapsed row stride `one` is not its element size (a strided view, or
+ * a broadcast like a stride-0 `ones`): the kernel's vectorised variant
+ * needs unit-stride rows, so such an input is copied to its own rows
+ * first; a copy costs far less than the scalar strided variant. */
+static bool strided_row(const kiln_region *r, int i, int64_t one,
+                        kiln_array *const *in, int64_t len)
+{
+    if (i < 0 || len <= 1 || r->in_outer[i] || r->in_ndim[i] == 0) {
+        return false;
+    }
+    return one != (int64_t)kiln_dtype_size(in[i]->dtype);
 }
 
 kiln_status kiln__cpu_eval_fused(const kiln_node *n, kiln_array *const *in,
@@ -135,12 +150,14 @@ kiln_status kiln__cpu_eval_fused(const kiln_node *n, kiln_array *const *in,
     }
     for (int o = 0; o < nops && status == KILN_OK; o++) {
         int64_t one = 0;
-        if (inner_collapses(st[o], dom, D, k, &one)) {
+        if (inner_collapses(st[o], dom, D, k, &one) &&
+            !strided_row(r, o - nout, one, in, inner.len)) {
             inner.stride[o] = one;
             continue;
         }
-        /* an input whose inner dims do not collapse: copy it to the
-         * layout [its outer dims..., the inner extent] */
+        /* an input whose inner dims do not collapse, or whose rows are
+         * strided or broadcast: copy it to the layout [its outer dims...,
+         * the inner extent] */
         const kiln_array *x = in[o - nout];
         int64_t es = (int64_t)kiln_dtype_size(x->dtype);
         int64_t shape[KILN_MAX_NDIM], dst[KILN_MAX_NDIM];
