@@ -30,9 +30,11 @@
  * Placement. A value is *uniform* when it depends only on constants and
  * rank-0 inputs: computed once per call. Every kernel has two variants:
  * <sym>_fast, a static always_inline helper taking the moving operands as
- * typed restrict parameters (gcc honours restrict on parameters, not on
- * local pointers) and indexing them plainly, so gcc -O3 vectorises it
- * without alias checks; and <sym>_strided, byte offsets, not vectorised
+ * typed parameters and indexing them plainly, so gcc -O3 vectorises it
+ * without alias checks: restrict parameters in row regions (gcc honours
+ * restrict on parameters, not on local pointers), `#pragma GCC ivdep` on
+ * elementwise loops, whose output may share an input's buffer at the same
+ * index (put_ivdep); and <sym>_strided, byte offsets, not vectorised
  * (scalar anyway; halves the compile time). The kernel takes the fast one
  * when every moving operand's stride is its element size. Elementwise
  * regions (nreduce 0) are one loop over n elements. Reduction regions loop
@@ -776,9 +778,9 @@ static bool prefetched(const gen *g, int o)
            !g->stage[o];
 }
 
-/* The helper's parameters: the uniform values, then typed restrict
- * pointers (moving operands; restrict on parameters is what lets gcc
- * vectorise without alias checks) and row pointers (outer operands). */
+/* The helper's parameters: the uniform values, then typed pointers
+ * (moving operands; restrict in row regions, which is what lets gcc
+ * vectorise them without alias checks) and row pointers (outer operands). */
 static void put_params(gen *g)
 {
     const kiln_region *r = g->r;
@@ -795,8 +797,10 @@ static void put_params(gen *g)
         const char *st = g->reduce && g->stage[o] ? "float"
                                                   : stype(op_dtype(g, o));
         if (ro == ROLE_MOVING) {
-            kiln__text_printf(g->t, ", %s%s *restrict %c%d",
-                              out ? "" : "const ", st, out ? 'y' : 'x', o);
+            kiln__text_printf(g->t, ", %s%s *%s%c%d",
+                              out ? "" : "const ", st,
+                              g->reduce ? "restrict " : "", out ? 'y' : 'x',
+                              o);
             if (prefetched(g, o)) {
                 kiln__text_printf(g->t, ", const char *f%d", o);
             }
@@ -970,6 +974,18 @@ static void put_stage(gen *g, bool load, const char *cnt)
     }
 }
 
+/* Elementwise fast loops: their pointers are not restrict, since an
+ * output may share an input's buffer (fused_cpu.c donates), always at the
+ * same index; `ivdep` tells gcc that no iteration depends on another, so
+ * it vectorises without alias checks (which an exact overlap would fail,
+ * sending every in-place call to the scalar loop). */
+static void put_ivdep(gen *g)
+{
+    if (g->fast && !g->reduce) {
+        kiln__text_puts(g->t, "#pragma GCC ivdep\n");
+    }
+}
+
 /* `for (i < count) body` of pass `pass`; with staged operands, in blocks
  * of STAGE elements between their conversions. */
 static kiln_status put_flat_loop(gen *g, const char *count, int pass)
@@ -978,6 +994,7 @@ static kiln_status put_flat_loop(gen *g, const char *count, int pass)
         char head[64];
         snprintf(head, sizeof head, "for (int64_t i = 0; i < %s; i++) ",
                  count);
+        put_ivdep(g);
         open_block(g, head);
         if (put_body(g, "i", pass) != KILN_OK) {
             return kiln_errcode();
@@ -994,6 +1011,7 @@ static kiln_status put_flat_loop(gen *g, const char *count, int pass)
                       "const int64_t ke = %s - kb < %d ? %s : kb + %d;\n",
                       count, STAGE, count, STAGE);
     put_stage(g, true, "ke - kb");
+    put_ivdep(g);
     open_block(g, "for (int64_t i = kb; i < ke; i++) ");
     if (put_body(g, "i", pass) != KILN_OK) {
         return kiln_errcode();

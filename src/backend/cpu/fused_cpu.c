@@ -10,9 +10,21 @@
  * element size (a strided or broadcast view) is first copied to
  * contiguous memory of its own outer shape and the inner extent.
  *
- * Invariants: outputs are fresh contiguous buffers (never donated: kernels
- * assume outputs and inputs do not alias); operand order is outputs then
- * inputs (compile/region.h).
+ * Outputs are contiguous. An output of an elementwise region takes over
+ * (kiln__array_donate) the buffer of an input of its own shape and dtype
+ * that nothing else references: an optimiser's update then writes its
+ * parameters and moments in place, and memory sees no fresh buffers to
+ * fill (their first write reads each line in first). That is safe because
+ * such a region reads and writes only element e at element e, and every
+ * kernel reads an element's inputs before it stores its outputs: the
+ * generated loops (whose restrict parameters then alias at the same
+ * index only) and the interpreter (which stores a block after computing
+ * it). Reduction regions read their inputs again in later passes, after
+ * storing outputs of earlier ones: their outputs are always fresh.
+ *
+ * Invariants: operand order is outputs then inputs (compile/region.h); a
+ * donated input is read by no other operand (it has one reference, from
+ * this node, and its buffer one, from it).
  */
 #include "fused_cpu.h"
 
@@ -20,6 +32,7 @@
 
 #include "../../core/dtype.h"
 #include "../../core/error.h"
+#include "../../core/shape.h"
 #include "../../prim/compiled.h"
 #include "copy_cpu.h"
 #include "interp_cpu.h"
@@ -110,8 +123,18 @@ kiln_status kiln__cpu_eval_fused(const kiln_node *n, kiln_array *const *in,
             }
         }
     }
+    bool donor_used[KILN_REGION_MAX_OPERANDS] = {false};
     for (int j = 0; j < nout; j++) {
-        if (kiln__array_alloc(out[j], n->prim->name) != KILN_OK) {
+        bool donated = false;
+        for (int i = 0; k == 0 && i < nin && !donated; i++) {
+            donated = !donor_used[i] && in[i]->dtype == out[j]->dtype &&
+                      kiln__shape_equal(in[i]->shape, in[i]->ndim,
+                                        out[j]->shape, out[j]->ndim) &&
+                      kiln__array_donate(out[j], in[i]);
+            donor_used[i] = donated;
+        }
+        if (!donated &&
+            kiln__array_alloc(out[j], n->prim->name) != KILN_OK) {
             return kiln_errcode();
         }
         const kiln_rval *v = &r->vals[r->out_val[j]];
