@@ -29,6 +29,7 @@
 #include "codegen.h"
 #include "fuse.h"
 #include "jit.h"
+#include "jobs.h"
 #include "ptrmap.h"
 #include "simplify.h"
 #include "text.h"
@@ -193,23 +194,21 @@ static void reason(const compiled *c, const kiln_meta *metas, int n,
 /* codegen and jit                                                    */
 /* ------------------------------------------------------------------ */
 
-static void release_lib(void *lib)
-{
-    kiln__jit_release(lib);
-}
+/* How long a trace waits for its background build: enough for a kernel
+ * found in memory or on disk (0.3-2 ms), far less than a compile. */
+#define ASYNC_WAIT_MS 5
 
-/* Gives each fused region a kernel: generated C compiled by the JIT, or
- * the interpreter when no compiler works (a one-time notice) or
- * KILN_JIT=0. Fails only under KILN_JIT=require. */
+/* Gives each fused region a kernel: generated C compiled by the JIT (in
+ * the background when jobs.h allows it), or the interpreter when no
+ * compiler works (a one-time notice) or KILN_JIT=0. Fails only under
+ * KILN_JIT=require. */
 static kiln_status build_kernels(kiln_fn *inner, kiln_fused **fl, int n,
                                  char **source)
 {
-    static atomic_int noticed;
     kiln_text src = {0};
     char sym[32];
     const char *syms[64];
     char names[64][32];
-    void *fns[64];
     kiln_status st = KILN_OK;
     if (n == 0) {
         return KILN_OK;
@@ -228,38 +227,28 @@ static kiln_status build_kernels(kiln_fn *inner, kiln_fused **fl, int n,
     if (st == KILN_OK && !kiln__text_ok(&src, "compile")) {
         st = kiln_errcode();
     }
-    if (st == KILN_OK) {
-        int built = 0;
-        kiln_jit_lib *lib = kiln__jit_load(src.s, src.len, n, syms, fns,
-                                           &built, "compile");
-        if (lib) {
-            for (int i = 0; i < n; i++) {
-                memcpy(&fl[i]->kernel, &fns[i], sizeof fl[i]->kernel);
-                fl[i]->owner = kiln__jit_retain(lib);
-                fl[i]->owner_release = release_lib;
-            }
-            kiln__jit_release(lib);
-            kiln__cache_count(inner, built ? KILN_CC_BUILT : KILN_CC_LOADED,
-                              n);
-            *source = src.s;
-            return KILN_OK;
-        }
-        st = kiln_errcode();
-    }
-    if (kiln__jit_mode() == KILN_JIT_MODE_REQUIRE) {
+    if (st != KILN_OK) {
         kiln__text_free(&src);
-        return st;
+        if (kiln__jit_mode() == KILN_JIT_MODE_REQUIRE) {
+            return st;
+        }
+        kiln_errclear();
+        kiln__cache_count(inner, KILN_CC_INTERPRETED, n);
+        return KILN_OK;
     }
-    if (!atomic_exchange(&noticed, 1)) {
-        fprintf(stderr,
-                "kiln: compiled kernels run in the interpreter (%s); set "
-                "KILN_CC to a working C compiler for native speed\n",
-                kiln_errmsg());
+    *source = src.s;
+    if (kiln__jobs_enabled() &&
+        kiln__jobs_start(inner, fl, n, src.s, src.len, syms,
+                         ASYNC_WAIT_MS) == KILN_OK) {
+        return KILN_OK;
     }
     kiln_errclear();
-    kiln__cache_count(inner, KILN_CC_INTERPRETED, n);
-    *source = src.s;
-    return KILN_OK;
+    st = kiln__jobs_build(inner, fl, n, src.s, src.len, syms);
+    if (st != KILN_OK) {
+        *source = NULL;
+        kiln__text_free(&src);
+    }
+    return st;
 }
 
 /* ------------------------------------------------------------------ */

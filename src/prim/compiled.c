@@ -17,6 +17,7 @@
  */
 #include "compiled.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,8 +35,50 @@ kiln_fused *kiln__fused_new(kiln_region *r)
         return NULL;
     }
     atomic_init(&f->rc, 1);
+    atomic_init(&f->kernel, NULL);
+    atomic_init(&f->pending, 0);
     f->region = r;
     return f;
+}
+
+/* Waiters on any pending kernel: builds are rare and short, so one pair
+ * serves every kiln_fused. */
+static pthread_mutex_t wait_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t published = PTHREAD_COND_INITIALIZER;
+
+kiln_region_kernel kiln__fused_kernel(kiln_fused *f, bool wait)
+{
+    kiln_region_kernel k =
+        atomic_load_explicit(&f->kernel, memory_order_acquire);
+    if (k || !wait || !atomic_load_explicit(&f->pending,
+                                            memory_order_acquire)) {
+        return k;
+    }
+    pthread_mutex_lock(&wait_lock);
+    while (atomic_load_explicit(&f->pending, memory_order_acquire)) {
+        pthread_cond_wait(&published, &wait_lock);
+    }
+    pthread_mutex_unlock(&wait_lock);
+    return atomic_load_explicit(&f->kernel, memory_order_acquire);
+}
+
+void kiln__fused_expect(kiln_fused *f)
+{
+    atomic_store_explicit(&f->pending, 1, memory_order_relaxed);
+}
+
+void kiln__fused_publish(kiln_fused *f, kiln_region_kernel k, void *owner,
+                         void (*owner_release)(void *owner))
+{
+    if (k) {
+        f->owner = owner;
+        f->owner_release = owner_release;
+        atomic_store_explicit(&f->kernel, k, memory_order_release);
+    }
+    pthread_mutex_lock(&wait_lock);
+    atomic_store_explicit(&f->pending, 0, memory_order_release);
+    pthread_cond_broadcast(&published);
+    pthread_mutex_unlock(&wait_lock);
 }
 
 void kiln__fused_retain(kiln_fused *f)

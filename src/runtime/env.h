@@ -20,6 +20,9 @@
     X(JIT, "KILN_JIT", "1",                                               \
       "1 compiles kernels with the C compiler, 0 never, require fails "   \
       "without one")                                                      \
+    X(JIT_ASYNC, "KILN_JIT_ASYNC", "1",                                   \
+      "1 compiles kernels in the background while the first calls run "   \
+      "in the interpreter, 0 waits for the compiler")                     \
     X(CC, "KILN_CC", "cc", "the C compiler used by the JIT")              \
     X(CACHE_DIR, "KILN_CACHE_DIR", "",                                    \
       "kernel cache folder; empty means $XDG_CACHE_HOME/kiln/<version>")  \

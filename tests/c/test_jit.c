@@ -10,7 +10,9 @@
  * or owned by someone else is not used; missing compilers, KILN_JIT=0 and
  * =require, a syntax error (the message carries the compiler's diagnostic)
  * and a missing symbol give the documented statuses; threads loading one
- * source together build it once.
+ * source together build it once; background builds (compile/jobs.c) give
+ * the same results as eager before and after their kernel arrives, a big
+ * call waits for the kernel, and a missing compiler leaves the interpreter.
  *
  * Every test points KILN_CACHE_DIR at a fresh temporary folder and restores
  * the environment. Each compile costs ~0.1-0.3 s, so the number of builds is
@@ -20,6 +22,7 @@
 #include "harness.h"
 
 #include "compile/jit.h"
+#include "compile/jobs.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -39,8 +42,8 @@ static const char *const ksyms[] = {"k"};
 /* Environment and folders                                                */
 
 static const char *const env_names[] = {"KILN_CACHE_DIR", "KILN_CC",
-                                        "KILN_JIT"};
-#define NENV 3
+                                        "KILN_JIT", "KILN_JIT_ASYNC"};
+#define NENV 4
 
 typedef struct saved_env {
     char *v[NENV];
@@ -526,5 +529,128 @@ TEST(jit_threads_build_once)
     for (int i = 0; i < NTHREADS; i++) {
         kiln__jit_release(r[i].lib);
     }
+    env_restore(&env);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Background builds                                                      */
+
+/* y = (x * c + 1) * x - c, with c from the context (a fresh constant makes
+ * a kernel no cache holds). */
+static kiln_status poly_body(void *ctx, const kiln_list *args,
+                             kiln_list *res)
+{
+    double c = *(const double *)ctx;
+    kiln_scope_begin();
+    kiln_array *x = kiln_list_get(args, 0);
+    kiln_array *y = kiln_subtract(
+        kiln_multiply(kiln_add(kiln_multiply(x, kiln_weak_f64(c)),
+                               kiln_weak_f64(1)),
+                      x),
+        kiln_weak_f64(c));
+    kiln_status st = y ? kiln_list_push(res, y) : kiln_errcode();
+    kiln_scope_end(NULL);
+    return st;
+}
+
+/* f and its compiled form on x agree bit for bit. */
+static bool same_bits(kiln_fn *f, kiln_fn *cf, kiln_array *x)
+{
+    kiln_list *in = kiln_list_new();
+    bool ok = in && kiln_list_push(in, x) == KILN_OK;
+    kiln_list *e = ok ? kiln_fn_call(f, in) : NULL;
+    kiln_list *c = ok ? kiln_fn_call(cf, in) : NULL;
+    ok = e && c;
+    if (!ok) {
+        fprintf(stderr, "  same_bits: e=%p c=%p code=%d %s\n", (void *)e, (void *)c, (int)kiln_errcode(), kiln_errmsg());
+    }
+    if (ok) {
+        kiln_array *a = kiln_list_get(e, 0), *b = kiln_list_get(c, 0);
+        const float *pa = kiln_array_data(a), *pb = kiln_array_data(b);
+        int64_t n = kiln_array_size(a);
+        ok = pa && pb && n == kiln_array_size(b) &&
+             memcmp(pa, pb, (size_t)n * sizeof *pa) == 0;
+    }
+    kiln_list_free(e);
+    kiln_list_free(c);
+    kiln_list_free(in);
+    return ok;
+}
+
+static kiln_compile_stats cstats(const kiln_fn *f)
+{
+    kiln_compile_stats s;
+    memset(&s, 0, sizeof s);
+    kiln_compile_stats_get(f, &s);
+    return s;
+}
+
+TEST(jit_background_builds)
+{
+    saved_env env;
+    kiln_errclear();
+    env_save(&env);
+    setenv("KILN_JIT_ASYNC", "1", 1);
+    /* a compiler that takes half a second more, so the order of calls and
+     * builds below is known */
+    char slow[300];
+    snprintf(slow, sizeof slow, "%s/slowcc", env.dir);
+    FILE *sf = fopen(slow, "w");
+    if (sf) {
+        fputs("#!/bin/sh\nsleep 0.5\nexec cc \"$@\"\n", sf);
+        fclose(sf);
+        chmod(slow, 0700);
+        setenv("KILN_CC", slow, 1);
+    }
+    int64_t small[1] = {1000}, big[1] = {(int64_t)1 << 24};
+    kiln_array *xs = kiln_random_normal(small, 1, KILN_DTYPE_FLOAT32, 0, 1,
+                                        NULL);
+    kiln_array *xb = kiln_random_normal(big, 1, KILN_DTYPE_FLOAT32, 0, 1,
+                                        NULL);
+    kiln_array *both[2] = {xs, xb};
+    kiln_eval(both, 2);
+    /* a small call runs before or after the kernel arrives: the same bits
+     * either way; once the job is done the kernel is counted */
+    double c1 = 0.123456789;
+    kiln_fn *f = kiln_fn_new(poly_body, &c1, NULL, "poly");
+    kiln_fn *cf = kiln_compile(f, NULL);
+    CHECK(same_bits(f, cf, xs));
+    kiln_compile_stats s = cstats(cf);
+    CHECK(s.kernels_built == 0); /* ran in the interpreter */
+    kiln__jobs_wait_all();
+    s = cstats(cf);
+    bool have_cc = s.kernels_built + s.kernels_loaded == 1;
+    CHECK(have_cc || s.interpreted == 1);
+    CHECK(same_bits(f, cf, xs));
+    CHECK(cstats(cf).traces == 1);
+    /* a call too big for the interpreter waits for its kernel: counted by
+     * the time the call returns */
+    double c2 = 0.987654321;
+    kiln_fn *g = kiln_fn_new(poly_body, &c2, NULL, "poly2");
+    kiln_fn *cg = kiln_compile(g, NULL);
+    CHECK(same_bits(g, cg, xb));
+    s = cstats(cg);
+    if (have_cc) {
+        CHECK(s.kernels_built + s.kernels_loaded == 1);
+    }
+    /* no compiler: the job fails, the regions stay interpreted */
+    setenv("KILN_CC", "false", 1);
+    double c3 = 0.5550555;
+    kiln_fn *h = kiln_fn_new(poly_body, &c3, NULL, "poly3");
+    kiln_fn *ch = kiln_compile(h, NULL);
+    CHECK(same_bits(h, ch, xs));
+    kiln__jobs_wait_all();
+    s = cstats(ch);
+    CHECK(s.interpreted == 1 && s.kernels_built == 0);
+    CHECK(same_bits(h, ch, xs));
+    kiln_fn_release(ch);
+    kiln_fn_release(h);
+    kiln_fn_release(cg);
+    kiln_fn_release(g);
+    kiln_fn_release(cf);
+    kiln_fn_release(f);
+    kiln_array_release(xs);
+    kiln_array_release(xb);
+    kiln_errclear();
     env_restore(&env);
 }

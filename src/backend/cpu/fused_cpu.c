@@ -98,10 +98,29 @@ static bool strided_row(const kiln_region *r, int i, int64_t one,
     return one != (int64_t)kiln_dtype_size(in[i]->dtype);
 }
 
+/* Whether a call should wait for a kernel still being built rather than
+ * run in the interpreter: when its work (elements times region values)
+ * would keep the interpreter busy for a good part of a build (it does
+ * about 4e9 value-elements a second on two cores, so WAIT_WORK is ~15 ms;
+ * a build takes 50-200 ms, and the kernel is 1.5-3x faster). */
+#define WAIT_WORK ((int64_t)1 << 26)
+
+static bool worth_waiting(const kiln_region *r, const int64_t *dom)
+{
+    int64_t work = r->nvals;
+    for (int d = 0; d < r->ndim; d++) {
+        if (dom[d] > 0 && work > WAIT_WORK / dom[d]) {
+            return true;
+        }
+        work *= dom[d];
+    }
+    return work > WAIT_WORK;
+}
+
 kiln_status kiln__cpu_eval_fused(const kiln_node *n, kiln_array *const *in,
                                  kiln_array *const *out)
 {
-    const kiln_fused *f = ((const kiln_fused_params *)n->params)->fused;
+    kiln_fused *f = ((const kiln_fused_params *)n->params)->fused;
     const kiln_region *r = f->region;
     int D = r->ndim, k = r->nreduce;
     int nout = r->noutputs, nin = r->ninputs, nops = nout + nin;
@@ -154,12 +173,14 @@ kiln_status kiln__cpu_eval_fused(const kiln_node *n, kiln_array *const *in,
     for (int o = 0; o < nops; o++) {
         stp[o] = st[o];
     }
+    kiln_region_kernel kern = kiln__fused_kernel(f,
+                                                 worth_waiting(r, dom));
     if (k == 0) {
         kiln_iter it;
         kiln_interp_ctx ictx = {r, NULL};
         kiln__iter_init(&it, D, dom, nops, base, stp);
-        if (f->kernel) {
-            kiln__iter_run(&it, KILN_GRAIN_ELEMENTWISE, f->kernel, NULL);
+        if (kern) {
+            kiln__iter_run(&it, KILN_GRAIN_ELEMENTWISE, kern, NULL);
         } else {
             kiln__iter_run(&it, KILN_GRAIN_ELEMENTWISE, kiln__interp_run,
                            &ictx);
@@ -216,8 +237,8 @@ kiln_status kiln__cpu_eval_fused(const kiln_node *n, kiln_array *const *in,
         if (grain < 1) {
             grain = 1;
         }
-        if (f->kernel) {
-            kiln__iter_run(&it, grain, f->kernel, &inner);
+        if (kern) {
+            kiln__iter_run(&it, grain, kern, &inner);
         } else {
             kiln__iter_run(&it, grain, kiln__interp_run, &ictx);
         }
