@@ -237,7 +237,7 @@ static kiln_status build_kernels(kiln_fn *inner, kiln_fused **fl, int n,
         return KILN_OK;
     }
     *source = src.s;
-    if (kiln__jobs_enabled() &&
+    if (kiln__jobs_enabled(fl, n) &&
         kiln__jobs_start(inner, fl, n, src.s, src.len, syms,
                          ASYNC_WAIT_MS) == KILN_OK) {
         return KILN_OK;

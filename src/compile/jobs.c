@@ -20,6 +20,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../core/dtype.h"
 #include "../core/error.h"
 #include "../runtime/env.h"
 #include "cache.h"
@@ -42,10 +43,26 @@ static pthread_cond_t idle = PTHREAD_COND_INITIALIZER;
 static int inflight;
 static pthread_once_t at_exit_once = PTHREAD_ONCE_INIT;
 
-bool kiln__jobs_enabled(void)
+bool kiln__jobs_enabled(kiln_fused *const *fl, int n)
 {
-    return strcmp(kiln__env_str(KILN_ENV_JIT_ASYNC), "0") != 0 &&
-           kiln__jit_mode() == KILN_JIT_MODE_AUTO;
+    if (strcmp(kiln__env_str(KILN_ENV_JIT_ASYNC), "0") == 0 ||
+        kiln__jit_mode() != KILN_JIT_MODE_AUTO) {
+        return false;
+    }
+    /* the interpreter folds in blocks of its own: a fold that depends on
+     * the order would change bits when the kernel arrives */
+    for (int i = 0; i < n; i++) {
+        const kiln_region *r = fl[i]->region;
+        for (int v = 0; v < r->nvals; v++) {
+            const kiln_rval *x = &r->vals[v];
+            if (x->kind == KILN_RVAL_REDUCE &&
+                !kiln_dtype_is_integer(x->dtype) &&
+                x->dtype != KILN_DTYPE_BOOL && !x->prim->emit->order_free) {
+                return false;
+            }
+        }
+    }
+    return true;
 }
 
 static void release_lib(void *lib)

@@ -3,7 +3,8 @@
  *
  * A trace's kernels are one compiler run (50-200 ms of gcc) while the
  * interpreter runs a region at a third to two thirds of the kernel's
- * speed and computes the same bits. So by default (KILN_JIT_ASYNC=1, mode
+ * speed and, for elementwise values and order-free folds, computes the
+ * same bits. So by default (KILN_JIT_ASYNC=1, mode
  * KILN_JIT=1) a trace hands its source to a job thread and waits only a
  * few milliseconds for it, which covers the in-memory and disk caches;
  * a compile still running then finishes behind the first calls, which run
@@ -23,8 +24,12 @@
 #include "../prim/compiled.h"
 #include "kiln.h"
 
-/* Whether builds may run in the background now (KILN_JIT_ASYNC). */
-bool kiln__jobs_enabled(void);
+/* Whether the kernels of regions fl[0..n-1] may build in the background:
+ * KILN_JIT_ASYNC allows it, KILN_JIT is the default, and the interpreter
+ * computes the same bits as the kernels (elementwise values always do; a
+ * region folding floats in an order-dependent way builds synchronously,
+ * so a function's results never change when its kernel arrives). */
+bool kiln__jobs_enabled(kiln_fused *const *fl, int n);
 
 /* Builds (or finds in a cache) `source` (len bytes, kernels syms[0..n-1])
  * and publishes each kernel into its region fl[i], counting into inner's

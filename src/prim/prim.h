@@ -181,7 +181,10 @@ typedef void (*kiln_chunk_fn)(const kiln_prim *p, const void *params,
  * the start value (converted to the output dtype with saturation, so
  * -INFINITY is an integer max's INT_MIN; for bool, identity > 0), `nonempty` that reducing zero
  * elements is an error. The accumulator and result have the reduction's
- * output dtype; inputs are converted to it first.
+ * output dtype; inputs are converted to it first. `order_free`: the fold
+ * gives the same bits whatever order it combines elements in, for every
+ * dtype (logical and/or); integer sums and products are order-free too,
+ * float folds are not (nor max/min, for the sign of a zero).
  *
  * View-like identities that fusion may see through (broadcast_to,
  * stop_gradient) use expr "$0". */
@@ -191,6 +194,7 @@ typedef struct kiln_emit {
     const kiln_prim *combine;
     double identity;
     bool nonempty;
+    bool order_free;
 } kiln_emit;
 
 /* The registry: every primitive, generated from prim_list.h. */

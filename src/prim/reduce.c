@@ -152,9 +152,9 @@ static const kiln_emit emit_max = {.combine = &kiln__prim_maximum,
 static const kiln_emit emit_min = {.combine = &kiln__prim_minimum,
                                    .identity = INFINITY, .nonempty = true};
 static const kiln_emit emit_all = {.combine = &kiln__prim_logical_and,
-                                   .identity = 1.0};
+                                   .identity = 1.0, .order_free = true};
 static const kiln_emit emit_any = {.combine = &kiln__prim_logical_or,
-                                   .identity = 0.0};
+                                   .identity = 0.0, .order_free = true};
 #define EMIT_sum (&emit_sum)
 #define EMIT_prod (&emit_prod)
 #define EMIT_max (&emit_max)

@@ -553,6 +553,20 @@ static kiln_status poly_body(void *ctx, const kiln_list *args,
     return st;
 }
 
+/* y = sum(x * c) over the last axis: a float fold. */
+static kiln_status sum_body(void *ctx, const kiln_list *args, kiln_list *res)
+{
+    double c = *(const double *)ctx;
+    int last = -1;
+    kiln_scope_begin();
+    kiln_array *y = kiln_sum(
+        kiln_multiply(kiln_list_get(args, 0), kiln_weak_f64(c)), &last, 1,
+        false);
+    kiln_status st = y ? kiln_list_push(res, y) : kiln_errcode();
+    kiln_scope_end(NULL);
+    return st;
+}
+
 /* f and its compiled form on x agree bit for bit. */
 static bool same_bits(kiln_fn *f, kiln_fn *cf, kiln_array *x)
 {
@@ -633,6 +647,26 @@ TEST(jit_background_builds)
     if (have_cc) {
         CHECK(s.kernels_built + s.kernels_loaded == 1);
     }
+    /* a float fold builds before the first call returns: the interpreter
+     * folds in another order, and results must not change later */
+    double c4 = 0.3141593;
+    kiln_fn *q = kiln_fn_new(sum_body, &c4, NULL, "sum");
+    kiln_fn *cq = kiln_compile(q, NULL);
+    kiln_array *xr = kiln_reshape(xs, (int64_t[]){10, 100}, 2);
+    kiln_list *in = kiln_list_new();
+    kiln_list_push(in, xr);
+    kiln_list *out = kiln_fn_call(cq, in);
+    kiln_array *y = out ? kiln_list_get(out, 0) : NULL;
+    CHECK(y != NULL && kiln_eval(&y, 1) == KILN_OK);
+    s = cstats(cq);
+    if (have_cc) {
+        CHECK(s.kernels_built + s.kernels_loaded == 1);
+    }
+    kiln_list_free(out);
+    kiln_list_free(in);
+    kiln_array_release(xr);
+    kiln_fn_release(cq);
+    kiln_fn_release(q);
     /* no compiler: the job fails, the regions stay interpreted */
     setenv("KILN_CC", "false", 1);
     double c3 = 0.5550555;
