@@ -8,7 +8,8 @@
  * compiler, KILN_JIT=0) keeps the interpreter, after a one-time notice.
  *
  * Locks: `lock` guards the count of jobs in flight; nothing is held while
- * compiling.
+ * compiling. A forked child inherits the count but not the threads:
+ * waiting checks the pid that started them.
  */
 #include "jobs.h"
 
@@ -19,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "../core/dtype.h"
 #include "../core/error.h"
@@ -42,6 +44,9 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t idle = PTHREAD_COND_INITIALIZER;
 static int inflight;
 static pthread_once_t at_exit_once = PTHREAD_ONCE_INIT;
+/* the process whose threads run the jobs: a forked child has none of
+ * them, and must not wait for them at exit */
+static _Atomic pid_t jobs_pid;
 
 bool kiln__jobs_enabled(kiln_fused *const *fl, int n)
 {
@@ -139,6 +144,9 @@ static void *job_main(void *arg)
 
 void kiln__jobs_wait_all(void)
 {
+    if (atomic_load(&jobs_pid) != getpid()) {
+        return;
+    }
     pthread_mutex_lock(&lock);
     while (inflight > 0) {
         pthread_cond_wait(&idle, &lock);
@@ -205,6 +213,7 @@ kiln_status kiln__jobs_start(kiln_fn *inner, kiln_fused **fl, int n,
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
         pthread_mutex_lock(&lock);
         inflight++;
+        atomic_store(&jobs_pid, getpid());
         pthread_mutex_unlock(&lock);
         rc = pthread_create(&th, &attr, job_main, j);
         pthread_attr_destroy(&attr);
