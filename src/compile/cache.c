@@ -4,6 +4,7 @@
 #include "cache.h"
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +17,8 @@ typedef struct kiln_fcache {
     kiln_ptrmap map; /* hash probe key -> index in entries */
     kiln_centry *last;
     kiln_compile_stats stats;
+    int holds; /* kiln__cache_hold references (lock) */
+    bool dead; /* its function is gone; freed at the last unhold */
 } kiln_fcache;
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -116,6 +119,15 @@ static void evict(kiln_centry *e)
     kiln__centry_release(e);
 }
 
+static void cache_destroy(kiln_fcache *c)
+{
+    kiln__ptrmap_free(&c->map);
+    free(c->entries);
+    free(c);
+}
+
+/* Its function's last release: the entries go now, the record when no
+ * background build holds it any more. */
 static void cache_free(kiln_fcache *c)
 {
     pthread_mutex_lock(&lock);
@@ -124,11 +136,14 @@ static void cache_free(kiln_fcache *c)
     }
     if (c->last) {
         kiln__centry_release(c->last);
+        c->last = NULL;
     }
+    c->dead = true;
+    bool now = c->holds == 0;
     pthread_mutex_unlock(&lock);
-    kiln__ptrmap_free(&c->map);
-    free(c->entries);
-    free(c);
+    if (now) {
+        cache_destroy(c);
+    }
 }
 
 /* f's cache, made on first use (lock held). */
@@ -250,10 +265,49 @@ kiln_centry *kiln__cache_insert(kiln_fn *f, kiln_centry *e)
     return e;
 }
 
+static void count_into(kiln_fcache *c, kiln_ccount what, int64_t n);
+
 void kiln__cache_count(kiln_fn *f, kiln_ccount what, int64_t n)
 {
     pthread_mutex_lock(&lock);
+    count_into(cache_of(f), what, n);
+    pthread_mutex_unlock(&lock);
+}
+
+kiln_fcache *kiln__cache_hold(kiln_fn *f)
+{
+    pthread_mutex_lock(&lock);
     kiln_fcache *c = cache_of(f);
+    if (c) {
+        c->holds++;
+    }
+    pthread_mutex_unlock(&lock);
+    return c;
+}
+
+void kiln__cache_count_held(kiln_fcache *c, kiln_ccount what, int64_t n)
+{
+    pthread_mutex_lock(&lock);
+    count_into(c && !c->dead ? c : NULL, what, n);
+    pthread_mutex_unlock(&lock);
+}
+
+void kiln__cache_unhold(kiln_fcache *c)
+{
+    if (!c) {
+        return;
+    }
+    pthread_mutex_lock(&lock);
+    bool now = --c->holds == 0 && c->dead;
+    pthread_mutex_unlock(&lock);
+    if (now) {
+        cache_destroy(c);
+    }
+}
+
+/* Bumps counter `what` of c (NULL: nothing); lock held. */
+static void count_into(kiln_fcache *c, kiln_ccount what, int64_t n)
+{
     if (c) {
         switch (what) {
         case KILN_CC_CALL:
@@ -279,7 +333,6 @@ void kiln__cache_count(kiln_fn *f, kiln_ccount what, int64_t n)
             break;
         }
     }
-    pthread_mutex_unlock(&lock);
 }
 
 void kiln__cache_add_ms(kiln_fn *f, double ms)

@@ -61,6 +61,14 @@ kiln_centry *kiln__cache_find(kiln_fn *f, uint64_t hash, const uint8_t *sig,
  * the bounds. NULL when out of memory (e is then released). */
 kiln_centry *kiln__cache_insert(kiln_fn *f, kiln_centry *e);
 void kiln__cache_count(kiln_fn *f, kiln_ccount what, int64_t n);
+/* f's counters held apart from f (for a background build, which must not
+ * keep f itself, whose destructor belongs to its caller): they stay
+ * valid until kiln__cache_unhold even when f is released meanwhile (its
+ * counts then go nowhere). NULL when out of memory. */
+struct kiln_fcache *kiln__cache_hold(kiln_fn *f);
+void kiln__cache_count_held(struct kiln_fcache *c, kiln_ccount what,
+                            int64_t n);
+void kiln__cache_unhold(struct kiln_fcache *c);
 void kiln__cache_add_ms(kiln_fn *f, double ms);
 /* The most recently used entry of f (new reference) or NULL. */
 kiln_centry *kiln__cache_last(const kiln_fn *f);

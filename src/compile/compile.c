@@ -206,22 +206,20 @@ static kiln_status build_kernels(kiln_fn *inner, kiln_fused **fl, int n,
                                  char **source)
 {
     kiln_text src = {0};
-    char sym[32];
-    const char *syms[64];
-    char names[64][32];
+    const char *syms[KILN_JOBS_MAX_KERNELS];
+    char names[KILN_JOBS_MAX_KERNELS][KILN_JOBS_SYM_CAP];
     kiln_status st = KILN_OK;
     if (n == 0) {
         return KILN_OK;
     }
-    if (kiln__jit_mode() == KILN_JIT_MODE_OFF || n > 64) {
+    if (kiln__jit_mode() == KILN_JIT_MODE_OFF || n > KILN_JOBS_MAX_KERNELS) {
         kiln__cache_count(inner, KILN_CC_INTERPRETED, n);
         return KILN_OK;
     }
     for (int i = 0; i < n && st == KILN_OK; i++) {
-        snprintf(sym, sizeof sym, "kiln_region_%d", i);
-        memcpy(names[i], sym, sizeof sym);
+        snprintf(names[i], sizeof names[i], "kiln_region_%d", i);
         syms[i] = names[i];
-        st = kiln__codegen_region(fl[i]->region, sym, &src);
+        st = kiln__codegen_region(fl[i]->region, names[i], &src);
         kiln__text_puts(&src, "\n");
     }
     if (st == KILN_OK && !kiln__text_ok(&src, "compile")) {
@@ -237,7 +235,7 @@ static kiln_status build_kernels(kiln_fn *inner, kiln_fused **fl, int n,
         return KILN_OK;
     }
     *source = src.s;
-    if (kiln__jobs_enabled(fl, n) &&
+    if (kiln__jobs_is_enabled(fl, n) &&
         kiln__jobs_start(inner, fl, n, src.s, src.len, syms,
                          ASYNC_WAIT_MS) == KILN_OK) {
         return KILN_OK;

@@ -28,7 +28,9 @@
  *
  * Locks: `lock` guards the map, the entries' refs/state and the stats;
  * `cc_lock` guards the compiler records. Neither is held while compiling or
- * touching the disk, except `cc_lock` around the one-time `--version`.
+ * touching the disk, except `cc_lock` around the one-time `--version`. A
+ * forked child makes its locks fresh and drops the entries the parent's
+ * threads were building (after_fork_child).
  */
 #include "jit.h"
 
@@ -478,6 +480,37 @@ void kiln__jit_release(kiln_jit_lib *lib)
     free(lib);
 }
 
+/* The child of a fork: the threads that were building (in the parent)
+ * are not here, so their entries would never finish; the child forgets
+ * them and builds again if it needs them. Locks are made fresh, as
+ * another thread may have held one at the fork. */
+static void after_fork_child(void)
+{
+    pthread_mutex_init(&spawn_lock, NULL);
+    pthread_mutex_init(&cc_lock, NULL);
+    pthread_mutex_init(&lock, NULL);
+    pthread_cond_init(&built, NULL);
+    for (int i = 0; i < NBUCKETS; i++) {
+        kiln_jit_lib **p = &buckets[i];
+        while (*p != NULL) {
+            kiln_jit_lib *lib = *p;
+            if (lib->state == LIB_BUILDING) {
+                *p = lib->next;
+                lib->in_map = 0;
+            } else {
+                p = &lib->next;
+            }
+        }
+    }
+}
+
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+
+static void register_fork(void)
+{
+    (void)pthread_atfork(NULL, NULL, after_fork_child);
+}
+
 void kiln__jit_forget_memory(void)
 {
     pthread_mutex_lock(&lock);
@@ -760,6 +793,7 @@ kiln_jit_lib *kiln__jit_load(const char *source, size_t len, int nsyms,
                   fn);
         return NULL;
     }
+    pthread_once(&fork_once, register_fork);
     compiler_get(&c);
     if (c.state == CC_BROKEN) {
         no_compiler(&o, mode, fn, &c);

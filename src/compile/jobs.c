@@ -2,25 +2,24 @@
  * jobs.c - kernel builds, in the caller's thread or in the background
  * (see jobs.h).
  *
- * kiln__jobs_build is the one place a trace's kernels are built and
- * handed to its regions: the caller's thread runs it when builds are
- * synchronous, a job thread otherwise. A region that gets no kernel (no
- * compiler, KILN_JIT=0) keeps the interpreter, after a one-time notice.
+ * build() is the one place a trace's kernels are built and handed to its
+ * regions: the caller's thread runs it when builds are synchronous, a job
+ * thread otherwise. A region that gets no kernel (no compiler, KILN_JIT=0)
+ * keeps the interpreter, after a one-time notice.
  *
- * Locks: `lock` guards the count of jobs in flight; nothing is held while
- * compiling. A forked child inherits the count but not the threads:
- * waiting checks the pid that started them.
+ * Locks: `lock` guards the list of jobs in flight; nothing is held while
+ * compiling. At fork the child gets the list but not the threads: its
+ * handler makes fresh locks, empties the list and publishes "no kernel" to
+ * every region those jobs would have served.
  */
 #include "jobs.h"
 
-#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "../core/dtype.h"
 #include "../core/error.h"
@@ -28,27 +27,24 @@
 #include "cache.h"
 #include "jit.h"
 
-#define MAX_KERNELS 64
-#define SYM_CAP 32
+#define NK KILN_JOBS_MAX_KERNELS
 
 typedef struct job {
-    kiln_fn *inner;
+    struct kiln_fcache *stats; /* the function's counters, held */
     int n;
-    kiln_fused *fl[MAX_KERNELS];
-    char names[MAX_KERNELS][SYM_CAP];
+    kiln_fused *fl[NK];
+    char names[NK][KILN_JOBS_SYM_CAP];
     size_t len;
     char *source; /* owned copy */
+    struct job *next, *prev; /* in `running` */
 } job;
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t idle = PTHREAD_COND_INITIALIZER;
-static int inflight;
-static pthread_once_t at_exit_once = PTHREAD_ONCE_INIT;
-/* the process whose threads run the jobs: a forked child has none of
- * them, and must not wait for them at exit */
-static _Atomic pid_t jobs_pid;
+static job *running;
+static pthread_once_t once = PTHREAD_ONCE_INIT;
 
-bool kiln__jobs_enabled(kiln_fused *const *fl, int n)
+bool kiln__jobs_is_enabled(kiln_fused *const *fl, int n)
 {
     if (strcmp(kiln__env_str(KILN_ENV_JIT_ASYNC), "0") == 0 ||
         kiln__jit_mode() != KILN_JIT_MODE_AUTO) {
@@ -75,19 +71,22 @@ static void release_lib(void *lib)
     kiln__jit_release(lib);
 }
 
-kiln_status kiln__jobs_build(kiln_fn *inner, kiln_fused **fl, int n,
-                             const char *source, size_t len,
-                             const char *const *syms)
+/* kiln__jobs_build with the counters already held (c may be NULL). */
+static kiln_status build(struct kiln_fcache *c, kiln_fused **fl, int n,
+                         const char *source, size_t len,
+                         const char *const *syms)
 {
     static atomic_int noticed;
-    void *fns[MAX_KERNELS];
+    void *fns[NK];
     int built = 0;
-    kiln_jit_lib *lib = n <= MAX_KERNELS
-                            ? kiln__jit_load(source, len, n, syms, fns,
-                                             &built, "compile")
-                            : NULL;
+    kiln_status st = KILN_OK;
+    kiln_jit_lib *lib = NULL;
+    if (n <= NK) {
+        lib = kiln__jit_load(source, len, n, syms, fns, &built, "compile");
+        st = lib ? KILN_OK : kiln_errcode();
+    }
     if (lib) {
-        kiln__cache_count(inner, built ? KILN_CC_BUILT : KILN_CC_LOADED, n);
+        kiln__cache_count_held(c, built ? KILN_CC_BUILT : KILN_CC_LOADED, n);
         for (int i = 0; i < n; i++) {
             kiln_region_kernel k;
             memcpy(&k, &fns[i], sizeof k);
@@ -97,11 +96,10 @@ kiln_status kiln__jobs_build(kiln_fn *inner, kiln_fused **fl, int n,
         kiln__jit_release(lib);
         return KILN_OK;
     }
-    kiln_status st = n <= MAX_KERNELS ? kiln_errcode() : KILN_OK;
     for (int i = 0; i < n; i++) {
         kiln__fused_publish(fl[i], NULL, NULL, NULL);
     }
-    if (kiln__jit_mode() == KILN_JIT_MODE_REQUIRE && st != KILN_OK) {
+    if (st != KILN_OK && kiln__jit_mode() == KILN_JIT_MODE_REQUIRE) {
         return st;
     }
     if (st != KILN_OK && !atomic_exchange(&noticed, 1)) {
@@ -111,8 +109,18 @@ kiln_status kiln__jobs_build(kiln_fn *inner, kiln_fused **fl, int n,
                 kiln_errmsg());
     }
     kiln_errclear();
-    kiln__cache_count(inner, KILN_CC_INTERPRETED, n);
+    kiln__cache_count_held(c, KILN_CC_INTERPRETED, n);
     return KILN_OK;
+}
+
+kiln_status kiln__jobs_build(kiln_fn *inner, kiln_fused **fl, int n,
+                             const char *source, size_t len,
+                             const char *const *syms)
+{
+    struct kiln_fcache *c = kiln__cache_hold(inner);
+    kiln_status st = build(c, fl, n, source, len, syms);
+    kiln__cache_unhold(c);
+    return st;
 }
 
 static void job_free(job *j)
@@ -120,46 +128,72 @@ static void job_free(job *j)
     for (int i = 0; i < j->n; i++) {
         kiln__fused_release(j->fl[i]);
     }
-    kiln_fn_release(j->inner);
+    kiln__cache_unhold(j->stats);
     free(j->source);
     free(j);
+}
+
+static void unlink_job(job *j)
+{
+    if (j->prev) {
+        j->prev->next = j->next;
+    } else {
+        running = j->next;
+    }
+    if (j->next) {
+        j->next->prev = j->prev;
+    }
 }
 
 static void *job_main(void *arg)
 {
     job *j = arg;
-    const char *syms[MAX_KERNELS];
+    const char *syms[NK];
     for (int i = 0; i < j->n; i++) {
         syms[i] = j->names[i];
     }
-    (void)kiln__jobs_build(j->inner, j->fl, j->n, j->source, j->len, syms);
+    (void)build(j->stats, j->fl, j->n, j->source, j->len, syms);
     kiln_errclear();
-    job_free(j);
     pthread_mutex_lock(&lock);
-    inflight--;
+    unlink_job(j);
     pthread_cond_broadcast(&idle);
     pthread_mutex_unlock(&lock);
+    job_free(j);
     return NULL;
 }
 
 void kiln__jobs_wait_all(void)
 {
-    if (atomic_load(&jobs_pid) != getpid()) {
-        return;
-    }
     pthread_mutex_lock(&lock);
-    while (inflight > 0) {
+    while (running) {
         pthread_cond_wait(&idle, &lock);
     }
     pthread_mutex_unlock(&lock);
 }
 
-static void register_at_exit(void)
+/* The child of a fork: no job thread came along. Their regions run
+ * interpreted from now on; the jobs' memory is left (their threads'
+ * state in the parent is unknowable here). */
+static void after_fork_child(void)
 {
-    (void)atexit(kiln__jobs_wait_all);
+    pthread_mutex_init(&lock, NULL);
+    pthread_cond_init(&idle, NULL);
+    kiln__fused_after_fork();
+    for (job *j = running; j; j = j->next) {
+        for (int i = 0; i < j->n; i++) {
+            kiln__fused_publish(j->fl[i], NULL, NULL, NULL);
+        }
+    }
+    running = NULL;
 }
 
-/* Waits until every region of j has its outcome or ms have passed. */
+static void setup(void)
+{
+    (void)atexit(kiln__jobs_wait_all);
+    (void)pthread_atfork(NULL, NULL, after_fork_child);
+}
+
+/* Waits until every region fl[i] has its outcome or ms have passed. */
 static void wait_published(kiln_fused *const *fl, int n, int ms)
 {
     struct timespec t0, t;
@@ -182,57 +216,56 @@ kiln_status kiln__jobs_start(kiln_fn *inner, kiln_fused **fl, int n,
                              const char *source, size_t len,
                              const char *const *syms, int wait_ms)
 {
-    if (n > MAX_KERNELS) {
-        return kiln__err(KILN_ERR_VALUE, "[compile] %d kernels in one trace",
-                         n);
-    }
-    job *j = calloc(1, sizeof *j);
-    char *copy = malloc(len + 1);
-    if (!j || !copy) {
+    kiln_status st = KILN_OK;
+    pthread_attr_t attr;
+    pthread_t th;
+    job *j = n <= NK ? calloc(1, sizeof *j) : NULL;
+    char *copy = j ? malloc(len + 1) : NULL;
+    if (!copy) {
         free(j);
-        free(copy);
-        return kiln__err_oom("compile", len);
+        return n <= NK ? kiln__err_oom("compile", len)
+                       : kiln__err(KILN_ERR_VALUE,
+                                   "[compile] %d kernels in one build", n);
     }
     memcpy(copy, source, len);
     copy[len] = '\0';
     j->source = copy;
     j->len = len;
     j->n = n;
-    j->inner = kiln_fn_retain(inner);
+    j->stats = kiln__cache_hold(inner);
     for (int i = 0; i < n; i++) {
-        snprintf(j->names[i], SYM_CAP, "%s", syms[i]);
+        snprintf(j->names[i], KILN_JOBS_SYM_CAP, "%s", syms[i]);
         kiln__fused_retain(fl[i]);
         kiln__fused_expect(fl[i]);
         j->fl[i] = fl[i];
     }
-    pthread_once(&at_exit_once, register_at_exit);
-    pthread_attr_t attr;
-    pthread_t th;
+    pthread_once(&once, setup);
     int rc = pthread_attr_init(&attr);
     if (rc == 0) {
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
         pthread_mutex_lock(&lock);
-        inflight++;
-        atomic_store(&jobs_pid, getpid());
-        pthread_mutex_unlock(&lock);
-        rc = pthread_create(&th, &attr, job_main, j);
-        pthread_attr_destroy(&attr);
-        if (rc != 0) {
-            pthread_mutex_lock(&lock);
-            inflight--;
-            pthread_cond_broadcast(&idle);
-            pthread_mutex_unlock(&lock);
+        j->next = running;
+        if (running) {
+            running->prev = j;
         }
+        running = j;
+        rc = pthread_create(&th, &attr, job_main, j);
+        if (rc != 0) {
+            unlink_job(j);
+        }
+        pthread_mutex_unlock(&lock);
+        pthread_attr_destroy(&attr);
     }
     if (rc != 0) {
         for (int i = 0; i < n; i++) {
-            atomic_store(&fl[i]->pending, 0);
+            kiln__fused_publish(fl[i], NULL, NULL, NULL);
         }
         job_free(j);
-        return kiln__err(KILN_ERR_RUNTIME,
-                         "[compile] no thread for a background build: %s",
-                         strerror(rc));
+        st = kiln__err(KILN_ERR_RUNTIME,
+                       "[compile] no thread for a background build: %s",
+                       strerror(rc));
+    } else {
+        wait_published(fl, n, wait_ms);
     }
-    wait_published(fl, n, wait_ms);
-    return KILN_OK;
+    return st;
 }

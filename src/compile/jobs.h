@@ -13,10 +13,15 @@
  * interpreter would take longer than the rest of the build waits for the
  * kernel instead (backend/cpu/fused_cpu.c).
  *
- * Invariants: a job holds a reference to the compiled function (for its
- * counters) and to every region it builds for, until it has published;
- * the process waits for jobs in flight at exit, so no compiler is left
- * writing into the cache folder.
+ * Invariants: a job holds the function's counters (kiln__cache_hold, not
+ * the function: its destructor stays with its caller) and a reference to
+ * every region it builds for, until it has published; the process waits
+ * for jobs in flight at exit, so no compiler is left writing into the
+ * cache folder; a forked child, which has none of the job threads, marks
+ * their regions interpreted and waits for nothing. Background builds read
+ * the KILN_* variables (and PATH, HOME, TMPDIR) when they run: a program
+ * that changes them while builds are in flight should set
+ * KILN_JIT_ASYNC=0 or wait first.
  */
 #ifndef KILN_COMPILE_JOBS_H
 #define KILN_COMPILE_JOBS_H
@@ -24,12 +29,15 @@
 #include "../prim/compiled.h"
 #include "kiln.h"
 
+#define KILN_JOBS_MAX_KERNELS 64 /* kernels (regions) in one build */
+#define KILN_JOBS_SYM_CAP 32     /* bytes of a kernel's symbol name */
+
 /* Whether the kernels of regions fl[0..n-1] may build in the background:
  * KILN_JIT_ASYNC allows it, KILN_JIT is the default, and the interpreter
  * computes the same bits as the kernels (elementwise values always do; a
  * region folding floats in an order-dependent way builds synchronously,
  * so a function's results never change when its kernel arrives). */
-bool kiln__jobs_enabled(kiln_fused *const *fl, int n);
+bool kiln__jobs_is_enabled(kiln_fused *const *fl, int n);
 
 /* Builds (or finds in a cache) `source` (len bytes, kernels syms[0..n-1])
  * and publishes each kernel into its region fl[i], counting into inner's

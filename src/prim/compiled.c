@@ -50,9 +50,12 @@ kiln_region_kernel kiln__fused_kernel(kiln_fused *f, bool wait)
 {
     kiln_region_kernel k =
         atomic_load_explicit(&f->kernel, memory_order_acquire);
-    if (k || !wait || !atomic_load_explicit(&f->pending,
-                                            memory_order_acquire)) {
+    if (k || !wait) {
         return k;
+    }
+    if (!atomic_load_explicit(&f->pending, memory_order_acquire)) {
+        /* published between the two loads, or never coming */
+        return atomic_load_explicit(&f->kernel, memory_order_acquire);
     }
     pthread_mutex_lock(&wait_lock);
     while (atomic_load_explicit(&f->pending, memory_order_acquire)) {
@@ -60,6 +63,12 @@ kiln_region_kernel kiln__fused_kernel(kiln_fused *f, bool wait)
     }
     pthread_mutex_unlock(&wait_lock);
     return atomic_load_explicit(&f->kernel, memory_order_acquire);
+}
+
+void kiln__fused_after_fork(void)
+{
+    pthread_mutex_init(&wait_lock, NULL);
+    pthread_cond_init(&published, NULL);
 }
 
 void kiln__fused_expect(kiln_fused *f)

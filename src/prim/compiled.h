@@ -46,6 +46,11 @@ void kiln__fused_release(kiln_fused *f);
  * finish (the caller judged the interpreter slower than the wait). */
 kiln_region_kernel kiln__fused_kernel(kiln_fused *f, bool wait);
 
+/* In a forked child (which has none of the build threads): fresh locks
+ * for the waiters; compile/jobs.c then publishes NULL to what was
+ * pending. */
+void kiln__fused_after_fork(void);
+
 /* Marks f as waiting for a background build (before the build starts). */
 void kiln__fused_expect(kiln_fused *f);
 

@@ -5,7 +5,7 @@
  * registration order and prints "N passed, N failed" as its last line.
  * Exit status is 0 only when nothing failed. Kernels build synchronously
  * (KILN_JIT_ASYNC=0 unless the environment says otherwise), so the counters
- * tests read right after a call are deterministic; test_jobs.c turns the
+ * tests read right after a call are deterministic; test_jit.c turns the
  * background builds on itself.
  */
 #include "harness.h"

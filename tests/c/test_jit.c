@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 typedef void (*kfn)(void *, char *const *, const int64_t *, int64_t);
@@ -599,6 +600,78 @@ static kiln_compile_stats cstats(const kiln_fn *f)
     return s;
 }
 
+/* KILN_CC: a script in the test's folder running cc half a second late. */
+static void use_slow_cc(const saved_env *env)
+{
+    char slow[300];
+    snprintf(slow, sizeof slow, "%s/slowcc", env->dir);
+    FILE *sf = fopen(slow, "w");
+    if (sf) {
+        fputs("#!/bin/sh\nsleep 0.5\nexec cc \"$@\"\n", sf);
+        fclose(sf);
+        chmod(slow, 0700);
+        setenv("KILN_CC", slow, 1);
+    }
+}
+
+static bool call_ok(kiln_fn *cf, kiln_array *x)
+{
+    kiln_list *in = kiln_list_new();
+    bool ok = in && kiln_list_push(in, x) == KILN_OK;
+    kiln_list *out = ok ? kiln_fn_call(cf, in) : NULL;
+    kiln_array *y = out ? kiln_list_get(out, 0) : NULL;
+    ok = y && kiln_eval(&y, 1) == KILN_OK;
+    kiln_list_free(out);
+    kiln_list_free(in);
+    return ok;
+}
+
+/* A fork while a build runs in the parent: the child has no build thread,
+ * so it must neither wait for that build (a big call, a retrace of the
+ * same kernel source) nor for the parent's jobs at exit. */
+TEST(jit_background_fork)
+{
+    saved_env env;
+    kiln_errclear();
+    env_save(&env);
+    setenv("KILN_JIT_ASYNC", "1", 1);
+    use_slow_cc(&env);
+    int64_t small[1] = {1000}, big[1] = {(int64_t)1 << 24};
+    kiln_array *xs = kiln_random_normal(small, 1, KILN_DTYPE_FLOAT32, 0, 1,
+                                        NULL);
+    kiln_array *xb = kiln_random_normal(big, 1, KILN_DTYPE_FLOAT32, 0, 1,
+                                        NULL);
+    kiln_array *both[2] = {xs, xb};
+    kiln_eval(both, 2);
+    double c = 0.2718281;
+    kiln_fn *f = kiln_fn_new(poly_body, &c, NULL, "poly");
+    kiln_fn *cf = kiln_compile(f, NULL);
+    CHECK(call_ok(cf, xs)); /* its build is now in flight */
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        alarm(20);
+        bool ok = call_ok(cf, xb); /* retrace: the same kernel source */
+        double c2 = 0.1414213;
+        kiln_fn *g = kiln_fn_new(poly_body, &c2, NULL, "poly2");
+        kiln_fn *cg = kiln_compile(g, NULL);
+        ok = ok && call_ok(cg, xs); /* a job of the child's own */
+        kiln__jobs_wait_all();      /* what exit does */
+        _exit(ok ? 0 : 1);
+    }
+    int status = 0;
+    CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+    CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+              "child status %d (a hang ends in SIGALRM)", status);
+    kiln__jobs_wait_all();
+    kiln_fn_release(cf);
+    kiln_fn_release(f);
+    kiln_array_release(xs);
+    kiln_array_release(xb);
+    kiln_errclear();
+    env_restore(&env);
+}
+
 TEST(jit_background_builds)
 {
     saved_env env;
@@ -607,15 +680,7 @@ TEST(jit_background_builds)
     setenv("KILN_JIT_ASYNC", "1", 1);
     /* a compiler that takes half a second more, so the order of calls and
      * builds below is known */
-    char slow[300];
-    snprintf(slow, sizeof slow, "%s/slowcc", env.dir);
-    FILE *sf = fopen(slow, "w");
-    if (sf) {
-        fputs("#!/bin/sh\nsleep 0.5\nexec cc \"$@\"\n", sf);
-        fclose(sf);
-        chmod(slow, 0700);
-        setenv("KILN_CC", slow, 1);
-    }
+    use_slow_cc(&env);
     int64_t small[1] = {1000}, big[1] = {(int64_t)1 << 24};
     kiln_array *xs = kiln_random_normal(small, 1, KILN_DTYPE_FLOAT32, 0, 1,
                                         NULL);

@@ -17,9 +17,9 @@
  * fill (their first write reads each line in first). That is safe because
  * such a region reads and writes only element e at element e, and every
  * kernel reads an element's inputs before it stores its outputs: the
- * generated loops (whose restrict parameters then alias at the same
- * index only) and the interpreter (which stores a block after computing
- * it). Reduction regions read their inputs again in later passes, after
+ * generated loops (plain pointers under `#pragma GCC ivdep`, never
+ * restrict, since the aliasing is at the same index only) and the
+ * interpreter (which stores a block after computing it). Reduction regions read their inputs again in later passes, after
  * storing outputs of earlier ones: their outputs are always fresh.
  *
  * Invariants: operand order is outputs then inputs (compile/region.h); a
@@ -84,18 +84,29 @@ static bool inner_collapses(const int64_t *st, const int64_t *dom, int D,
     return true;
 }
 
-/* Whether input i (i < 0: an output) varies along the rows but its
- * collapsed row stride `one` is not its element size (a strided view, or
- * a broadcast like a stride-0 `ones`): the kernel's vectorised variant
- * needs unit-stride rows, so such an input is copied to its own rows
- * first; a copy costs far less than the scalar strided variant. */
+/* Whether input i (i < 0: an output), read along the rows (traced with
+ * inner extent), has a collapsed row stride `one` other than its element
+ * size: a strided view, or a broadcast like a stride-0 `ones`. The
+ * kernel's vectorised variant needs unit-stride rows, so such an input is
+ * copied to its own rows first (far cheaper than the scalar strided
+ * variant), except a broadcast row that differs from row to row (stride
+ * 0 along the row, not across rows: a (m, 1) column broadcast to (m, n)),
+ * whose copy would be as big as the domain; that one stays strided. st:
+ * its domain strides, dom: the domain, D - k outer dims. */
 static bool strided_row(const kiln_region *r, int i, int64_t one,
-                        kiln_array *const *in, int64_t len)
+                        kiln_array *const *in, int64_t len,
+                        const int64_t *st, const int64_t *dom, int outer)
 {
-    if (i < 0 || len <= 1 || r->in_outer[i] || r->in_ndim[i] == 0) {
+    if (i < 0 || len <= 1 || r->in_outer[i] || r->in_ndim[i] == 0 ||
+        one == (int64_t)kiln_dtype_size(in[i]->dtype)) {
         return false;
     }
-    return one != (int64_t)kiln_dtype_size(in[i]->dtype);
+    for (int d = 0; one == 0 && d < outer; d++) {
+        if (st[d] != 0 && dom[d] > 1) {
+            return false;
+        }
+    }
+    return true;
 }
 
 /* Whether a call should wait for a kernel still being built rather than
@@ -150,7 +161,9 @@ kiln_status kiln__cpu_eval_fused(const kiln_node *n, kiln_array *const *in,
                       kiln__shape_equal(in[i]->shape, in[i]->ndim,
                                         out[j]->shape, out[j]->ndim) &&
                       kiln__array_donate(out[j], in[i]);
-            donor_used[i] = donated;
+            if (donated) {
+                donor_used[i] = true;
+            }
         }
         if (!donated &&
             kiln__array_alloc(out[j], n->prim->name) != KILN_OK) {
@@ -195,7 +208,8 @@ kiln_status kiln__cpu_eval_fused(const kiln_node *n, kiln_array *const *in,
     for (int o = 0; o < nops && status == KILN_OK; o++) {
         int64_t one = 0;
         if (inner_collapses(st[o], dom, D, k, &one) &&
-            !strided_row(r, o - nout, one, in, inner.len)) {
+            !strided_row(r, o - nout, one, in, inner.len, st[o], dom,
+                         D - k)) {
             inner.stride[o] = one;
             continue;
         }
