@@ -735,8 +735,9 @@ static inline float kiln__vmath_erff_tail(float a)
  * Horner chains of explicit fused multiply-adds (kiln__vmath_fmaf), then
  * one division and fma(x, P/Q, x/4) (x/4 exact). P/Q is our own minimax
  * fit (tools/fit_erf.py) of erf(x)/x - 1/4 for the relative error of erf
- * (fit error 1.7e-9), its float coefficients then tuned by one-ulp steps
- * against the float evaluation. The 1/4 taken out is erf(x)/x at the
+ * (fit error 1.7e-9), P and Q scaled together by the factor that rounds
+ * best to float (one-ulp changes to single coefficients then gain nothing
+ * in the float evaluation). The 1/4 taken out is erf(x)/x at the
  * clamp, so near it, where the Horner chains round most, P/Q is small and
  * its rounding hardly shows; below, the rounding of P, Q and P/Q accounts
  * for most of the error. Max error 2.40 ulp (2 in iulp), exhaustive over
