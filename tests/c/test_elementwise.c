@@ -280,7 +280,7 @@ static const ucase ucases[] = {
     {"arctanh", kiln_arctanh, atanhl, -1.0, 1.0, 2, -1.0, 1.0, 2},
     {"sigmoid", kiln_sigmoid, l_sigmoid, -FLT_MAX, FLT_MAX, 2, -750.0, 50.0,
      2},
-    {"erf", kiln_erf, erfl, -FLT_MAX, FLT_MAX, 1, -7.0, 7.0, 1},
+    {"erf", kiln_erf, erfl, -FLT_MAX, FLT_MAX, 2, -7.0, 7.0, 1},
     {"erfinv", kiln_erfinv, l_erfinv, -1.0, 1.0, 3, -1.0, 1.0, 3},
     {"floor", kiln_floor, floorl, ALL, 0, ALL, 0},
     {"ceil", kiln_ceil, ceill, ALL, 0, ALL, 0},

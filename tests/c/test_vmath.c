@@ -143,7 +143,7 @@ static double ref_erfinv(double x)
     X(kiln_vacoshf, acosh, 1.0, FLT_MAX, 2)                                    \
     X(kiln_vatanhf, atanh, -1.0, 1.0, 2)                                       \
     X(kiln_vsigmoidf, ref_sigmoid, -FLT_MAX, FLT_MAX, 2)                       \
-    X(kiln_verff, erf, -FLT_MAX, FLT_MAX, 1)                                   \
+    X(kiln_verff, erf, -FLT_MAX, FLT_MAX, 2)                                   \
     X(kiln_verfinvf, ref_erfinv, -1.0, 1.0, 3)
 
 /* One expansion: static float vt_kiln_vexpf(float x) { return
@@ -617,6 +617,17 @@ TEST(vmath_f32_erf_special)
     CHECK_F(kiln_verff(5.0f), 1.0f);
     CHECK_F(kiln_verff(-0.0f), -0.0f);
     CHECK_F(kiln_verff(0x1p-140f), (float)(0x1p-140 * 1.1283791670955126));
+    CHECK_F(kiln_verff(0x1p-149f), 0x1p-149f);
+    CHECK_F(kiln_verff(-0x1p-149f), -0x1p-149f);
+    CHECK_F(kiln_verff(3.9200025f), 1.0f);
+    CHECK_F(kiln_verff(-FLT_MAX), -1.0f);
+    CHECK(isnan(kiln_verff(NAN)));
+    /* never above 1, odd symmetry exact, near the clamp and elsewhere */
+    for (float x = 3.8f; x < 4.2f; x += 0x1p-12f) {
+        CHECK(kiln_verff(x) <= 1.0f);
+        CHECK(kiln__vmath_fbits(kiln_verff(-x)) ==
+              (kiln__vmath_fbits(kiln_verff(x)) ^ 0x80000000u));
+    }
     CHECK_F(kiln_verfinvf(1.0f), inf);
     CHECK_F(kiln_verfinvf(-1.0f), -inf);
     CHECK_F(kiln_verfinvf(-0.0f), -0.0f);
