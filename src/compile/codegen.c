@@ -853,13 +853,25 @@ static void put_call(gen *g, const char *fn, const char *base_fmt)
 /* The elementwise fast call. An input of stride 0 is replicated into a
  * stack block b<o> of STAGE elements and the helper then runs block by
  * block (one call site: the helper is inlined once), so a broadcast
- * operand keeps the vectorised variant. */
+ * operand keeps the vectorised variant. A non-NULL ctx asks for streaming
+ * stores (fused_cpu.c decides, for outputs far bigger than the caches):
+ * the helper then writes each output's block into a stack block o<o>,
+ * which kiln_nt_copy (ntstore.h) streams to memory. */
 static void put_ew_call(gen *g, const char *fn)
 {
     const kiln_region *r = g->r;
     char head[96];
     ind(g);
-    kiln__text_puts(g->t, "int64_t step = n;\n");
+    kiln__text_puts(g->t, "const int nt = ctx != NULL;\n");
+    ind(g);
+    kiln__text_printf(g->t, "int64_t step = nt ? %d : n;\n", STAGE);
+    for (int o = 0; o < r->noutputs; o++) {
+        if (role(g, o) == ROLE_MOVING) {
+            ind(g);
+            kiln__text_printf(g->t, "%s o%d[%d];\n", stype(op_dtype(g, o)),
+                              o, STAGE);
+        }
+    }
     for (int o = 0; o < noperands(g); o++) {
         if (!bcast_ok(g, o)) {
             continue;
@@ -901,6 +913,8 @@ static void put_ew_call(gen *g, const char *fn)
         ind(g);
         if (bcast_ok(g, o)) {
             kiln__text_printf(g->t, "    s[%d] == 0 ? b%d : ", o, o);
+        } else if (out) {
+            kiln__text_printf(g->t, "    nt ? o%d : ", o);
         } else {
             kiln__text_puts(g->t, "    ");
         }
@@ -908,6 +922,22 @@ static void put_ew_call(gen *g, const char *fn)
                           out ? "" : "const ", st, out ? "" : "const ", o);
     }
     kiln__text_puts(g->t, ");\n");
+    open_block(g, "if (nt) ");
+    for (int o = 0; o < r->noutputs; o++) {
+        if (role(g, o) == ROLE_MOVING) {
+            size_t es = kiln_dtype_size(op_dtype(g, o));
+            ind(g);
+            kiln__text_printf(g->t,
+                              "kiln_nt_copy(p[%d] + off * %zu, o%d, "
+                              "(size_t)m * %zu);\n",
+                              o, es, o, es);
+        }
+    }
+    close_block(g);
+    close_block(g);
+    open_block(g, "if (nt) ");
+    ind(g);
+    kiln__text_puts(g->t, "kiln_nt_fence();\n");
     close_block(g);
 }
 

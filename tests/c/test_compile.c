@@ -677,6 +677,39 @@ TEST(compile_broadcast_and_strided_rows)
     kiln_scope_end(NULL);
 }
 
+/* y = x * 2 + 1 (float32) and z = float16(x) * 3: outputs big enough
+ * (54 MB) for streaming stores, from an offset slice (unaligned). */
+static kiln_status stream_body(void *ctx, const kiln_list *args,
+                               kiln_list *res)
+{
+    (void)ctx;
+    kiln_scope_begin();
+    kiln_array *x = kiln_list_get(args, 0);
+    kiln_array *y[2] = {
+        kiln_add(kiln_multiply(x, kiln_weak_f64(2)), kiln_weak_f64(1)),
+        kiln_multiply(kiln_astype(x, KILN_DTYPE_FLOAT16), kiln_weak_f64(3))};
+    kiln_status s = push_all(res, 2, y);
+    kiln_scope_end(NULL);
+    return s;
+}
+
+TEST(compile_streaming_outputs)
+{
+    kiln_errclear();
+    kiln_scope_begin();
+    kiln_fn *f = kiln_fn_new(stream_body, NULL, NULL, "stream");
+    kiln_fn *cf = kiln_compile(f, NULL);
+    int64_t n = (int64_t)9 << 20, s1[1] = {n + 3};
+    kiln_array *x = kiln_slice(rand_arr(s1, 1, F32, -4, 4, 0),
+                               (int64_t[]){3}, (int64_t[]){END}, NULL);
+    kiln_eval(&x, 1);
+    double tol[2] = {0, 0};
+    check_same(f, cf, 1, &x, tol, 2, 0, "streamed outputs");
+    kiln_fn_release(cf);
+    kiln_fn_release(f);
+    kiln_scope_end(NULL);
+}
+
 /* ------------------------------------------------------------------ */
 /* the cache                                                          */
 /* ------------------------------------------------------------------ */

@@ -66,7 +66,10 @@ codegen_gelu(void *ctx, char *const *p, const int64_t *s, int64_t n)
         const float v2 = 0x1.6e4e26p-5f;
         const float v3 = 0x1.988454p-1f;
         const float v4 = 0x1p+0f;
-        int64_t step = n;
+        const int nt = ctx != NULL;
+        int64_t step = nt ? 512 : n;
+        float o0[512];
+        float o1[512];
         float b2[512];
         if (s[2] == 0) {
             step = 512;
@@ -77,9 +80,16 @@ codegen_gelu(void *ctx, char *const *p, const int64_t *s, int64_t n)
         for (int64_t off = 0; off < n; off += step) {
             const int64_t m = n - off < step ? n - off : step;
             codegen_gelu_fast(m, v1, v2, v3, v4,
-                (float *)(void *)p[0] + off,
-                (float *)(void *)p[1] + off,
+                nt ? o0 : (float *)(void *)p[0] + off,
+                nt ? o1 : (float *)(void *)p[1] + off,
                 s[2] == 0 ? b2 : (const float *)(const void *)p[2] + off);
+            if (nt) {
+                kiln_nt_copy(p[0] + off * 4, o0, (size_t)m * 4);
+                kiln_nt_copy(p[1] + off * 4, o1, (size_t)m * 4);
+            }
+        }
+        if (nt) {
+            kiln_nt_fence();
         }
     } else {
         codegen_gelu_strided(ctx, p, s, n);

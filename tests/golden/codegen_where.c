@@ -71,7 +71,11 @@ codegen_where(void *ctx, char *const *p, const int64_t *s, int64_t n)
     }
     if (s[0] == 2 && s[1] == 1 && s[2] == 1 && (s[3] == 4 || s[3] == 0) && (s[4] == 2 || s[4] == 0) && (s[5] == 8 || s[5] == 0)) {
         const int32_t v3 = ((int32_t)3ll);
-        int64_t step = n;
+        const int nt = ctx != NULL;
+        int64_t step = nt ? 512 : n;
+        kiln_f16 o0[512];
+        int8_t o1[512];
+        kiln_b o2[512];
         int32_t b3[512];
         if (s[3] == 0) {
             step = 512;
@@ -96,12 +100,20 @@ codegen_where(void *ctx, char *const *p, const int64_t *s, int64_t n)
         for (int64_t off = 0; off < n; off += step) {
             const int64_t m = n - off < step ? n - off : step;
             codegen_where_fast(m, v3,
-                (kiln_f16 *)(void *)p[0] + off,
-                (int8_t *)(void *)p[1] + off,
-                (kiln_b *)(void *)p[2] + off,
+                nt ? o0 : (kiln_f16 *)(void *)p[0] + off,
+                nt ? o1 : (int8_t *)(void *)p[1] + off,
+                nt ? o2 : (kiln_b *)(void *)p[2] + off,
                 s[3] == 0 ? b3 : (const int32_t *)(const void *)p[3] + off,
                 s[4] == 0 ? b4 : (const kiln_f16 *)(const void *)p[4] + off,
                 s[5] == 0 ? b5 : (const double *)(const void *)p[5] + off);
+            if (nt) {
+                kiln_nt_copy(p[0] + off * 2, o0, (size_t)m * 2);
+                kiln_nt_copy(p[1] + off * 1, o1, (size_t)m * 1);
+                kiln_nt_copy(p[2] + off * 1, o2, (size_t)m * 1);
+            }
+        }
+        if (nt) {
+            kiln_nt_fence();
         }
     } else {
         codegen_where_strided(ctx, p, s, n);
