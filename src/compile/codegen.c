@@ -545,11 +545,14 @@ static kiln_status put_op_expr(gen *g, int vi, bool round)
     kiln_dtype last = g->r->vals[v->args[v->nargs - 1]].dtype;
     const char *os = g->wide[vi] ? "f64" : tsuf(v->dtype);
     bool rounded = round && is_half(v->dtype);
-    if (rounded) {
-        bool f16 = v->dtype == KILN_DTYPE_FLOAT16;
-        kiln__text_printf(g->t, "%s(kiln_%s_to_%s(",
+    bool f16 = v->dtype == KILN_DTYPE_FLOAT16;
+    if (rounded && g->wide[vi]) {
+        kiln__text_printf(g->t, "%s(kiln_f64_to_%s(",
                           f16 ? "kiln_f16_to_f32" : "kiln_bf16_to_f32",
-                          g->wide[vi] ? "f64" : "f32", f16 ? "f16" : "bf16");
+                          f16 ? "f16" : "bf16");
+    } else if (rounded) {
+        /* the round trip through the half type, without the detour */
+        kiln__text_puts(g->t, f16 ? "kiln_f16_round((" : "kiln_bf16_round((");
     }
     if (subst(g->t, v->prim->emit->expr, arg, v->nargs, tsuf(last), os,
               vi) != KILN_OK) {
@@ -578,9 +581,8 @@ static kiln_status put_value(gen *g, int vi, const char *j)
         }
         kiln__text_puts(g->t, ";\n");
         ind(g);
-        kiln__text_printf(g->t, "const float v%d = %s(%s(w%d));\n", vi,
-                          f16 ? "kiln_f16_to_f32" : "kiln_bf16_to_f32",
-                          f16 ? "kiln_f32_to_f16" : "kiln_f32_to_bf16", vi);
+        kiln__text_printf(g->t, "const float v%d = %s(w%d);\n", vi,
+                          f16 ? "kiln_f16_round" : "kiln_bf16_round", vi);
         return KILN_OK;
     }
     ind(g);
@@ -1292,10 +1294,8 @@ static kiln_status put_pass(gen *g, int l)
         ind(g);
         if (is_half(dt)) {
             bool f16 = dt == KILN_DTYPE_FLOAT16;
-            kiln__text_printf(g->t, "v%d = %s(%s(t%d));\n", i,
-                              f16 ? "kiln_f16_to_f32" : "kiln_bf16_to_f32",
-                              f16 ? "kiln_f32_to_f16" : "kiln_f32_to_bf16",
-                              i);
+            kiln__text_printf(g->t, "v%d = %s(t%d);\n", i,
+                              f16 ? "kiln_f16_round" : "kiln_bf16_round", i);
         } else {
             kiln__text_printf(g->t, "v%d = t%d;\n", i, i);
         }

@@ -71,6 +71,27 @@ static inline kiln_f16 kiln_f32_to_f16(float f)
     return (kiln_f16)(r | sign);
 }
 
+/* kiln_f16_to_f32(kiln_f32_to_f16(f)) without the 16-bit detour: f
+ * rounded to float16's precision and range (ties to even, overflow to
+ * inf, the subnormal grid 2^-24, NaN to the quiet NaN with f's sign), as
+ * a float. The same bits as the round trip for every float (checked
+ * exhaustively); about half its instructions in a vectorised loop, where
+ * compiled kernels round every float16 op result. */
+static inline float kiln_f16_round(float f)
+{
+    uint32_t x = kiln_f32_bits(f);
+    uint32_t sign = x & 0x80000000u;
+    uint32_t ax = x & 0x7fffffffu;
+    uint32_t normal = (ax + 0x0fffu + ((ax >> 13) & 1u)) & ~0x1fffu;
+    /* below 2^-14 the float unit of 0.5 + ax is 2^-24: exact after */
+    uint32_t sub = kiln_f32_bits((kiln_bits_f32(ax) + 0.5f) - 0.5f);
+    uint32_t r = ax > 0x7f800000u   ? 0x7fc00000u
+                 : ax >= 0x477ff000u ? 0x7f800000u
+                 : ax < 0x38800000u  ? sub
+                                     : normal;
+    return kiln_bits_f32(r | sign);
+}
+
 static inline float kiln_bf16_to_f32(kiln_bf16 h)
 {
     return kiln_bits_f32((uint32_t)h << 16);
@@ -82,6 +103,15 @@ static inline kiln_bf16 kiln_f32_to_bf16(float f)
     uint32_t rounded = (x + 0x7fffu + ((x >> 16) & 1u)) >> 16;
     uint32_t nan = ((x >> 16) & 0x8000u) | 0x7fc0u;
     return (kiln_bf16)((x & 0x7fffffffu) > 0x7f800000u ? nan : rounded);
+}
+
+/* kiln_bf16_to_f32(kiln_f32_to_bf16(f)), as kiln_f16_round. */
+static inline float kiln_bf16_round(float f)
+{
+    uint32_t x = kiln_f32_bits(f);
+    uint32_t rounded = (x + 0x7fffu + ((x >> 16) & 1u)) & 0xffff0000u;
+    uint32_t nan = (x & 0x80000000u) | 0x7fc00000u;
+    return kiln_bits_f32((x & 0x7fffffffu) > 0x7f800000u ? nan : rounded);
 }
 
 /* d rounded to float32 "to odd": truncated toward zero, with the last bit
