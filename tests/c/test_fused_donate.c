@@ -140,6 +140,18 @@ static void sgd_steps(bool jit_off)
         }
         kiln_list_free(r);
     }
+    /* which path ran: the kernels (vectorised, ivdep) when a compiler
+     * works, the interpreter under KILN_JIT=0 */
+    kiln_compile_stats cs;
+    memset(&cs, 0, sizeof cs);
+    kiln_compile_stats_get(cf, &cs);
+    if (jit_off) {
+        CHECK(cs.interpreted > 0 && cs.kernels_built + cs.kernels_loaded == 0);
+    } else if (cs.interpreted > 0) {
+        printf("  (no working C compiler: the kernel path was not run)\n");
+    } else {
+        CHECK(cs.kernels_built + cs.kernels_loaded > 0);
+    }
     kiln_fn_release(cf);
     kiln_fn_release(f);
     kiln_list_free(args);

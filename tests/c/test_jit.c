@@ -22,7 +22,11 @@
 #include "harness.h"
 
 #include "compile/jit.h"
+#include "compile/cache.h"
+#include "compile/graph.h"
 #include "compile/jobs.h"
+#include "prim/compiled.h"
+#include "prim/prim.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -592,6 +596,24 @@ static bool same_bits(kiln_fn *f, kiln_fn *cf, kiln_array *x)
     return ok;
 }
 
+/* How many fused regions of cf's last replayed graph run a kernel now
+ * (the rest run in the interpreter). */
+static int regions_with_kernel(const kiln_fn *cf)
+{
+    int n = 0;
+    kiln_centry *e = kiln__compile_last_entry(cf);
+    for (int i = 0; e && e->fused && i < e->fused->nsteps; i++) {
+        const kiln_gstep *st = &e->fused->steps[i];
+        if (st->prim == &kiln__prim_fused &&
+            kiln__fused_kernel(((kiln_fused_params *)st->params)->fused,
+                               false)) {
+            n++;
+        }
+    }
+    kiln__centry_release(e);
+    return n;
+}
+
 static kiln_compile_stats cstats(const kiln_fn *f)
 {
     kiln_compile_stats s;
@@ -696,12 +718,16 @@ TEST(jit_background_builds)
     CHECK(same_bits(f, cf, xs));
     kiln_compile_stats s = cstats(cf);
     CHECK(s.kernels_built == 0); /* ran in the interpreter */
+    CHECK(regions_with_kernel(cf) == 0);
     kiln__jobs_wait_all();
     s = cstats(cf);
     bool have_cc = s.kernels_built + s.kernels_loaded == 1;
     CHECK(have_cc || s.interpreted == 1);
     CHECK(same_bits(f, cf, xs));
     CHECK(cstats(cf).traces == 1);
+    if (have_cc) {
+        CHECK(regions_with_kernel(cf) == 1); /* switched to the kernel */
+    }
     /* a call too big for the interpreter waits for its kernel: counted by
      * the time the call returns */
     double c2 = 0.987654321;
