@@ -813,31 +813,36 @@ static void put_params(gen *g)
     }
 }
 
-/* The helper call: base(o) is the text of operand o's first element. */
-static void put_call(gen *g, const char *fn, const char *base_fmt)
+/* `, v<i>` for every uniform value: the helper's leading arguments. */
+static void put_uniform_args(gen *g)
 {
-    const kiln_region *r = g->r;
-    char base[64];
-    ind(g);
-    kiln__text_printf(g->t, "%s(%s", fn, g->reduce ? "len" : "n");
-    for (int i = 0; i < r->nvals; i++) {
+    for (int i = 0; i < g->r->nvals; i++) {
         if (g->live[i] && g->cls[i] == CLS_UNIFORM) {
             kiln__text_printf(g->t, ", v%d", i);
         }
     }
+}
+
+/* The row helper's call for row `row` of a reduction region. */
+static void put_row_call(gen *g, const char *fn)
+{
+    const kiln_region *r = g->r;
+    ind(g);
+    kiln__text_printf(g->t, "%s(len", fn);
+    put_uniform_args(g);
     for (int o = 0; o < noperands(g); o++) {
         int ro = role(g, o);
         bool out = o < r->noutputs;
-        const char *st = stype(op_dtype(g, o));
-        snprintf(base, sizeof base, base_fmt, o, o);
-        if (ro == ROLE_MOVING && g->reduce && g->stage[o]) {
+        if (ro == ROLE_MOVING && g->stage[o]) {
             kiln__text_printf(g->t, ", c%d", o);
         } else if (ro == ROLE_MOVING) {
+            const char *st = stype(op_dtype(g, o));
             kiln__text_printf(g->t, ",\n");
             ind(g);
-            kiln__text_printf(g->t, "    (%s%s *)(%svoid *)%s",
+            kiln__text_printf(g->t,
+                              "    (%s%s *)(%svoid *)(p[%d] + row * s[%d])",
                               out ? "" : "const ", st, out ? "" : "const ",
-                              base);
+                              o, o);
             if (prefetched(g, o)) {
                 /* the next row of this chunk (the last row: itself) */
                 kiln__text_printf(g->t,
@@ -846,7 +851,7 @@ static void put_call(gen *g, const char *fn, const char *base_fmt)
                                   4 * g->depth, "", o, o);
             }
         } else if (ro == ROLE_OUTER) {
-            kiln__text_printf(g->t, ", %s", base);
+            kiln__text_printf(g->t, ", (p[%d] + row * s[%d])", o, o);
         }
     }
     kiln__text_puts(g->t, ");\n");
@@ -900,11 +905,7 @@ static void put_ew_call(gen *g, const char *fn)
                     "const int64_t m = n - off < step ? n - off : step;\n");
     ind(g);
     kiln__text_printf(g->t, "%s(m", fn);
-    for (int i = 0; i < r->nvals; i++) {
-        if (g->live[i] && g->cls[i] == CLS_UNIFORM) {
-            kiln__text_printf(g->t, ", v%d", i);
-        }
-    }
+    put_uniform_args(g);
     for (int o = 0; o < noperands(g); o++) {
         if (role(g, o) != ROLE_MOVING) {
             continue;
@@ -1603,7 +1604,7 @@ static kiln_status put_kernel(gen *g, const char *symbol)
         int ns = put_row_stage(g, symbol);
         open_block(g, "for (int64_t row = 0; row < n; row++) ");
         put_row_convert(g, true);
-        put_call(g, fn, "(p[%d] + row * s[%d])");
+        put_row_call(g, fn);
         put_row_convert(g, false);
         close_block(g);
         if (ns > 0) {

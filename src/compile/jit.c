@@ -480,6 +480,24 @@ void kiln__jit_release(kiln_jit_lib *lib)
     free(lib);
 }
 
+/* Takes every entry in `state` out of the map (lock held, or no other
+ * thread); their holders keep them. */
+static void unmap_state(int state)
+{
+    for (int i = 0; i < NBUCKETS; i++) {
+        kiln_jit_lib **p = &buckets[i];
+        while (*p != NULL) {
+            kiln_jit_lib *lib = *p;
+            if ((int)lib->state == state) {
+                *p = lib->next;
+                lib->in_map = 0;
+            } else {
+                p = &lib->next;
+            }
+        }
+    }
+}
+
 /* The child of a fork: the threads that were building (in the parent)
  * are not here, so their entries would never finish; the child forgets
  * them and builds again if it needs them. Locks are made fresh, as
@@ -490,18 +508,7 @@ static void after_fork_child(void)
     pthread_mutex_init(&cc_lock, NULL);
     pthread_mutex_init(&lock, NULL);
     pthread_cond_init(&built, NULL);
-    for (int i = 0; i < NBUCKETS; i++) {
-        kiln_jit_lib **p = &buckets[i];
-        while (*p != NULL) {
-            kiln_jit_lib *lib = *p;
-            if (lib->state == LIB_BUILDING) {
-                *p = lib->next;
-                lib->in_map = 0;
-            } else {
-                p = &lib->next;
-            }
-        }
-    }
+    unmap_state(LIB_BUILDING);
 }
 
 static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
@@ -514,18 +521,7 @@ static void register_fork(void)
 void kiln__jit_forget_memory(void)
 {
     pthread_mutex_lock(&lock);
-    for (int i = 0; i < NBUCKETS; i++) {
-        kiln_jit_lib **p = &buckets[i];
-        while (*p != NULL) {
-            kiln_jit_lib *lib = *p;
-            if (lib->state == LIB_READY) {
-                *p = lib->next;
-                lib->in_map = 0;
-            } else {
-                p = &lib->next;
-            }
-        }
-    }
+    unmap_state(LIB_READY);
     pthread_mutex_unlock(&lock);
     pthread_mutex_lock(&cc_lock);
     while (compilers != NULL) {

@@ -79,12 +79,9 @@ static kiln_status build(struct kiln_fcache *c, kiln_fused **fl, int n,
     static atomic_int noticed;
     void *fns[NK];
     int built = 0;
-    kiln_status st = KILN_OK;
-    kiln_jit_lib *lib = NULL;
-    if (n <= NK) {
-        lib = kiln__jit_load(source, len, n, syms, fns, &built, "compile");
-        st = lib ? KILN_OK : kiln_errcode();
-    }
+    kiln_jit_lib *lib =
+        kiln__jit_load(source, len, n, syms, fns, &built, "compile");
+    kiln_status st = lib ? KILN_OK : kiln_errcode();
     if (lib) {
         kiln__cache_count_held(c, built ? KILN_CC_BUILT : KILN_CC_LOADED, n);
         for (int i = 0; i < n; i++) {
@@ -99,10 +96,10 @@ static kiln_status build(struct kiln_fcache *c, kiln_fused **fl, int n,
     for (int i = 0; i < n; i++) {
         kiln__fused_publish(fl[i], NULL, NULL, NULL);
     }
-    if (st != KILN_OK && kiln__jit_mode() == KILN_JIT_MODE_REQUIRE) {
+    if (kiln__jit_mode() == KILN_JIT_MODE_REQUIRE) {
         return st;
     }
-    if (st != KILN_OK && !atomic_exchange(&noticed, 1)) {
+    if (!atomic_exchange(&noticed, 1)) {
         fprintf(stderr,
                 "kiln: compiled kernels run in the interpreter (%s); set "
                 "KILN_CC to a working C compiler for native speed\n",
@@ -219,13 +216,11 @@ kiln_status kiln__jobs_start(kiln_fn *inner, kiln_fused **fl, int n,
     kiln_status st = KILN_OK;
     pthread_attr_t attr;
     pthread_t th;
-    job *j = n <= NK ? calloc(1, sizeof *j) : NULL;
+    job *j = calloc(1, sizeof *j);
     char *copy = j ? malloc(len + 1) : NULL;
     if (!copy) {
         free(j);
-        return n <= NK ? kiln__err_oom("compile", len)
-                       : kiln__err(KILN_ERR_VALUE,
-                                   "[compile] %d kernels in one build", n);
+        return kiln__err_oom("compile", len);
     }
     memcpy(copy, source, len);
     copy[len] = '\0';

@@ -39,6 +39,9 @@
  * so a function's results never change when its kernel arrives). */
 bool kiln__jobs_is_enabled(kiln_fused *const *fl, int n);
 
+/* Both take 1 <= n <= KILN_JOBS_MAX_KERNELS (compile.c interprets larger
+ * traces without building). */
+
 /* Builds (or finds in a cache) `source` (len bytes, kernels syms[0..n-1])
  * and publishes each kernel into its region fl[i], counting into inner's
  * statistics; a region without a kernel keeps the interpreter (a one-time

@@ -648,23 +648,32 @@ static bool call_ok(kiln_fn *cf, kiln_array *x)
     return ok;
 }
 
+/* Background builds on, with a compiler half a second slower (so the
+ * order of calls and builds is known), and two evaluated inputs: *xs small
+ * enough for the interpreter, *xb big enough that a call waits for its
+ * kernel. */
+static void background_setup(saved_env *env, kiln_array **xs,
+                             kiln_array **xb)
+{
+    int64_t small[1] = {1000}, big[1] = {(int64_t)1 << 24};
+    kiln_errclear();
+    env_save(env);
+    setenv("KILN_JIT_ASYNC", "1", 1);
+    use_slow_cc(env);
+    *xs = kiln_random_normal(small, 1, KILN_DTYPE_FLOAT32, 0, 1, NULL);
+    *xb = kiln_random_normal(big, 1, KILN_DTYPE_FLOAT32, 0, 1, NULL);
+    kiln_array *both[2] = {*xs, *xb};
+    kiln_eval(both, 2);
+}
+
 /* A fork while a build runs in the parent: the child has no build thread,
  * so it must neither wait for that build (a big call, a retrace of the
  * same kernel source) nor for the parent's jobs at exit. */
 TEST(jit_background_fork)
 {
     saved_env env;
-    kiln_errclear();
-    env_save(&env);
-    setenv("KILN_JIT_ASYNC", "1", 1);
-    use_slow_cc(&env);
-    int64_t small[1] = {1000}, big[1] = {(int64_t)1 << 24};
-    kiln_array *xs = kiln_random_normal(small, 1, KILN_DTYPE_FLOAT32, 0, 1,
-                                        NULL);
-    kiln_array *xb = kiln_random_normal(big, 1, KILN_DTYPE_FLOAT32, 0, 1,
-                                        NULL);
-    kiln_array *both[2] = {xs, xb};
-    kiln_eval(both, 2);
+    kiln_array *xs, *xb;
+    background_setup(&env, &xs, &xb);
     double c = 0.2718281;
     kiln_fn *f = kiln_fn_new(poly_body, &c, NULL, "poly");
     kiln_fn *cf = kiln_compile(f, NULL);
@@ -697,19 +706,8 @@ TEST(jit_background_fork)
 TEST(jit_background_builds)
 {
     saved_env env;
-    kiln_errclear();
-    env_save(&env);
-    setenv("KILN_JIT_ASYNC", "1", 1);
-    /* a compiler that takes half a second more, so the order of calls and
-     * builds below is known */
-    use_slow_cc(&env);
-    int64_t small[1] = {1000}, big[1] = {(int64_t)1 << 24};
-    kiln_array *xs = kiln_random_normal(small, 1, KILN_DTYPE_FLOAT32, 0, 1,
-                                        NULL);
-    kiln_array *xb = kiln_random_normal(big, 1, KILN_DTYPE_FLOAT32, 0, 1,
-                                        NULL);
-    kiln_array *both[2] = {xs, xb};
-    kiln_eval(both, 2);
+    kiln_array *xs, *xb;
+    background_setup(&env, &xs, &xb);
     /* a small call runs before or after the kernel arrives: the same bits
      * either way; once the job is done the kernel is counted */
     double c1 = 0.123456789;
@@ -744,17 +742,11 @@ TEST(jit_background_builds)
     kiln_fn *q = kiln_fn_new(sum_body, &c4, NULL, "sum");
     kiln_fn *cq = kiln_compile(q, NULL);
     kiln_array *xr = kiln_reshape(xs, (int64_t[]){10, 100}, 2);
-    kiln_list *in = kiln_list_new();
-    kiln_list_push(in, xr);
-    kiln_list *out = kiln_fn_call(cq, in);
-    kiln_array *y = out ? kiln_list_get(out, 0) : NULL;
-    CHECK(y != NULL && kiln_eval(&y, 1) == KILN_OK);
+    CHECK(call_ok(cq, xr));
     s = cstats(cq);
     if (have_cc) {
         CHECK(s.kernels_built + s.kernels_loaded == 1);
     }
-    kiln_list_free(out);
-    kiln_list_free(in);
     kiln_array_release(xr);
     kiln_fn_release(cq);
     kiln_fn_release(q);
