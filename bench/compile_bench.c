@@ -29,7 +29,9 @@
  *     compiled with shapeless = true: traces after the first call (target
  *     0) and elements per second against compiled gelu on a fixed
  *     (1000, 4096) (target >= 1.0x); a fixed-shape compile of the same
- *     sequence is shown for comparison (it retraces per new shape).
+ *     sequence is shown for comparison: its first pass (it retraces per
+ *     new shape) and its time once every shape is traced, which is what
+ *     the sizes alone cost, apart from replaying shapeless.
  *   - memory: in a child process (`--child memory`, so nothing else here
  *     raises its high-water mark), compiled gelu on the 512 MB input:
  *     (peak RSS - RSS before the input existed) / (input + output bytes),
@@ -1142,6 +1144,17 @@ static void bench_shapeless(void)
         printf("  %-30s %10.3f ms  %8.3g elements/s  traces %lld "
                "(first pass)\n", "fixed-shape compile, same seq", ms,
                elems / (ms * 1e-3), (long long)st.traces);
+    }
+
+    /* the same sequence once every shape is traced: what the sizes alone
+     * cost, apart from replaying shapeless */
+    {
+        seq_job vj = {cv, {NULL}, VAR_CALLS};
+        memcpy(vj.args, sj.args, sizeof vj.args);
+        bench_time tv = bench_run(seq_run, &vj, 0);
+        printf("  %-30s %10.3f ms  %8.3g elements/s  (every shape traced)\n",
+               "fixed-shape compile, same seq", tv.median_ms,
+               elems / (tv.median_ms * 1e-3));
     }
 
     kiln_list *r1 = call_eval(cs, sj.args[0]);

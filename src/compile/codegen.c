@@ -96,6 +96,7 @@ typedef struct gen {
     int *cache;         /* [nvals] output row caching the value, or -1 */
     bool *sw;           /* [nvals] half OP result stored unrounded (w<i>) */
     bool stage[KILN_REGION_MAX_OPERANDS]; /* operand staged (fast variant) */
+    int share;          /* staged output writing into an input's row, or -1 */
     int pass;           /* the pass being emitted */
     int pf;             /* pass prefetching the next row, or 0: none */
 } gen;
@@ -780,6 +781,13 @@ static bool prefetched(const gen *g, int o)
            !g->stage[o];
 }
 
+/* Whether operand o may share its staged row (plan_share). */
+static bool shared(const gen *g, int o)
+{
+    return g->share >= 0 &&
+           (o == g->share || (o >= g->r->noutputs && g->stage[o]));
+}
+
 /* The helper's parameters: the uniform values, then typed pointers
  * (moving operands; restrict in row regions, which is what lets gcc
  * vectorise them without alias checks) and row pointers (outer operands). */
@@ -801,8 +809,8 @@ static void put_params(gen *g)
         if (ro == ROLE_MOVING) {
             kiln__text_printf(g->t, ", %s%s *%s%c%d",
                               out ? "" : "const ", st,
-                              g->reduce ? "restrict " : "", out ? 'y' : 'x',
-                              o);
+                              g->reduce && !shared(g, o) ? "restrict " : "",
+                              out ? 'y' : 'x', o);
             if (prefetched(g, o)) {
                 kiln__text_printf(g->t, ", const char *f%d", o);
             }
@@ -976,6 +984,12 @@ static bool stage_used(const gen *g, int o)
     return v >= 0 && g->need[v];
 }
 
+/* Whether a staged output row may be an input's row (plan_share). */
+static bool shares(const gen *g)
+{
+    return g->share >= 0;
+}
+
 static bool stage_any(const gen *g)
 {
     for (int o = 0; o < noperands(g); o++) {
@@ -1014,7 +1028,7 @@ static void put_stage(gen *g, bool load, const char *cnt)
  * sending every in-place call to the scalar loop). */
 static void put_ivdep(gen *g)
 {
-    if (g->fast && !g->reduce) {
+    if (g->fast && (!g->reduce || (g->pass == g->last && shares(g)))) {
         kiln__text_puts(g->t, "#pragma GCC ivdep\n");
     }
 }
@@ -1450,6 +1464,38 @@ static void plan_half(gen *g)
     }
 }
 
+/*
+ * Shared rows (fast variant of reduction regions with staged rows): the
+ * first staged output stored in the last pass, when that pass does not
+ * fold, is written into the row of a staged input instead of a row of its
+ * own. Every earlier pass has read that input by then, and the last pass
+ * reads element i before it writes element i (the loop runs under ivdep,
+ * the staged operands without restrict), so the row is still right where
+ * it is read; the rows then fit the L1 cache where they would not (layer
+ * norm's float16 rows of 4096: 48 KB instead of 64, 10% faster). Which
+ * input is picked at run time (put_row_stage): the first whose rows move,
+ * since one whose rows repeat (row stride 0) is converted once for all
+ * rows and must keep its row; with none, the output has its own row.
+ */
+static void plan_share(gen *g)
+{
+    const kiln_region *r = g->r;
+    bool folds = true, any = false;
+    g->share = -1;
+    for (int q = r->noutputs; q < noperands(g); q++) {
+        any = any || g->stage[q];
+    }
+    if (!g->reduce || !any || !plan_pass(g, g->last, &folds) || folds) {
+        return;
+    }
+    for (int o = 0; o < r->noutputs && g->share < 0; o++) {
+        int ov = r->out_val[o];
+        if (g->stage[o] && r->vals[ov].inner && g->lev[ov] == g->last) {
+            g->share = o;
+        }
+    }
+}
+
 /* The fast variant: a static helper whose restrict parameters are the
  * moving operands (one row of a reduction, or the n elements). */
 static kiln_status put_fast(gen *g, const char *symbol)
@@ -1537,11 +1583,23 @@ static int put_row_stage(gen *g, const char *symbol)
     close_block(g);
     int k = 0;
     for (int o = 0; o < noperands(g); o++) {
-        if (g->stage[o]) {
+        if (g->stage[o] && o != g->share) {
             ind(g);
             kiln__text_printf(g->t, "float *c%d = stage + %d * len;\n", o,
                               k++);
         }
+    }
+    if (g->share >= 0) {
+        /* the first input whose rows move; one converted once for all
+         * rows keeps its row */
+        ind(g);
+        kiln__text_printf(g->t, "float *c%d = ", g->share);
+        for (int q = g->r->noutputs; q < noperands(g); q++) {
+            if (g->stage[q]) {
+                kiln__text_printf(g->t, "s[%d] != 0 ? c%d : ", q, q);
+            }
+        }
+        kiln__text_printf(g->t, "stage + %d * len;\n", k);
     }
     return ns;
 }
@@ -1669,6 +1727,7 @@ kiln_status kiln__codegen_region(const kiln_region *r, const char *symbol,
     kiln_status st = analyse(&g);
     if (st == KILN_OK) {
         plan_half(&g);
+        plan_share(&g);
         plan_prefetch(&g);
     }
     if (st == KILN_OK && !g.reduce) {

@@ -727,7 +727,18 @@ static kiln_status half_body(void *ctx, const kiln_list *args,
     kiln_array *x16 = kiln_list_get(args, 0);
     kiln_array *r[13];
     int n;
-    if (*(const int *)ctx == 0) {
+    if (*(const int *)ctx == 2) {
+        /* x16 and q staged, either broadcast over the rows of float32 z:
+         * the output row may not take the row of one converted once */
+        kiln_array *xf = kiln_astype(x16, F32);
+        kiln_array *qf = kiln_astype(kiln_list_get(args, 1), F32);
+        kiln_array *z = kiln_list_get(args, 2);
+        kiln_array *m = kiln_mean(kiln_add(qf, z), &last, 1, true);
+        r[0] = kiln_astype(kiln_add(kiln_multiply(xf, kiln_subtract(qf, m)),
+                                    z),
+                           f16);
+        n = 1;
+    } else if (*(const int *)ctx == 0) {
         /* each value also feeds a second op, so that it is stored from
          * inside a fused region, not by a lone eager step */
         kiln_array *y16 = kiln_list_get(args, 1), *xb = kiln_list_get(args, 2);
@@ -891,6 +902,25 @@ TEST(compile_half_edges_bitwise)
         rin[2] = rand_arr(shl + 1, 1, KILN_DTYPE_FLOAT16, -2, 2, 0.25);
         check_bits(fr, cr, 3, rin, false, "half finite rows");
     }
+    /* the output row shares the row of the first staged input whose rows
+     * move: x, q, or neither */
+    int which2 = 2;
+    kiln_fn *fsh = kiln_fn_new(half_body, &which2, NULL, "half shared rows");
+    kiln_fn *csh = kiln_compile(fsh, NULL);
+    for (int k = 0; k < 3; k++) {
+        int64_t shx[2] = {k ? 1 : 5, 300}, shq[2] = {k > 1 ? 1 : 5, 300};
+        int64_t shz[2] = {5, 300};
+        kiln_array *bin[3] = {rand_arr(shx, 2, KILN_DTYPE_FLOAT16, -8, 8, 1),
+                              rand_arr(shq, 2, KILN_DTYPE_FLOAT16, -8, 8, 1),
+                              rand_arr(shz, 2, F32, -8, 8, 1)};
+        check_bits(fsh, csh, 3, bin, false, "half shared rows");
+        char *src = kiln_compile_dump(csh, KILN_DUMP_SOURCE);
+        CHECK_MSG(src && strstr(src, "= s[1] != 0 ? c1 : s[2] != 0 ? c2 :"),
+                  "%s", src ? "no shared row in the source" : kiln_errmsg());
+        kiln_free(src);
+    }
+    kiln_fn_release(csh);
+    kiln_fn_release(fsh);
     kiln_fn_release(ce);
     kiln_fn_release(fe);
     kiln_fn_release(cr);
