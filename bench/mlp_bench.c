@@ -22,6 +22,10 @@
  * named on the command line (default build/bench.json); records of other
  * benchmarks stay, those of an earlier mlp_bench run ("mlp_...") are
  * replaced. The kernels go to a fresh KILN_CACHE_DIR removed at the end.
+ *
+ * KILN_MLP_PROFILE=compiled (or eager) runs, after the warm-up, only that
+ * side's steps (ten times the repetitions) and prints their mean, for a
+ * profiler (perf record); nothing is recorded then.
  */
 #include <dirent.h>
 #include <math.h>
@@ -209,6 +213,17 @@ int main(int argc, char **argv)
     for (int i = 0; i < WARMUP; i++) {
         one_step(&re);
         one_step(&rc);
+    }
+    if (getenv("KILN_MLP_PROFILE")) {
+        /* for a profiler: only the named side's steps from here on */
+        runner *p = strcmp(getenv("KILN_MLP_PROFILE"), "eager") ? &rc : &re;
+        int64_t t0 = bench_now_ns();
+        for (int i = 0; i < 10 * reps && p->ok; i++) {
+            one_step(p);
+        }
+        printf("  %s: %.3f ms a step\n", p == &rc ? "compiled" : "eager",
+               (double)(bench_now_ns() - t0) * 1e-6 / (10 * reps));
+        goto cleanup;
     }
     run_pairs(&re, &rc, reps, &te, &tc);
     if (!re.ok || !rc.ok) {

@@ -74,22 +74,27 @@ static inline kiln_f16 kiln_f32_to_f16(float f)
 /* kiln_f16_to_f32(kiln_f32_to_f16(f)) without the 16-bit detour: f
  * rounded to float16's precision and range (ties to even, overflow to
  * inf, the subnormal grid 2^-24, NaN to the quiet NaN with f's sign), as
- * a float. The same bits as the round trip for every float (checked
- * exhaustively); about half its instructions in a vectorised loop, where
- * compiled kernels round every float16 op result. */
+ * a float. The same bits as the round trip for every float (all 2^32:
+ * tools/check_half_round.c). Compiled kernels round every float16 op
+ * result with it, so it is written for a vectorised loop: 11 vector
+ * instructions, no branch. c is 2^13 times |f|'s binade (clamped below to
+ * 2^-14, where float16 turns subnormal, and above to 2^16, past its
+ * range), so |f| + c rounds |f| to 11 significant bits (to the 2^-24 grid
+ * below 2^-14) in the hardware's round-to-nearest-even, and - c is exact;
+ * scaling by 2^112 and back is exact below 2^16 and overflows to inf from
+ * there (so from 65520, which rounded to 65536). */
 static inline float kiln_f16_round(float f)
 {
     uint32_t x = kiln_f32_bits(f);
-    uint32_t sign = x & 0x80000000u;
     uint32_t ax = x & 0x7fffffffu;
-    uint32_t normal = (ax + 0x0fffu + ((ax >> 13) & 1u)) & ~0x1fffu;
-    /* below 2^-14 the float unit of 0.5 + ax is 2^-24: exact after */
-    uint32_t sub = kiln_f32_bits((kiln_bits_f32(ax) + 0.5f) - 0.5f);
-    uint32_t r = ax > 0x7f800000u   ? 0x7fc00000u
-                 : ax >= 0x477ff000u ? 0x7f800000u
-                 : ax < 0x38800000u  ? sub
-                                     : normal;
-    return kiln_bits_f32(r | sign);
+    uint32_t e = ax & 0x7f800000u;
+    e = e < 0x38800000u ? 0x38800000u : e;
+    e = e > 0x47800000u ? 0x47800000u : e;
+    float c = kiln_bits_f32(e + 0x06800000u);
+    float t = (kiln_bits_f32(ax) + c) - c;
+    uint32_t r = kiln_f32_bits(t * 0x1p112f * 0x1p-112f);
+    r = ax > 0x7f800000u ? 0x7fc00000u : r;
+    return kiln_bits_f32(r | (x & 0x80000000u));
 }
 
 static inline float kiln_bf16_to_f32(kiln_bf16 h)

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/half.h"
 #include "harness.h"
 #include "kiln.h"
 #include "ref.h"
@@ -517,6 +518,50 @@ TEST(dtype_half_round_trip_all_patterns)
         free(o);
         kiln_scope_end(NULL);
     }
+}
+
+/* kiln_f16_round/kiln_bf16_round (half.h, the compiled kernels' rounding
+ * of half op results) give the round trip's bits: for every sign,
+ * exponent and kept significand bits, the dropped bits at zero, one, just
+ * below, at and just above the tie, and all ones; and every float below
+ * 2^-13 on a stride (the float16 subnormal grid). All 2^32:
+ * tools/check_half_round.c. */
+TEST(dtype_half_round_functions)
+{
+    static const uint32_t low[] = {0,      1,      0x0fff, 0x1000,
+                                   0x1001, 0x1fff, 0x7fff, 0x8000,
+                                   0x8001, 0xffff};
+    int64_t bad16 = 0, badbf = 0, n = 0;
+    for (uint32_t hi = 0; hi < (1u << 19); hi++) {
+        for (size_t k = 0; k < sizeof low / sizeof low[0]; k++) {
+            uint32_t u = hi << 13 | (low[k] & 0x1fffu);
+            uint32_t v = (hi >> 3) << 16 | low[k];
+            float f, g;
+            memcpy(&f, &u, 4);
+            memcpy(&g, &v, 4);
+            float r16 = kiln_f16_round(f), w16 = kiln_f16_to_f32(
+                                               kiln_f32_to_f16(f));
+            float rbf = kiln_bf16_round(g), wbf = kiln_bf16_to_f32(
+                                                kiln_f32_to_bf16(g));
+            bad16 += memcmp(&r16, &w16, 4) != 0;
+            badbf += memcmp(&rbf, &wbf, 4) != 0;
+            n++;
+        }
+    }
+    for (uint32_t u = 0; u < 0x39000000u; u += 97) {
+        for (uint32_t s = 0; s < 2; s++) {
+            uint32_t b = u | s << 31;
+            float f;
+            memcpy(&f, &b, 4);
+            float r = kiln_f16_round(f), w = kiln_f16_to_f32(
+                                             kiln_f32_to_f16(f));
+            bad16 += memcmp(&r, &w, 4) != 0;
+            n++;
+        }
+    }
+    CHECK_MSG(bad16 == 0 && badbf == 0,
+              "of %lld floats: float16 %lld differ, bfloat16 %lld differ",
+              (long long)n, (long long)bad16, (long long)badbf);
 }
 
 /* float32 and float64 to float16/bfloat16 round to nearest even: at and
