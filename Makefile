@@ -47,7 +47,8 @@ SAN_OBJ := $(SRC:%.c=$(SAN_DIR)/%.o) $(TEST_SRC:%.c=$(SAN_DIR)/%.o) \
            $(SAN_DIR)/gen/preamble.o
 
 .PHONY: all lib test test-c test-san test-py demo demo-run bench bench-run \
-        deps clean format-check symbols-check fuzz pyext venv bench-peers
+        deps clean format-check symbols-check fuzz pyext venv bench-peers \
+        check-half-round
 
 all: lib $(BUILD)/test_runner venv
 
@@ -157,6 +158,14 @@ test-san: $(SAN_DIR)/test_runner
 fuzz: $(BUILD)/test_runner
 	$(TEST_ENV) KILN_FUZZ_N=3000 KILN_FUZZ_JIT_N=500 \
 	    $(BUILD)/test_runner compile_diff
+
+# kiln_f16_round/kiln_bf16_round against the round trip for all 2^32
+# floats (half a minute; the test suite checks a structured sample)
+check-half-round: tools/check_half_round.c src/core/half.h
+	@mkdir -p $(BUILD)
+	$(CC) -std=c11 -O3 $(ARCH) -fno-math-errno -ffp-contract=off -Isrc \
+	    tools/check_half_round.c -o $(BUILD)/check_half_round
+	$(BUILD)/check_half_round
 
 # Only kiln_* may be exported from the shared library.
 symbols-check: $(BUILD)/libkiln.so

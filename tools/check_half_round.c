@@ -2,12 +2,9 @@
  * check_half_round.c - kiln_f16_round and kiln_bf16_round (src/core/half.h)
  * against the round trip through kiln_f32_to_f16/kiln_f32_to_bf16 for all
  * 2^32 float bit patterns. Exit status 0 when every one agrees bit for bit.
- * About half a minute (the scalar round trip) with the flags below; the
- * fast loop vectorises, as in the kernels that use these functions:
- *
- *   gcc -std=c11 -O3 -march=native -fno-math-errno -ffp-contract=off \
- *       -Isrc tools/check_half_round.c -o /tmp/check_half_round && \
- *       /tmp/check_half_round
+ * About half a minute (the scalar round trip); `make check-half-round`
+ * builds it with the JIT's math flags, so the fast loop vectorises as in
+ * the kernels that use these functions.
  */
 #include <stdint.h>
 #include <stdio.h>

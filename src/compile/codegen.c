@@ -24,17 +24,22 @@
  * loop body; reduction regions convert whole rows in the kernel (once
  * for an input whose rows repeat, e.g. a weight) and hand them to the
  * helper as float rows, which every pass then reads as float32 code
- * does. bfloat16 converts with a shift and integer ops that gcc
- * vectorises inline, so it is not staged.
+ * does; the first staged output of a last pass that does not fold takes
+ * the row of the first staged input whose rows move (plan_share: that
+ * pass reads each element before writing it, and no later pass exists).
+ * bfloat16 converts with a shift and integer ops that gcc vectorises
+ * inline, so it is not staged.
  *
  * Placement. A value is *uniform* when it depends only on constants and
  * rank-0 inputs: computed once per call. Every kernel has two variants:
  * <sym>_fast, a static always_inline helper taking the moving operands as
  * typed parameters and indexing them plainly, so gcc -O3 vectorises it
  * without alias checks: restrict parameters in row regions (gcc honours
- * restrict on parameters, not on local pointers), `#pragma GCC ivdep` on
- * elementwise loops, whose output may share an input's buffer at the same
- * index (put_ivdep); and <sym>_strided, byte offsets, not vectorised
+ * restrict on parameters, not on local pointers) except the staged rows
+ * that may share a row (plan_share), KILN_IVDEP (gcc's ivdep, clang's
+ * assume_safety) on elementwise loops, whose output may share an input's
+ * buffer at the same index, and on a last pass whose output may share an
+ * input's row (put_ivdep); and <sym>_strided, byte offsets, not vectorised
  * (scalar anyway; halves the compile time). The kernel takes the fast one
  * when every moving operand's stride is its element size. Elementwise
  * regions (nreduce 0) are one loop over n elements. Reduction regions loop
@@ -781,8 +786,9 @@ static bool prefetched(const gen *g, int o)
            !g->stage[o];
 }
 
-/* Whether operand o may share its staged row (plan_share). */
-static bool shared(const gen *g, int o)
+/* Whether operand o's staged row may be shared (plan_share): it is then
+ * no restrict parameter. */
+static bool row_may_alias(const gen *g, int o)
 {
     return g->share >= 0 &&
            (o == g->share || (o >= g->r->noutputs && g->stage[o]));
@@ -790,7 +796,8 @@ static bool shared(const gen *g, int o)
 
 /* The helper's parameters: the uniform values, then typed pointers
  * (moving operands; restrict in row regions, which is what lets gcc
- * vectorise them without alias checks) and row pointers (outer operands). */
+ * vectorise them without alias checks, except rows that may be shared)
+ * and row pointers (outer operands). */
 static void put_params(gen *g)
 {
     const kiln_region *r = g->r;
@@ -809,7 +816,8 @@ static void put_params(gen *g)
         if (ro == ROLE_MOVING) {
             kiln__text_printf(g->t, ", %s%s *%s%c%d",
                               out ? "" : "const ", st,
-                              g->reduce && !shared(g, o) ? "restrict " : "",
+                              g->reduce && !row_may_alias(g, o) ? "restrict "
+                                                          : "",
                               out ? 'y' : 'x', o);
             if (prefetched(g, o)) {
                 kiln__text_printf(g->t, ", const char *f%d", o);
@@ -984,12 +992,6 @@ static bool stage_used(const gen *g, int o)
     return v >= 0 && g->need[v];
 }
 
-/* Whether a staged output row may be an input's row (plan_share). */
-static bool shares(const gen *g)
-{
-    return g->share >= 0;
-}
-
 static bool stage_any(const gen *g)
 {
     for (int o = 0; o < noperands(g); o++) {
@@ -1021,15 +1023,17 @@ static void put_stage(gen *g, bool load, const char *cnt)
     }
 }
 
-/* Elementwise fast loops: their pointers are not restrict, since an
- * output may share an input's buffer (fused_cpu.c donates), always at the
- * same index; `ivdep` tells gcc that no iteration depends on another, so
- * it vectorises without alias checks (which an exact overlap would fail,
- * sending every in-place call to the scalar loop). */
+/* Fast elementwise loops, and the last pass of a row whose output may
+ * share an input's row (plan_share): their pointers are not restrict,
+ * since an output may share an input's memory (fused_cpu.c donates
+ * buffers), always at the same index; KILN_IVDEP promises the compiler
+ * that no iteration depends on another, so it vectorises without alias
+ * checks (which an exact overlap would fail, sending every in-place call
+ * to the scalar loop). */
 static void put_ivdep(gen *g)
 {
-    if (g->fast && (!g->reduce || (g->pass == g->last && shares(g)))) {
-        kiln__text_puts(g->t, "#pragma GCC ivdep\n");
+    if (g->fast && (!g->reduce || (g->pass == g->last && g->share >= 0))) {
+        kiln__text_puts(g->t, "KILN_IVDEP\n");
     }
 }
 
@@ -1367,6 +1371,13 @@ static const char attr_text[] =
     "#else\n"
     "#define KILN_PREFETCH(a) ((void)(a))\n"
     "#endif\n"
+    "#if defined(__clang__)\n"
+    "#define KILN_IVDEP _Pragma(\"clang loop vectorize(assume_safety)\")\n"
+    "#elif defined(__GNUC__)\n"
+    "#define KILN_IVDEP _Pragma(\"GCC ivdep\")\n"
+    "#else\n"
+    "#define KILN_IVDEP\n"
+    "#endif\n"
     "#endif\n";
 
 /* `const int64_t len, *st` from ctx (reductions). */
@@ -1496,7 +1507,7 @@ static void plan_share(gen *g)
     }
 }
 
-/* The fast variant: a static helper whose restrict parameters are the
+/* The fast variant: a static helper whose typed parameters are the
  * moving operands (one row of a reduction, or the n elements). */
 static kiln_status put_fast(gen *g, const char *symbol)
 {

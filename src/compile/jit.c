@@ -64,11 +64,14 @@ extern char **environ;
 
 /* The library's own flags for the math (-std=c11 keeps gcc from fusing
  * a multiply and an add of separate ops into an FMA, which eager never
- * does: compiled and eager results stay equal bit for bit). */
+ * does: compiled and eager results stay equal bit for bit). They follow
+ * the words of $KILN_CC, so they win over its flags: -fno-fast-math
+ * undoes a -ffast-math there, under which kernels would reassociate and
+ * lose NaN (half.h's rounding refuses to compile under it). */
 static const char *const cc_flags[] = {"-std=c11", "-ffp-contract=off",
-                                       "-O3", "-march=native",
-                                       "-fno-math-errno", "-fPIC",
-                                       "-shared"};
+                                       "-fno-fast-math", "-O3",
+                                       "-march=native", "-fno-math-errno",
+                                       "-fPIC", "-shared"};
 #define NFLAGS ((int)(sizeof cc_flags / sizeof cc_flags[0]))
 
 /* ---------------------------------------------------------------------- */

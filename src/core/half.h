@@ -82,7 +82,13 @@ static inline kiln_f16 kiln_f32_to_f16(float f)
  * range), so |f| + c rounds |f| to 11 significant bits (to the 2^-24 grid
  * below 2^-14) in the hardware's round-to-nearest-even, and - c is exact;
  * scaling by 2^112 and back is exact below 2^16 and overflows to inf from
- * there (so from 65520, which rounded to 65536). */
+ * there (so from 65520, which rounded to 65536). It assumes the default
+ * floating-point environment, as the rest of kiln: round to nearest, no
+ * traps (kiln_f32_to_f16 and the hardware conversions round to nearest
+ * whatever the mode is). */
+#if defined(__FAST_MATH__)
+#error "half.h: kiln_f16_round needs IEEE float arithmetic (no -ffast-math)"
+#endif
 static inline float kiln_f16_round(float f)
 {
     uint32_t x = kiln_f32_bits(f);
@@ -91,8 +97,13 @@ static inline float kiln_f16_round(float f)
     e = e < 0x38800000u ? 0x38800000u : e;
     e = e > 0x47800000u ? 0x47800000u : e;
     float c = kiln_bits_f32(e + 0x06800000u);
-    float t = (kiln_bits_f32(ax) + c) - c;
-    uint32_t r = kiln_f32_bits(t * 0x1p112f * 0x1p-112f);
+    /* one float operation per assignment: each rounds to float even
+     * where the compiler evaluates in wider precision (FLT_EVAL_METHOD) */
+    float s = kiln_bits_f32(ax) + c;
+    float t = s - c;
+    float u = t * 0x1p112f;
+    float v = u * 0x1p-112f;
+    uint32_t r = kiln_f32_bits(v);
     r = ax > 0x7f800000u ? 0x7fc00000u : r;
     return kiln_bits_f32(r | (x & 0x80000000u));
 }

@@ -717,7 +717,9 @@ TEST(compile_streaming_outputs)
 /* Half dtypes at their edges, by *(int *)ctx: 0 elementwise, with args
  * x16, y16, xb, yb (bfloat16), x32 and a bool c; 1 rows of x16 (arg 0):
  * sums, layer norm in float32 and back, scaled by the float16 rows w and b
- * (args 1 and 2, broadcast over the rows). */
+ * (args 1 and 2, broadcast over the rows); 2 float16 x and q, float32 z,
+ * one float16 output row in a reduction region, which may take the row
+ * of x or q (whichever first has rows that move: codegen.c plan_share). */
 static kiln_status half_body(void *ctx, const kiln_list *args,
                              kiln_list *res)
 {

@@ -12,11 +12,18 @@
 #else
 #define KILN_PREFETCH(a) ((void)(a))
 #endif
+#if defined(__clang__)
+#define KILN_IVDEP _Pragma("clang loop vectorize(assume_safety)")
+#elif defined(__GNUC__)
+#define KILN_IVDEP _Pragma("GCC ivdep")
+#else
+#define KILN_IVDEP
+#endif
 #endif
 static inline __attribute__((always_inline)) KILN_KERNEL_ATTR void
 codegen_gelu_fast(int64_t n, const float v1, const float v2, const float v3, const float v4, float *y0, float *y1, const float *x2)
 {
-#pragma GCC ivdep
+KILN_IVDEP
     for (int64_t i = 0; i < n; i++) {
         const float v0 = x2[i];
         const float v5 = kiln_s_multiply_f32(v0, v0);

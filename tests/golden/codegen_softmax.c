@@ -12,6 +12,13 @@
 #else
 #define KILN_PREFETCH(a) ((void)(a))
 #endif
+#if defined(__clang__)
+#define KILN_IVDEP _Pragma("clang loop vectorize(assume_safety)")
+#elif defined(__GNUC__)
+#define KILN_IVDEP _Pragma("GCC ivdep")
+#else
+#define KILN_IVDEP
+#endif
 #endif
 static inline __attribute__((always_inline)) KILN_KERNEL_ATTR void
 codegen_softmax_fast(int64_t len, float *restrict y0, const float *restrict x1, const char *f1)

@@ -12,6 +12,13 @@
 #else
 #define KILN_PREFETCH(a) ((void)(a))
 #endif
+#if defined(__clang__)
+#define KILN_IVDEP _Pragma("clang loop vectorize(assume_safety)")
+#elif defined(__GNUC__)
+#define KILN_IVDEP _Pragma("GCC ivdep")
+#else
+#define KILN_IVDEP
+#endif
 #endif
 static inline __attribute__((always_inline)) KILN_KERNEL_ATTR void
 codegen_where_fast(int64_t n, const int32_t v3, kiln_f16 *y0, int8_t *y1, kiln_b *y2, const int32_t *x3, const kiln_f16 *x4, const double *x5)
@@ -21,7 +28,7 @@ codegen_where_fast(int64_t n, const int32_t v3, kiln_f16 *y0, int8_t *y1, kiln_b
     for (int64_t kb = 0; kb < n; kb += 512) {
         const int64_t ke = n - kb < 512 ? n : kb + 512;
         kiln_f16_to_f32_n(x4 + kb, c4, ke - kb);
-#pragma GCC ivdep
+KILN_IVDEP
         for (int64_t i = kb; i < ke; i++) {
             const int32_t v0 = x3[i];
             const float v1 = c4[i - kb];
