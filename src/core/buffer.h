@@ -4,7 +4,9 @@
  * A buffer is the memory behind one or more arrays (views share it). Its
  * capacity is rounded up to a size class (at most 25% above the request) so
  * that released buffers can serve later requests of similar size without
- * the page faults a fresh allocation costs. The pool keeps at most a byte
+ * the page faults a fresh allocation costs; an idle buffer of a slightly
+ * larger class may serve too (buffer.c), so a capacity can be up to about
+ * twice the request. The pool keeps at most a byte
  * cap of idle buffers (KILN_POOL_LIMIT, default a quarter of physical
  * memory); beyond it buffers go back to the OS. Data is 64-byte aligned;
  * buffers of 2 MiB and more are mmap'ed with transparent huge pages advised.

@@ -356,3 +356,37 @@ TEST(core_error_names_entry_point)
     kiln_errclear();
     kiln_scope_end(NULL);
 }
+
+/* The pool serves a request from its own size class, else from an idle
+ * buffer of the next two (buffer.c REUSE_UP), never from further up, and
+ * below 4 KiB only from its own class. Classes above 4 KiB are quarter
+ * steps: 32 KiB -> 40, 48, 56, 64; 64 KiB -> 80, 96, 112, 128. */
+TEST(core_buffer_pool_reuse)
+{
+    const size_t K = 1024;
+    kiln_memory_clear_cache();
+    kiln_buffer *big = kiln__buffer_new(96 * K);
+    CHECK(big && big->cap == 96 * K);
+    void *data = big ? big->data : NULL;
+    kiln__buffer_release(big);
+    /* 56 KiB: class 56, and 96 is three classes up: too far */
+    kiln_buffer *c = kiln__buffer_new(56 * K);
+    CHECK(c && c->cap == 56 * K && c->data != data);
+    kiln__buffer_release(c);
+    /* 70 KiB: class 80 is empty, 96 one up: that buffer, as it is */
+    kiln_buffer *a = kiln__buffer_new(70 * K);
+    CHECK(a && a->data == data && a->cap == 96 * K && a->nbytes == 70 * K);
+    kiln__buffer_release(a);
+    /* and it went back to class 96: a 96 KiB request gets it again */
+    kiln_buffer *b = kiln__buffer_new(96 * K);
+    CHECK(b && b->data == data);
+    kiln__buffer_release(b);
+    /* below 4 KiB only the exact class */
+    kiln_buffer *s1 = kiln__buffer_new(256);
+    void *sd = s1 ? s1->data : NULL;
+    kiln__buffer_release(s1);
+    kiln_buffer *s2 = kiln__buffer_new(128);
+    CHECK(s2 && s2->cap == 128 && s2->data != sd);
+    kiln__buffer_release(s2);
+    kiln_memory_clear_cache();
+}
