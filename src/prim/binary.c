@@ -189,10 +189,11 @@ static kiln_status jvp_deriv(const deriv_fn *d, int nin,
 #define EW (KILN_PRIM_ELEMENTWISE | KILN_PRIM_FUSABLE)
 /* A descriptor with the given vjp/jvp. In a fused region: the op's scalar
  * function on the two operands. */
-#define BINARY_PRIM(op, RULE, VJP, JVP)                                   \
+#define BINARY_PRIM(op, RULE, COST, VJP, JVP)                             \
     static const kiln_emit emit_##op = {                                  \
         .expr = "kiln_s_" #op "_$t($0, $1)",                              \
         .chunk = kiln__cpu_chunk_binary,                                  \
+        .cost = COST,                                                     \
     };                                                                    \
     const kiln_prim kiln__prim_##op = {                                   \
         .name = #op,                                                      \
@@ -209,7 +210,7 @@ static kiln_status jvp_deriv(const deriv_fn *d, int nin,
     };
 
 /* A differentiable op: DA = g * df/da and DB = g * df/db over a, b, y, g. */
-#define BINARY(op, RULE, DA, DB)                                          \
+#define BINARY(op, RULE, COST, DA, DB)                                    \
     static kiln_array *da_##op(kiln_array *a, kiln_array *b,              \
                                kiln_array *y, kiln_array *g)              \
     {                                                                     \
@@ -242,23 +243,24 @@ static kiln_status jvp_deriv(const deriv_fn *d, int nin,
         (void)p, (void)params, (void)nout;                                \
         return jvp_deriv(deriv_##op, nin, in, out, tan_in, tan_out);      \
     }                                                                     \
-    BINARY_PRIM(op, RULE, vjp_##op, jvp_##op)
+    BINARY_PRIM(op, RULE, COST, vjp_##op, jvp_##op)
 
 /* Piecewise constant, integer or bool valued: zero derivative. */
 #define BINARY_FLAT(op, RULE)                                             \
-    BINARY_PRIM(op, RULE, kiln__autodiff_vjp_zero, kiln__autodiff_jvp_zero)
+    BINARY_PRIM(op, RULE, 1, kiln__autodiff_vjp_zero,                     \
+               kiln__autodiff_jvp_zero)
 
-BINARY(add, SAME, g, g)
-BINARY(subtract, SAME, g, neg(g))
-BINARY(multiply, SAME, mul(g, b), mul(g, a))
-BINARY(divide, FLOAT, dv(g, b), neg(mul(g, dv(y, b))))
+BINARY(add, SAME, 1, g, g)
+BINARY(subtract, SAME, 1, g, neg(g))
+BINARY(multiply, SAME, 1, mul(g, b), mul(g, a))
+BINARY(divide, FLOAT, 3, dv(g, b), neg(mul(g, dv(y, b))))
 BINARY_FLAT(floor_divide, SAME)
-BINARY(remainder, SAME, g, neg(mul(g, kiln_floor(dv(a, b)))))
-BINARY(power, SAME, mul(g, mul(b, kiln_power(a, sub(b, c(1))))),
+BINARY(remainder, SAME, 4, g, neg(mul(g, kiln_floor(dv(a, b)))))
+BINARY(power, SAME, 20, mul(g, mul(b, kiln_power(a, sub(b, c(1))))),
        mul(g, mask(kiln_not_equal(y, c(0)), mul(kiln_log(a), y))))
-BINARY(maximum, SAME, mask(kiln_greater(a, b), g),
+BINARY(maximum, SAME, 1, mask(kiln_greater(a, b), g),
        mask(kiln_less_equal(a, b), g))
-BINARY(minimum, SAME, mask(kiln_less(a, b), g),
+BINARY(minimum, SAME, 1, mask(kiln_less(a, b), g),
        mask(kiln_greater_equal(a, b), g))
 BINARY_FLAT(equal, TO_BOOL)
 BINARY_FLAT(not_equal, TO_BOOL)
@@ -273,9 +275,9 @@ BINARY_FLAT(bitwise_or, INTEGER)
 BINARY_FLAT(bitwise_xor, INTEGER)
 BINARY_FLAT(left_shift, INTEGER)
 BINARY_FLAT(right_shift, INTEGER)
-BINARY(arctan2, FLOAT, mul(g, dv(b, add(sq(a), sq(b)))),
+BINARY(arctan2, FLOAT, 14, mul(g, dv(b, add(sq(a), sq(b)))),
        neg(mul(g, dv(a, add(sq(a), sq(b))))))
-BINARY(logaddexp, FLOAT, mul(g, kiln_sigmoid(sub(a, b))),
+BINARY(logaddexp, FLOAT, 16, mul(g, kiln_sigmoid(sub(a, b))),
        mul(g, kiln_sigmoid(sub(b, a))))
 
 static kiln_status infer_where(const kiln_prim *p, const void *params,

@@ -174,7 +174,11 @@ typedef void (*kiln_chunk_fn)(const kiln_prim *p, const void *params,
  * i64 f32 f64). The expression yields the output's compute type;
  * rounding a float16/bfloat16 result to its storage precision is the
  * code generator's job, not the template's. `chunk` runs the same op in
- * the interpreter.
+ * the interpreter. `cost`: the op's work per element in a kernel relative
+ * to an add (0 counts as 1; a division about 3, exp about 8, erf 10,
+ * power 20): the sum over a region sets how finely its elements are cut
+ * for the thread pool (fused_cpu.c), so an expensive region is spread
+ * over the threads at sizes where a cheap one is not worth waking them.
  *
  * Reduction (KILN_PRIM_REDUCTION): `combine` is the binary elementwise
  * primitive folding a value into the accumulator (sum: add), `identity`
@@ -195,6 +199,7 @@ typedef struct kiln_emit {
     double identity;
     bool nonempty;
     bool order_free;
+    unsigned char cost;
 } kiln_emit;
 
 /* The registry: every primitive, generated from prim_list.h. */

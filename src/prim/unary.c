@@ -124,10 +124,11 @@ static kiln_status jvp_deriv(deriv_fn d, kiln_array *const *in,
 #define EW (KILN_PRIM_ELEMENTWISE | KILN_PRIM_FUSABLE)
 /* A descriptor with the given vjp/jvp. In a fused region: the op's scalar
  * function on the operand. */
-#define UNARY_PRIM(op, RULE, VJP, JVP)                                    \
+#define UNARY_PRIM(op, RULE, COST, VJP, JVP)                              \
     static const kiln_emit emit_##op = {                                  \
         .expr = "kiln_s_" #op "_$t($0)",                                  \
         .chunk = kiln__cpu_chunk_unary,                                   \
+        .cost = COST,                                                     \
     };                                                                    \
     const kiln_prim kiln__prim_##op = {                                   \
         .name = #op,                                                      \
@@ -144,7 +145,7 @@ static kiln_status jvp_deriv(deriv_fn d, kiln_array *const *in,
     };
 
 /* A differentiable op: DERIV is g * f'(x) over x, y and g. */
-#define UNARY(op, RULE, DERIV)                                            \
+#define UNARY(op, RULE, COST, DERIV)                                      \
     static kiln_array *deriv_##op(kiln_array *x, kiln_array *y,           \
                                   kiln_array *g)                          \
     {                                                                     \
@@ -169,45 +170,46 @@ static kiln_status jvp_deriv(deriv_fn d, kiln_array *const *in,
         (void)p, (void)params, (void)nin, (void)nout;                     \
         return jvp_deriv(deriv_##op, in, out, tan_in, tan_out);           \
     }                                                                     \
-    UNARY_PRIM(op, RULE, vjp_##op, jvp_##op)
+    UNARY_PRIM(op, RULE, COST, vjp_##op, jvp_##op)
 
 /* Piecewise constant, integer or bool valued: zero derivative. */
 #define UNARY_FLAT(op, RULE)                                              \
-    UNARY_PRIM(op, RULE, kiln__autodiff_vjp_zero, kiln__autodiff_jvp_zero)
+    UNARY_PRIM(op, RULE, 1, kiln__autodiff_vjp_zero,                      \
+               kiln__autodiff_jvp_zero)
 
 #define LN2 0.693147180559945309417
 #define LN10 2.302585092994045684018
 #define TWO_OVER_SQRT_PI 1.128379167095512573896
 #define SQRT_PI_OVER_TWO 0.886226925452758013649
 
-UNARY(abs, SAME, mul(g, kiln_sign(x)))
-UNARY(negative, NUMERIC, neg(g))
+UNARY(abs, SAME, 1, mul(g, kiln_sign(x)))
+UNARY(negative, NUMERIC, 1, neg(g))
 UNARY_FLAT(sign, NUMERIC)
-UNARY(square, SAME, mul(g, mul(c(2), x)))
-UNARY(sqrt, FLOAT, dv(g, mul(c(2), y)))
-UNARY(rsqrt, FLOAT, mul(g, mul(c(-0.5), dv(y, x))))
-UNARY(reciprocal, FLOAT, neg(mul(g, sq(y))))
-UNARY(exp, FLOAT, mul(g, y))
-UNARY(expm1, FLOAT, mul(g, add(y, c(1))))
-UNARY(log, FLOAT, dv(g, x))
-UNARY(log1p, FLOAT, dv(g, add(x, c(1))))
-UNARY(log2, FLOAT, dv(g, mul(x, c(LN2))))
-UNARY(log10, FLOAT, dv(g, mul(x, c(LN10))))
-UNARY(sin, FLOAT, mul(g, kiln_cos(x)))
-UNARY(cos, FLOAT, neg(mul(g, kiln_sin(x))))
-UNARY(tan, FLOAT, mul(g, add(c(1), sq(y))))
-UNARY(arcsin, FLOAT, mul(g, kiln_rsqrt(sub(c(1), sq(x)))))
-UNARY(arccos, FLOAT, neg(mul(g, kiln_rsqrt(sub(c(1), sq(x))))))
-UNARY(arctan, FLOAT, dv(g, add(c(1), sq(x))))
-UNARY(sinh, FLOAT, mul(g, kiln_cosh(x)))
-UNARY(cosh, FLOAT, mul(g, kiln_sinh(x)))
-UNARY(tanh, FLOAT, mul(g, sub(c(1), sq(y))))
-UNARY(arcsinh, FLOAT, mul(g, kiln_rsqrt(add(sq(x), c(1)))))
-UNARY(arccosh, FLOAT, mul(g, kiln_rsqrt(sub(sq(x), c(1)))))
-UNARY(arctanh, FLOAT, dv(g, sub(c(1), sq(x))))
-UNARY(sigmoid, FLOAT, mul(mul(g, y), sub(c(1), y)))
-UNARY(erf, FLOAT, mul(g, mul(c(TWO_OVER_SQRT_PI), kiln_exp(neg(sq(x))))))
-UNARY(erfinv, FLOAT, mul(g, mul(c(SQRT_PI_OVER_TWO), kiln_exp(sq(y)))))
+UNARY(square, SAME, 1, mul(g, mul(c(2), x)))
+UNARY(sqrt, FLOAT, 3, dv(g, mul(c(2), y)))
+UNARY(rsqrt, FLOAT, 4, mul(g, mul(c(-0.5), dv(y, x))))
+UNARY(reciprocal, FLOAT, 3, neg(mul(g, sq(y))))
+UNARY(exp, FLOAT, 8, mul(g, y))
+UNARY(expm1, FLOAT, 10, mul(g, add(y, c(1))))
+UNARY(log, FLOAT, 8, dv(g, x))
+UNARY(log1p, FLOAT, 10, dv(g, add(x, c(1))))
+UNARY(log2, FLOAT, 8, dv(g, mul(x, c(LN2))))
+UNARY(log10, FLOAT, 8, dv(g, mul(x, c(LN10))))
+UNARY(sin, FLOAT, 10, mul(g, kiln_cos(x)))
+UNARY(cos, FLOAT, 10, neg(mul(g, kiln_sin(x))))
+UNARY(tan, FLOAT, 14, mul(g, add(c(1), sq(y))))
+UNARY(arcsin, FLOAT, 12, mul(g, kiln_rsqrt(sub(c(1), sq(x)))))
+UNARY(arccos, FLOAT, 12, neg(mul(g, kiln_rsqrt(sub(c(1), sq(x))))))
+UNARY(arctan, FLOAT, 12, dv(g, add(c(1), sq(x))))
+UNARY(sinh, FLOAT, 12, mul(g, kiln_cosh(x)))
+UNARY(cosh, FLOAT, 10, mul(g, kiln_sinh(x)))
+UNARY(tanh, FLOAT, 10, mul(g, sub(c(1), sq(y))))
+UNARY(arcsinh, FLOAT, 14, mul(g, kiln_rsqrt(add(sq(x), c(1)))))
+UNARY(arccosh, FLOAT, 14, mul(g, kiln_rsqrt(sub(sq(x), c(1)))))
+UNARY(arctanh, FLOAT, 12, dv(g, sub(c(1), sq(x))))
+UNARY(sigmoid, FLOAT, 10, mul(mul(g, y), sub(c(1), y)))
+UNARY(erf, FLOAT, 10, mul(g, mul(c(TWO_OVER_SQRT_PI), kiln_exp(neg(sq(x))))))
+UNARY(erfinv, FLOAT, 14, mul(g, mul(c(SQRT_PI_OVER_TWO), kiln_exp(sq(y)))))
 UNARY_FLAT(floor, NUMERIC)
 UNARY_FLAT(ceil, NUMERIC)
 UNARY_FLAT(round, NUMERIC)

@@ -20,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend/cpu/fused_cpu.h"
+#include "backend/cpu/iter.h"
 #include "compile/codegen.h"
 #include "compile/jit.h"
 #include "core/half.h"
@@ -1183,4 +1185,42 @@ TEST(codegen_run_broadcast_row)
     }
     kiln_scope_end(NULL);
     kiln__jit_release(dl);
+}
+
+/* The pool's grain follows the work per element (kiln_emit.cost): one add
+ * keeps the plain grain, gelu's ops cut it finer, a reduction of rows too,
+ * and it never drops below 1. */
+TEST(codegen_region_grain)
+{
+    const kiln_dtype F = KILN_DTYPE_FLOAT32;
+    const int64_t G = KILN_GRAIN_ELEMENTWISE;
+    rb add1, gelu, rows;
+    rb_init(&add1, 2, 0);
+    rb_output(&add1, rb_op(&add1, &kiln__prim_add, F,
+                           rb_input(&add1, F, 2, false), rb_f32(&add1, 1),
+                           0));
+    rb_init(&gelu, 2, 0);
+    int x = rb_input(&gelu, F, 2, false);
+    int e = rb_op(&gelu, &kiln__prim_erf, F,
+                  rb_op(&gelu, &kiln__prim_divide, F, x,
+                        rb_f32(&gelu, 1.4142135f), 0),
+                  0, 0);
+    int t = rb_op(&gelu, &kiln__prim_multiply, F, x,
+                  rb_op(&gelu, &kiln__prim_add, F, rb_f32(&gelu, 1), e, 0),
+                  0);
+    rb_output(&gelu, rb_op(&gelu, &kiln__prim_divide, F, t,
+                           rb_f32(&gelu, 2), 0));
+    rb_init(&rows, 2, 1);
+    int s = rb_reduce(&rows, &kiln__prim_sum, F,
+                      rb_op(&rows, &kiln__prim_exp, F,
+                            rb_input(&rows, F, 2, false), 0, 0));
+    rb_output(&rows, s);
+    int64_t ga = kiln__fused_grain(&add1.r, G);
+    int64_t gg = kiln__fused_grain(&gelu.r, G);
+    CHECK_MSG(ga == G, "one add: grain %lld, want %lld", (long long)ga,
+              (long long)G);
+    CHECK_MSG(gg >= 1 && gg <= G / 4, "gelu: grain %lld", (long long)gg);
+    CHECK(kiln__fused_grain(&rows.r, 8) < 8);
+    CHECK(kiln__fused_grain(&rows.r, 1) == 1);
+    CHECK(kiln__prim_erf.emit->cost > kiln__prim_add.emit->cost);
 }
