@@ -228,7 +228,11 @@ kiln_status kiln__cpu_eval_binary(const kiln_node *n, kiln_array *const *in,
     if (prepare(in, 2, out[0], &it, n->prim->name) != KILN_OK) {
         return kiln_errcode();
     }
-    kiln__iter_run(&it, KILN_GRAIN_ELEMENTWISE, binary_row, &k);
+    kiln__iter_run(&it,
+                   kiln__grain_for_cost(KILN_GRAIN_ELEMENTWISE,
+                                        n->prim->emit ? n->prim->emit->cost
+                                                      : 1),
+                   binary_row, &k);
     return KILN_OK;
 }
 

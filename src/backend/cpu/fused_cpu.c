@@ -121,11 +121,9 @@ static bool strided_row(const kiln_region *r, int i, int64_t one,
  * each line first (measured here: +25-40% from 32 MB, nothing at 16 MB). */
 #define STREAM_BYTES ((int64_t)32 << 20)
 
-/* KILN_GRAIN_ELEMENTWISE elements suit a region of one cheap op (and its
- * loads and stores, worth about three more); a region that does more work
- * per element is cut finer in proportion, so that gelu on 40K elements
- * runs on every thread (25 -> 14 us a call on 2) where an add would not
- * pay for waking them. */
+/* kiln__grain_for_cost over the region's ops: gelu on 40K elements runs on
+ * every thread (25 -> 14 us a call on 2) where an add would not pay for
+ * waking them. */
 int64_t kiln__fused_grain(const kiln_region *r, int64_t grain)
 {
     int64_t cost = 0;
@@ -136,8 +134,7 @@ int64_t kiln__fused_grain(const kiln_region *r, int64_t grain)
             cost += e && e->cost ? e->cost : 1;
         }
     }
-    grain = grain * 4 / (3 + (cost > 1 ? cost : 1));
-    return grain > 1 ? grain : 1;
+    return kiln__grain_for_cost(grain, cost);
 }
 
 static bool worth_waiting(const kiln_region *r, const int64_t *dom)

@@ -256,10 +256,12 @@ static void unary_row(void *ctx, char *const *p, const int64_t *s, int64_t n)
     k(n, p[1], s[1], p[0], s[0]);
 }
 
-/* Runs kernel k from in to a fresh (or donated) contiguous out. */
+/* Runs kernel k from in to a fresh (or donated) contiguous out; p's cost
+ * sets the grain. */
 static kiln_status run_unary(kiln_unary_kernel k, kiln_array *in,
-                             kiln_array *out, const char *fn)
+                             kiln_array *out, const kiln_prim *p)
 {
+    const char *fn = p->name;
     int64_t st_out[KILN_MAX_NDIM], st_in[KILN_MAX_NDIM];
     if (!kiln__array_donate(out, in) && kiln__array_alloc(out, fn)) {
         return kiln_errcode();
@@ -270,7 +272,10 @@ static kiln_status run_unary(kiln_unary_kernel k, kiln_array *in,
     const int64_t *strides[2] = {st_out, st_in};
     kiln_iter it;
     kiln__iter_init(&it, out->ndim, out->shape, 2, base, strides);
-    kiln__iter_run(&it, KILN_GRAIN_ELEMENTWISE, unary_row, &k);
+    kiln__iter_run(&it,
+                   kiln__grain_for_cost(KILN_GRAIN_ELEMENTWISE,
+                                        p->emit ? p->emit->cost : 1),
+                   unary_row, &k);
     return KILN_OK;
 }
 
@@ -283,12 +288,12 @@ kiln_status kiln__cpu_eval_unary(const kiln_node *n, kiln_array *const *in,
         return kiln__err(KILN_ERR_TYPE, "[%s] not supported for dtype %s",
                          n->prim->name, kiln_dtype_name(in[0]->dtype));
     }
-    return run_unary(k, in[0], out[0], n->prim->name);
+    return run_unary(k, in[0], out[0], n->prim);
 }
 
 kiln_status kiln__cpu_eval_astype(const kiln_node *n, kiln_array *const *in,
                                   kiln_array *const *out)
 {
     kiln_unary_kernel k = kiln__cpu_astype[in[0]->dtype][out[0]->dtype];
-    return run_unary(k, in[0], out[0], n->prim->name);
+    return run_unary(k, in[0], out[0], n->prim);
 }
