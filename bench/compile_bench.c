@@ -1151,10 +1151,13 @@ static void bench_shapeless(void)
     {
         seq_job vj = {cv, {NULL}, VAR_CALLS};
         memcpy(vj.args, sj.args, sizeof vj.args);
+        long long before = (long long)stats_of(cv).traces;
         bench_time tv = bench_run(seq_run, &vj, 0);
-        printf("  %-30s %10.3f ms  %8.3g elements/s  (every shape traced)\n",
+        printf("  %-30s %10.3f ms  %8.3g elements/s  (every shape traced: "
+               "%lld traces while timed)\n",
                "fixed-shape compile, same seq", tv.median_ms,
-               elems / (tv.median_ms * 1e-3));
+               elems / (tv.median_ms * 1e-3),
+               (long long)stats_of(cv).traces - before);
     }
 
     kiln_list *r1 = call_eval(cs, sj.args[0]);
