@@ -218,6 +218,35 @@ static void build_softmax(rb *b)
     rb_output(b, y);
 }
 
+/* MLX's compile-benchmark layer norm: float16 x (rows, len) to float32,
+ * mean and variance, normalised, rounded to float16, then w * x + b in
+ * float16 (w, b (len,) float16): staged rows, the output sharing x's row
+ * (plan_share), float16 rounding of the op results */
+static void build_layernorm_f16(rb *b)
+{
+    rb_init(b, 2, 1);
+    int x = rb_input(b, F16, 2, false);
+    int w = rb_input(b, F16, 1, false);
+    int bias = rb_input(b, F16, 1, false);
+    int xf = rb_op(b, &kiln__prim_astype, F32, x, 0, 0);
+    int s1 = rb_reduce(b, &kiln__prim_sum, F32, xf);
+    int n = rb_f32(b, 4096.0f);
+    int mean = rb_op(b, &kiln__prim_divide, F32, s1, n, 0);
+    int xc = rb_op(b, &kiln__prim_subtract, F32, xf, mean, 0);
+    int s2 = rb_reduce(b, &kiln__prim_sum, F32,
+                       rb_op(b, &kiln__prim_square, F32, xc, 0, 0));
+    int var = rb_op(b, &kiln__prim_divide, F32, s2, n, 0);
+    int rstd = rb_op(b, &kiln__prim_rsqrt, F32,
+                     rb_op(b, &kiln__prim_add, F32, var,
+                           rb_f32(b, 1e-4f), 0),
+                     0, 0);
+    int yh = rb_op(b, &kiln__prim_astype, F16,
+                   rb_op(b, &kiln__prim_multiply, F32, xc, rstd, 0), 0, 0);
+    int y = rb_op(b, &kiln__prim_add, F16,
+                  rb_op(b, &kiln__prim_multiply, F16, w, yh, 0), bias, 0);
+    rb_output(b, y);
+}
+
 /* layernorm of x (rows, len) with weight w and bias b (len,), a rank-0
  * 1/len, and a per-row scale g (rows, 1):
  *   mean = sum(x) * inv; xc = x - mean; var = sum(xc^2) * inv;
@@ -353,7 +382,8 @@ TEST(codegen_golden)
         void (*build)(rb *);
     } cases[] = {{"codegen_gelu", build_gelu},
                  {"codegen_where", build_where},
-                 {"codegen_softmax", build_softmax}};
+                 {"codegen_softmax", build_softmax},
+                 {"codegen_layernorm_f16", build_layernorm_f16}};
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         rb b;
         kiln_text t = {0};
