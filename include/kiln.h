@@ -500,7 +500,9 @@ typedef struct kiln_compile_stats {
     int64_t kernels_loaded;/* kernels found in the memory or disk cache */
     int64_t interpreted;   /* fused regions left to the interpreter */
     int64_t entries;       /* graphs cached now */
-    double compile_ms;     /* time spent tracing, optimising, compiling */
+    double compile_ms;     /* time spent tracing, optimising, compiling
+                              (a background build adds its time when it
+                              ends; a trace's wait for it is not counted) */
 } kiln_compile_stats;
 
 KILN_API kiln_status kiln_compile_stats_get(const kiln_fn *f,

@@ -335,6 +335,15 @@ static void count_into(kiln_fcache *c, kiln_ccount what, int64_t n)
     }
 }
 
+void kiln__cache_add_ms_held(kiln_fcache *c, double ms)
+{
+    if (c) {
+        pthread_mutex_lock(&lock);
+        c->stats.compile_ms += ms;
+        pthread_mutex_unlock(&lock);
+    }
+}
+
 void kiln__cache_add_ms(kiln_fn *f, double ms)
 {
     pthread_mutex_lock(&lock);

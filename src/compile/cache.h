@@ -69,7 +69,10 @@ struct kiln_fcache *kiln__cache_hold(kiln_fn *f);
 void kiln__cache_count_held(struct kiln_fcache *c, kiln_ccount what,
                             int64_t n);
 void kiln__cache_unhold(struct kiln_fcache *c);
+/* Adds ms to compile_ms: of f, or of held counters c (a background build's
+ * compiler time; c may be NULL). */
 void kiln__cache_add_ms(kiln_fn *f, double ms);
+void kiln__cache_add_ms_held(struct kiln_fcache *c, double ms);
 /* The most recently used entry of f (new reference) or NULL. */
 kiln_centry *kiln__cache_last(const kiln_fn *f);
 kiln_status kiln__cache_stats(const kiln_fn *f, kiln_compile_stats *out);

@@ -142,6 +142,13 @@ static void unlink_job(job *j)
     }
 }
 
+static double now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec * 1e-6;
+}
+
 static void *job_main(void *arg)
 {
     job *j = arg;
@@ -149,7 +156,9 @@ static void *job_main(void *arg)
     for (int i = 0; i < j->n; i++) {
         syms[i] = j->names[i];
     }
+    double t0 = now_ms();
     (void)build(j->stats, j->fl, j->n, j->source, j->len, syms);
+    kiln__cache_add_ms_held(j->stats, now_ms() - t0);
     kiln_errclear();
     pthread_mutex_lock(&lock);
     unlink_job(j);
@@ -190,30 +199,31 @@ static void setup(void)
     (void)pthread_atfork(NULL, NULL, after_fork_child);
 }
 
-/* Waits until every region fl[i] has its outcome or ms have passed. */
-static void wait_published(kiln_fused *const *fl, int n, int ms)
+/* Waits until every region fl[i] has its outcome or ms have passed;
+ * returns the milliseconds waited. */
+static double wait_published(kiln_fused *const *fl, int n, int ms)
 {
-    struct timespec t0, t;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    double t0 = now_ms(), el = 0.0;
     for (int i = 0; i < n; i++) {
         while (atomic_load_explicit(&fl[i]->pending, memory_order_acquire)) {
-            clock_gettime(CLOCK_MONOTONIC, &t);
-            double el = (double)(t.tv_sec - t0.tv_sec) * 1e3 +
-                        (double)(t.tv_nsec - t0.tv_nsec) * 1e-6;
+            el = now_ms() - t0;
             if (el >= ms) {
-                return;
+                return el;
             }
             struct timespec nap = {0, 100000}; /* 0.1 ms */
             nanosleep(&nap, NULL);
         }
     }
+    return now_ms() - t0;
 }
 
 kiln_status kiln__jobs_start(kiln_fn *inner, kiln_fused **fl, int n,
                              const char *source, size_t len,
-                             const char *const *syms, int wait_ms)
+                             const char *const *syms, int wait_ms,
+                             double *waited)
 {
     kiln_status st = KILN_OK;
+    *waited = 0.0;
     pthread_attr_t attr;
     pthread_t th;
     job *j = calloc(1, sizeof *j);
@@ -260,7 +270,7 @@ kiln_status kiln__jobs_start(kiln_fn *inner, kiln_fused **fl, int n,
                        "[compile] no thread for a background build: %s",
                        strerror(rc));
     } else {
-        wait_published(fl, n, wait_ms);
+        *waited = wait_published(fl, n, wait_ms);
     }
     return st;
 }

@@ -51,12 +51,15 @@ kiln_status kiln__jobs_build(kiln_fn *inner, kiln_fused **fl, int n,
                              const char *const *syms);
 
 /* Starts a job building `source` (len bytes, kernels syms[0..n-1]) for
- * regions fl[0..n-1] of function `inner`, and waits up to `wait_ms` for it.
- * KILN_OK when the job runs (or already ran); an error when no thread
- * could be started (the caller builds synchronously instead). */
+ * regions fl[0..n-1] of function `inner`, and waits up to `wait_ms` for it
+ * (*waited: the milliseconds it waited). KILN_OK when the job runs (or
+ * already ran); an error when no thread could be started (the caller
+ * builds synchronously instead). The job adds its own time to inner's
+ * compile_ms when it ends. */
 kiln_status kiln__jobs_start(kiln_fn *inner, kiln_fused **fl, int n,
                              const char *source, size_t len,
-                             const char *const *syms, int wait_ms);
+                             const char *const *syms, int wait_ms,
+                             double *waited);
 
 /* Blocks until no job is in flight (tests, exit). */
 void kiln__jobs_wait_all(void);

@@ -717,9 +717,13 @@ TEST(jit_background_builds)
     kiln_compile_stats s = cstats(cf);
     CHECK(s.kernels_built == 0); /* ran in the interpreter */
     CHECK(regions_with_kernel(cf) == 0);
+    CHECK_MSG(s.compile_ms < 400, "trace %.1f ms", s.compile_ms);
     kiln__jobs_wait_all();
     s = cstats(cf);
     bool have_cc = s.kernels_built + s.kernels_loaded == 1;
+    /* the build's compiler time (half a second at least) counts */
+    CHECK_MSG(s.kernels_built == 0 || s.compile_ms >= 500,
+              "compile_ms %.1f after a background build", s.compile_ms);
     CHECK(have_cc || s.interpreted == 1);
     CHECK(same_bits(f, cf, xs));
     CHECK(cstats(cf).traces == 1);
