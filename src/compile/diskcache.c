@@ -55,8 +55,8 @@ void kiln__diskcache_digest_hex(const kiln_digest *d,
 const char *kiln__diskcache_path(char *buf, size_t cap)
 {
     const char *dir = kiln__env_str(KILN_ENV_CACHE_DIR);
-    const char *xdg = getenv("XDG_CACHE_HOME");
-    const char *home = getenv("HOME");
+    const char *xdg = kiln__env_get("XDG_CACHE_HOME");
+    const char *home = kiln__env_get("HOME");
     int n = -1;
     if (dir[0] != '\0') {
         n = snprintf(buf, cap, "%s", dir);
@@ -423,7 +423,7 @@ rejected:
 
 int kiln__diskcache_mktemp(char *buf, size_t cap, char *why, size_t wcap)
 {
-    const char *t = getenv("TMPDIR");
+    const char *t = kiln__env_get("TMPDIR");
     int n;
     if (t == NULL || t[0] == '\0') {
         t = "/tmp";

@@ -54,8 +54,6 @@
 #include "../runtime/env.h"
 #include "diskcache.h"
 
-extern char **environ;
-
 #define KEYSYM "kiln__jit_key"
 #define OUT_CAP 4096 /* compiler output kept for messages */
 #define WHY_CAP 1024
@@ -135,14 +133,43 @@ static void log_compile(const char *fmt, ...)
     va_end(ap);
 }
 
+/* The program `name` is found at: name itself when it has a '/', else the
+ * first regular executable file of that name in the directories of PATH
+ * (the thread's environment: kiln__env_get), as execvp searches. Fills
+ * path and *st; false when there is none. */
+static bool find_program(const char *name, char *path, size_t cap,
+                         struct stat *st)
+{
+    if (strchr(name, '/')) {
+        snprintf(path, cap, "%s", name);
+        return stat(path, st) == 0 && S_ISREG(st->st_mode);
+    }
+    const char *dirs = kiln__env_get("PATH");
+    if (!dirs || !*dirs) {
+        dirs = "/usr/local/bin:/usr/bin:/bin";
+    }
+    while (*dirs) {
+        size_t len = strcspn(dirs, ":");
+        snprintf(path, cap, "%.*s/%s", (int)len, dirs, name);
+        if (stat(path, st) == 0 && S_ISREG(st->st_mode) &&
+            access(path, X_OK) == 0) {
+            return true;
+        }
+        dirs += len + (dirs[len] == ':');
+    }
+    return false;
+}
+
 /* Serialises making the pipe and spawning, so that a child of ours never
    inherits another compile's pipe (which would delay its end of file). */
 static pthread_mutex_t spawn_lock = PTHREAD_MUTEX_INITIALIZER;
 
-/* Runs argv (found through PATH) with stdin from /dev/null and stdout and
-   stderr into out (the first cap - 1 bytes kept, NUL-terminated; the rest
-   drained). Returns the exit status, -1 when it died of a signal or could
-   not be waited for, -2 when it could not be started (reason in why). */
+/* Runs argv (found through PATH: find_program) with stdin from /dev/null
+   and stdout and stderr into out (the first cap - 1 bytes kept,
+   NUL-terminated; the rest drained), in the thread's environment
+   (kiln__env_block). Returns the exit status, -1 when it died of a signal
+   or could not be waited for, -2 when it could not be started (reason in
+   why). */
 static int run_capture(char *const *argv, char *out, size_t cap, char *why,
                        size_t wcap)
 {
@@ -150,8 +177,13 @@ static int run_capture(char *const *argv, char *out, size_t cap, char *why,
     size_t kept = 0;
     pid_t pid;
     int p[2], rc, st;
-    char drain[512];
+    char drain[512], prog[PATH_MAX];
+    struct stat pst;
     out[0] = '\0';
+    if (!find_program(argv[0], prog, sizeof prog, &pst)) {
+        snprintf(why, wcap, "cannot run '%s': not found", argv[0]);
+        return -2;
+    }
     pthread_mutex_lock(&spawn_lock);
     if (pipe(p) != 0) {
         pthread_mutex_unlock(&spawn_lock);
@@ -164,7 +196,7 @@ static int run_capture(char *const *argv, char *out, size_t cap, char *why,
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_adddup2(&fa, p[1], 1);
     posix_spawn_file_actions_adddup2(&fa, p[1], 2);
-    rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+    rc = posix_spawn(&pid, prog, &fa, NULL, argv, kiln__env_block());
     posix_spawn_file_actions_destroy(&fa);
     close(p[1]);
     pthread_mutex_unlock(&spawn_lock);
@@ -258,29 +290,12 @@ static void probe_version(compiler *c)
     char *argv[MAX_CC_WORDS + 2];
     int n = split_words(c->cc, words, sizeof words, argv, MAX_CC_WORDS);
     struct stat st;
-    bool found = false;
     if (n == 0) {
         c->state = CC_BROKEN;
         snprintf(c->why, sizeof c->why, "KILN_CC is blank");
         return;
     }
-    if (strchr(argv[0], '/')) {
-        snprintf(path, sizeof path, "%s", argv[0]);
-        found = stat(path, &st) == 0 && S_ISREG(st.st_mode);
-    } else {
-        const char *dirs = getenv("PATH");
-        if (!dirs || !*dirs) {
-            dirs = "/usr/local/bin:/usr/bin:/bin";
-        }
-        while (!found && *dirs) {
-            size_t len = strcspn(dirs, ":");
-            snprintf(path, sizeof path, "%.*s/%s", (int)len, dirs, argv[0]);
-            found = stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
-                    access(path, X_OK) == 0;
-            dirs += len + (dirs[len] == ':');
-        }
-    }
-    if (!found) {
+    if (!find_program(argv[0], path, sizeof path, &st)) {
         c->state = CC_BROKEN;
         snprintf(c->why, sizeof c->why,
                  "cannot run C compiler %s: not found", argv[0]);

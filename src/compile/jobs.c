@@ -36,6 +36,9 @@ typedef struct job {
     char names[NK][KILN_JOBS_SYM_CAP];
     size_t len;
     char *source; /* owned copy */
+    kiln_env_copy *env; /* the starting thread's environment: the job
+                           reads this, never the live one, which that
+                           thread's program may change meanwhile */
     struct job *next, *prev; /* in `running` */
 } job;
 
@@ -126,6 +129,7 @@ static void job_free(job *j)
         kiln__fused_release(j->fl[i]);
     }
     kiln__cache_unhold(j->stats);
+    kiln__env_copy_free(j->env);
     free(j->source);
     free(j);
 }
@@ -157,7 +161,9 @@ static void *job_main(void *arg)
         syms[i] = j->names[i];
     }
     double t0 = now_ms();
+    kiln__env_use(j->env);
     (void)build(j->stats, j->fl, j->n, j->source, j->len, syms);
+    kiln__env_use(NULL);
     kiln__cache_add_ms_held(j->stats, now_ms() - t0);
     kiln_errclear();
     pthread_mutex_lock(&lock);
@@ -228,10 +234,13 @@ kiln_status kiln__jobs_start(kiln_fn *inner, kiln_fused **fl, int n,
     pthread_t th;
     job *j = calloc(1, sizeof *j);
     char *copy = j ? malloc(len + 1) : NULL;
-    if (!copy) {
+    kiln_env_copy *env = copy ? kiln__env_copy() : NULL;
+    if (!env) {
+        free(copy);
         free(j);
         return kiln__err_oom("compile", len);
     }
+    j->env = env;
     memcpy(copy, source, len);
     copy[len] = '\0';
     j->source = copy;

@@ -4,12 +4,24 @@
  * Three tables stamped from KILN_ENV_LIST (names, defaults, docs) indexed by
  * kiln_env_knob. No state: each call reads getenv afresh, so the knobs can be
  * changed between calls (tests do); whoever needs a stable value keeps it.
+ * A thread may read a copy instead (kiln__env_use): a background build,
+ * whose caller's other threads may change the environment meanwhile.
  */
 #include "env.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
+
+extern char **environ;
+
+/* "NAME=value" strings, NULL-terminated, as environ; one allocation. */
+struct kiln_env_copy {
+    char **vars;
+};
+
+static _Thread_local const kiln_env_copy *in_use;
 
 #define KILN_ENV_NAME(name, var, dflt, doc) var,
 #define KILN_ENV_DFLT(name, var, dflt, doc) dflt,
@@ -34,7 +46,7 @@ const char *kiln__env_str(kiln_env_knob k)
     if (!is_knob(k)) {
         return "";
     }
-    v = getenv(env_names[k]);
+    v = kiln__env_get(env_names[k]);
     if (v == NULL || v[0] == '\0') {
         return env_defaults[k];
     }
@@ -78,4 +90,56 @@ const char *kiln__env_name(kiln_env_knob k)
 const char *kiln__env_doc(kiln_env_knob k)
 {
     return is_knob(k) ? env_docs[k] : "";
+}
+
+kiln_env_copy *kiln__env_copy(void)
+{
+    size_t n = 0, bytes = 0;
+    for (char **e = environ; e && *e; e++) {
+        n++;
+        bytes += strlen(*e) + 1;
+    }
+    kiln_env_copy *c = malloc(sizeof *c + (n + 1) * sizeof(char *) + bytes);
+    if (!c) {
+        return NULL;
+    }
+    c->vars = (char **)(void *)(c + 1);
+    char *text = (char *)(c->vars + n + 1);
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(environ[i]) + 1;
+        memcpy(text, environ[i], len);
+        c->vars[i] = text;
+        text += len;
+    }
+    c->vars[n] = NULL;
+    return c;
+}
+
+void kiln__env_copy_free(kiln_env_copy *c)
+{
+    free(c);
+}
+
+void kiln__env_use(const kiln_env_copy *c)
+{
+    in_use = c;
+}
+
+const char *kiln__env_get(const char *name)
+{
+    if (!in_use) {
+        return getenv(name);
+    }
+    size_t len = strlen(name);
+    for (char **e = in_use->vars; *e; e++) {
+        if (strncmp(*e, name, len) == 0 && (*e)[len] == '=') {
+            return *e + len + 1;
+        }
+    }
+    return NULL;
+}
+
+char *const *kiln__env_block(void)
+{
+    return in_use ? in_use->vars : environ;
 }

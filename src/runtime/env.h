@@ -57,4 +57,21 @@ long long kiln__env_int(kiln_env_knob k, long long dflt);
 const char *kiln__env_name(kiln_env_knob k);
 const char *kiln__env_doc(kiln_env_knob k);
 
+/* A copy of the whole environment, for a thread that must not read the
+ * live one: a background build runs while the caller's other threads may
+ * call setenv, and getenv/setenv (or a spawn reading environ) are not
+ * safe together. Taken on the thread that starts the work. */
+typedef struct kiln_env_copy kiln_env_copy;
+/* The current environment copied; NULL when out of memory. */
+kiln_env_copy *kiln__env_copy(void);
+void kiln__env_copy_free(kiln_env_copy *c);
+/* Makes the calling thread read c from now on (NULL: the live environment
+ * again); c must outlive that use. */
+void kiln__env_use(const kiln_env_copy *c);
+/* getenv(name), from the thread's copy when it uses one. */
+const char *kiln__env_get(const char *name);
+/* The environment to give a child process: the thread's copy, or the
+ * live one. */
+char *const *kiln__env_block(void);
+
 #endif

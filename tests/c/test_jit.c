@@ -27,6 +27,7 @@
 #include "compile/jobs.h"
 #include "prim/compiled.h"
 #include "prim/prim.h"
+#include "runtime/env.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -700,6 +701,39 @@ TEST(jit_background_fork)
     kiln_array_release(xs);
     kiln_array_release(xb);
     kiln_errclear();
+    env_restore(&env);
+}
+
+/* A background build reads a copy of the environment taken by the thread
+ * that started it (jobs.c): a thread using a copy sees the values of the
+ * moment it was taken, in knobs, plain variables and the block a child
+ * process gets, while the live environment changes. */
+TEST(jit_env_copy)
+{
+    saved_env env;
+    env_save(&env);
+    setenv("KILN_CC", "cc-before", 1);
+    setenv("KILN_TEST_MARK", "before", 1);
+    kiln_env_copy *c = kiln__env_copy();
+    CHECK(c != NULL);
+    setenv("KILN_CC", "cc-after", 1);
+    setenv("KILN_TEST_MARK", "after-and-longer", 1);
+    kiln__env_use(c);
+    CHECK(strcmp(kiln__env_str(KILN_ENV_CC), "cc-before") == 0);
+    const char *m = kiln__env_get("KILN_TEST_MARK");
+    CHECK(m && strcmp(m, "before") == 0);
+    CHECK(kiln__env_get("KILN_TEST_NOT_SET_ANYWHERE") == NULL);
+    bool in_block = false;
+    for (char *const *e = kiln__env_block(); *e; e++) {
+        in_block = in_block || strcmp(*e, "KILN_TEST_MARK=before") == 0;
+    }
+    CHECK(in_block);
+    kiln__env_use(NULL);
+    CHECK(strcmp(kiln__env_str(KILN_ENV_CC), "cc-after") == 0);
+    m = kiln__env_get("KILN_TEST_MARK");
+    CHECK(m && strcmp(m, "after-and-longer") == 0);
+    kiln__env_copy_free(c);
+    unsetenv("KILN_TEST_MARK");
     env_restore(&env);
 }
 
