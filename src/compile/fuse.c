@@ -20,6 +20,15 @@
  * A region of one step stays that step (eager kernels already run single
  * ops at full speed).
  *
+ * Then siblings merge (merge_siblings): two regions over the same domain
+ * and reduced axes that read a common array become one, placed at the
+ * later seed, so that array is read once (cross-entropy's logsumexp and
+ * its sum(logits * onehot) share one pass over the logits: on (2048, 8192)
+ * float32, 11.3-11.9 -> 9.4-10.3 ms). Only when no step outside the two
+ * reads an output of the earlier one before the later seed (counting a
+ * region's member where its region is emitted): then nothing between them
+ * depends on it, so no cycle forms.
+ *
  * Nothing here names a primitive: fusability, templates and combine rules
  * are descriptor data (prim->emit, prim->flags).
  */
@@ -282,6 +291,98 @@ static int cmp_int(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* Whether regions a and b read a common array (not a scalar constant). */
+static bool share_input(const fuser *f, const region_b *a, const region_b *b)
+{
+    const kiln_graph *g = f->g;
+    for (int i = 0; i < a->n; i++) {
+        const kiln_gstep *s = &g->steps[a->members[i]];
+        for (int j = 0; j < s->nin; j++) {
+            int v = s->in[j];
+            int p = g->vals[v].step;
+            const kiln_array *c = g->vals[v].constant;
+            if ((p >= 0 && f->region_of[p] == a->id) || (c && c->ndim == 0)) {
+                continue;
+            }
+            for (int k = 0; k < b->n; k++) {
+                const kiln_gstep *t = &g->steps[b->members[k]];
+                for (int q = 0; q < t->nin; q++) {
+                    if (t->in[q] == v) {
+                        return true;
+                    }
+                }
+            }
+        }
+    }
+    return false;
+}
+
+/* Whether every step outside a and b that reads an output of a's members
+ * runs after b's seed (b's seed is later than a's): a plain step where it
+ * is, a member of another region where that region's seed is. */
+static bool outputs_wait(const fuser *f, const region_b *regions,
+                         const region_b *a, const region_b *b)
+{
+    for (int i = 0; i < a->n; i++) {
+        int v = f->g->steps[a->members[i]].out0;
+        for (int c = f->cons_off[v]; c < f->cons_off[v + 1]; c++) {
+            int q = f->cons[c];
+            int rq = f->region_of[q];
+            if (rq == b->id) {
+                return false; /* b reads a: keep them apart */
+            }
+            int at = rq >= 0 ? regions[rq].seed : q;
+            if (rq != a->id && at < b->seed) {
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
+/* Merges region a into the later sibling b when they may share a pass
+ * (file comment); true when it did. */
+static bool merge_into(fuser *f, const region_b *regions, region_b *a,
+                       region_b *b)
+{
+    if (a->D != b->D || a->k != b->k || a->n + b->n > MAX_MEMBERS ||
+        memcmp(a->dom, b->dom, sizeof(int64_t) * (size_t)a->D) != 0 ||
+        !share_input(f, a, b) || !outputs_wait(f, regions, a, b)) {
+        return false;
+    }
+    region_b trial = *b;
+    for (int i = 0; i < a->n; i++) {
+        trial.members[trial.n++] = a->members[i];
+        f->region_of[a->members[i]] = b->id;
+    }
+    int nin, nout;
+    count(f, &trial, -1, &nin, &nout);
+    if (nin + nout > KILN_REGION_MAX_OPERANDS || nout > KILN_MAX_OUTPUTS) {
+        for (int i = 0; i < a->n; i++) {
+            f->region_of[a->members[i]] = a->id;
+        }
+        return false;
+    }
+    qsort(trial.members, (size_t)trial.n, sizeof(int), cmp_int);
+    *b = trial;
+    a->n = 0; /* no step names it any more */
+    return true;
+}
+
+/* regions[] is in order of decreasing seed: each region tries to merge
+ * into every later-seeded one, nearest first. */
+static void merge_siblings(fuser *f, region_b *regions, int nregions)
+{
+    for (int ia = 0; ia < nregions; ia++) {
+        for (int ib = ia - 1; ib >= 0 && regions[ia].n > 0; ib--) {
+            if (regions[ib].n > 0 &&
+                merge_into(f, regions, &regions[ia], &regions[ib])) {
+                break;
+            }
+        }
+    }
+}
+
 /* The region IR of r (members sorted). NULL with an error on failure. */
 static kiln_region *build(const fuser *f, const region_b *r, int **in_vals,
                           int **out_vals, const char *fn)
@@ -516,6 +617,7 @@ kiln_graph *kiln__fuse(const kiln_graph *g, kiln_fused ***fused,
         qsort(r->members, (size_t)r->n, sizeof(int), cmp_int);
         nregions++;
     }
+    merge_siblings(&f, regions, nregions);
     /* the fused graph */
     out = kiln__graph_new(g->ninputs);
     if (!out) {
