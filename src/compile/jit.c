@@ -148,16 +148,21 @@ static bool find_program(const char *name, char *path, size_t cap,
     if (!dirs || !*dirs) {
         dirs = "/usr/local/bin:/usr/bin:/bin";
     }
-    while (*dirs) {
+    for (;;) {
         size_t len = strcspn(dirs, ":");
-        snprintf(path, cap, "%.*s/%s", (int)len, dirs, name);
+        /* an empty entry (also a leading or trailing ':') is the current
+         * folder, as for execvp */
+        snprintf(path, cap, "%.*s/%s", len ? (int)len : 1,
+                 len ? dirs : ".", name);
         if (stat(path, st) == 0 && S_ISREG(st->st_mode) &&
             access(path, X_OK) == 0) {
             return true;
         }
-        dirs += len + (dirs[len] == ':');
+        if (dirs[len] != ':') {
+            return false;
+        }
+        dirs += len + 1;
     }
-    return false;
 }
 
 /* Serialises making the pipe and spawning, so that a child of ours never

@@ -704,6 +704,49 @@ TEST(jit_background_fork)
     env_restore(&env);
 }
 
+/* KILN_CC as a bare name is found on PATH as execvp finds it: an empty
+ * entry (here the leading one) is the current folder. */
+TEST(jit_cc_on_path_empty_entry)
+{
+    saved_env env;
+    char cwd[1024], script[400];
+    const char *old_path = getenv("PATH");
+    char *saved_path = old_path ? strdup(old_path) : NULL;
+    env_save(&env);
+    CHECK(getcwd(cwd, sizeof cwd) != NULL);
+    snprintf(script, sizeof script, "%s/kiln_test_cc_here", env.dir);
+    FILE *sf = fopen(script, "w");
+    if (sf) {
+        fputs("#!/bin/sh\nexec cc \"$@\"\n", sf);
+        fclose(sf);
+        chmod(script, 0700);
+    }
+    char path[1200];
+    snprintf(path, sizeof path, ":%s", saved_path ? saved_path : "/usr/bin");
+    setenv("PATH", path, 1);
+    setenv("KILN_CC", "kiln_test_cc_here", 1);
+    CHECK(chdir(env.dir) == 0);
+    void *sym;
+    int built = -1;
+    kiln_jit_lib *a = load_tag(321, &sym, &built);
+    bool ok = a != NULL || kiln_errcode() != KILN_ERR_UNSUPPORTED ||
+              strstr(kiln_errmsg(), "not found") == NULL;
+    CHECK_MSG(ok, "%s", kiln_errmsg());
+    if (a) {
+        CHECK(built == 1 && kernel_ok(sym, 321));
+        kiln__jit_release(a);
+    }
+    kiln_errclear();
+    CHECK(chdir(cwd) == 0);
+    if (saved_path) {
+        setenv("PATH", saved_path, 1);
+    } else {
+        unsetenv("PATH");
+    }
+    free(saved_path);
+    env_restore(&env);
+}
+
 /* A background build reads a copy of the environment taken by the thread
  * that started it (jobs.c): a thread using a copy sees the values of the
  * moment it was taken, in knobs, plain variables and the block a child
