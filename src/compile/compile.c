@@ -423,7 +423,7 @@ restore:
             }
         }
     }
-    fused = kiln__fuse(simple, &fl, &nfl, fn);
+    fused = kiln__fuse(simple, c->shapeless, &fl, &nfl, fn);
     if (!fused) {
         st = kiln_errcode();
         goto done;

@@ -27,13 +27,17 @@
  * float32, 11.3-11.9 -> 9.4-10.3 ms). Only when no step outside the two
  * reads an output of the earlier one before the later seed (counting a
  * region's member where its region is emitted): then nothing between them
- * depends on it, so no cycle forms.
+ * depends on it, so no cycle forms. Not when compiled shapeless: a
+ * fused step's replayed shapes come from its inputs broadcast together
+ * (prim/compiled.c), and two independent results that share only the
+ * trace's shapes must not be tied to one domain on replay.
  *
  * Nothing here names a primitive: fusability, templates and combine rules
  * are descriptor data (prim->emit, prim->flags).
  */
 #include "fuse.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -291,7 +295,8 @@ static int cmp_int(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Whether regions a and b read a common array (not a scalar constant). */
+/* Whether regions a and b read a common array of the whole domain (a
+ * shared scalar or broadcast row saves no traffic worth a merge). */
 static bool share_input(const fuser *f, const region_b *a, const region_b *b)
 {
     const kiln_graph *g = f->g;
@@ -300,8 +305,9 @@ static bool share_input(const fuser *f, const region_b *a, const region_b *b)
         for (int j = 0; j < s->nin; j++) {
             int v = s->in[j];
             int p = g->vals[v].step;
-            const kiln_array *c = g->vals[v].constant;
-            if ((p >= 0 && f->region_of[p] == a->id) || (c && c->ndim == 0)) {
+            const kiln_meta *m = &g->vals[v].meta;
+            if ((p >= 0 && f->region_of[p] == a->id) || m->ndim != a->D ||
+                memcmp(m->shape, a->dom, sizeof(int64_t) * (size_t)a->D)) {
                 continue;
             }
             for (int k = 0; k < b->n; k++) {
@@ -369,12 +375,37 @@ static bool merge_into(fuser *f, const region_b *regions, region_b *a,
     return true;
 }
 
+/* Where the first step outside a that reads a's outputs is emitted (a
+ * plain step where it is, another region's member at that region's seed);
+ * INT_MAX when none. */
+static int first_reader(const fuser *f, const region_b *regions,
+                        const region_b *a)
+{
+    int first = INT_MAX;
+    for (int i = 0; i < a->n; i++) {
+        int v = f->g->steps[a->members[i]].out0;
+        for (int c = f->cons_off[v]; c < f->cons_off[v + 1]; c++) {
+            int q = f->cons[c];
+            int rq = f->region_of[q];
+            int at = rq >= 0 ? regions[rq].seed : q;
+            if (rq != a->id && at < first) {
+                first = at;
+            }
+        }
+    }
+    return first;
+}
+
 /* regions[] is in order of decreasing seed: each region tries to merge
- * into every later-seeded one, nearest first. */
+ * into the later-seeded ones, nearest first, up to the first reader of its
+ * outputs (no later region can take it: outputs_wait), which keeps the
+ * pass near linear in long graphs. */
 static void merge_siblings(fuser *f, region_b *regions, int nregions)
 {
     for (int ia = 0; ia < nregions; ia++) {
-        for (int ib = ia - 1; ib >= 0 && regions[ia].n > 0; ib--) {
+        int limit = regions[ia].n > 0 ? first_reader(f, regions, &regions[ia])
+                                      : INT_MIN;
+        for (int ib = ia - 1; ib >= 0 && regions[ib].seed < limit; ib--) {
             if (regions[ib].n > 0 &&
                 merge_into(f, regions, &regions[ia], &regions[ib])) {
                 break;
@@ -511,7 +542,8 @@ oom:
     return NULL;
 }
 
-kiln_graph *kiln__fuse(const kiln_graph *g, kiln_fused ***fused,
+kiln_graph *kiln__fuse(const kiln_graph *g, bool shapeless,
+                       kiln_fused ***fused,
                        int *nfused, const char *fn)
 {
     fuser f = {.g = g};
@@ -617,7 +649,9 @@ kiln_graph *kiln__fuse(const kiln_graph *g, kiln_fused ***fused,
         qsort(r->members, (size_t)r->n, sizeof(int), cmp_int);
         nregions++;
     }
-    merge_siblings(&f, regions, nregions);
+    if (!shapeless) {
+        merge_siblings(&f, regions, nregions);
+    }
     /* the fused graph */
     out = kiln__graph_new(g->ninputs);
     if (!out) {

@@ -11,7 +11,8 @@
  * objects made are returned in *fused (malloc'd array of *nfused, each
  * with one reference owned by the caller, who attaches kernels to them
  * and then releases them). NULL with an error on failure. */
-kiln_graph *kiln__fuse(const kiln_graph *g, kiln_fused ***fused,
+kiln_graph *kiln__fuse(const kiln_graph *g, bool shapeless,
+                       kiln_fused ***fused,
                        int *nfused, const char *fn);
 
 #endif

@@ -135,8 +135,9 @@ static void log_compile(const char *fmt, ...)
 
 /* The program `name` is found at: name itself when it has a '/', else the
  * first regular executable file of that name in the directories of PATH
- * (the thread's environment: kiln__env_get), as execvp searches. Fills
- * path and *st; false when there is none. */
+ * (the thread's environment: kiln__env_get; an empty entry is the current
+ * folder), as posix_spawnp searches. Fills path and *st; false when there
+ * is none. */
 static bool find_program(const char *name, char *path, size_t cap,
                          struct stat *st)
 {
@@ -253,6 +254,7 @@ typedef struct compiler {
     struct compiler *next;
     char cc[256];     /* the $KILN_CC text */
     int state;        /* CC_* */
+    char path[PATH_MAX]; /* its first word resolved: what is run */
     char ident[512];  /* program path and stat: part of the key */
     char why[WHY_CAP]; /* CC_BROKEN: why */
 } compiler;
@@ -306,6 +308,7 @@ static void probe_version(compiler *c)
                  "cannot run C compiler %s: not found", argv[0]);
         return;
     }
+    snprintf(c->path, sizeof c->path, "%s", path);
     say(c->ident, sizeof c->ident, "%s:%llu:%llu:%lld:%lld.%09ld", path,
         (unsigned long long)st.st_dev, (unsigned long long)st.st_ino,
         (long long)st.st_size, (long long)st.st_mtim.tv_sec,
@@ -621,6 +624,9 @@ static int compile(const compiler *c, const char *source, size_t len,
         goto done;
     }
     n = split_words(c->cc, words, sizeof words, argv, MAX_CC_WORDS);
+    if (n > 0) {
+        argv[0] = (char *)c->path; /* the program the key names */
+    }
     for (int i = 0; i < NFLAGS; i++) {
         argv[n++] = (char *)cc_flags[i];
     }

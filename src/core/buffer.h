@@ -6,7 +6,9 @@
  * that released buffers can serve later requests of similar size without
  * the page faults a fresh allocation costs; an idle buffer of a slightly
  * larger class may serve too (buffer.c), so a capacity can be up to about
- * twice the request. The pool keeps at most a byte
+ * twice the request (and a later request of that larger class may then
+ * need a fresh buffer: fewer, warmer buffers for varying shapes, at the
+ * cost of some slack). The pool keeps at most a byte
  * cap of idle buffers (KILN_POOL_LIMIT, default a quarter of physical
  * memory); beyond it buffers go back to the OS. Data is 64-byte aligned;
  * buffers of 2 MiB and more are mmap'ed with transparent huge pages advised.

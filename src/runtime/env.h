@@ -6,8 +6,9 @@
  * all generated from it, so a knob cannot exist without a default and a line
  * of documentation. Entries are X(NAME, "KILN_NAME", default, "doc").
  *
- * Invariants: nothing is cached; every read calls getenv, so a test may
- * setenv/unsetenv between calls. A variable set to the empty string counts as
+ * Invariants: nothing is cached; every read calls getenv (or, on a thread
+ * that uses a copy of the environment, kiln__env_use, reads that copy), so
+ * a test may setenv/unsetenv between calls. A variable set to the empty string counts as
  * unset (its default applies). Callers that need a value to stay fixed for the
  * life of an object (the pool's size) read it once themselves.
  */

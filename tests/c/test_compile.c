@@ -619,11 +619,12 @@ TEST(compile_fused_reductions)
     }
 }
 
-/* Sibling regions (fuse.c merge_siblings), by *(int *)ctx: 0 three
- * independent row reductions of x (sum(exp(x)), sum(x * y), max(x)), which
- * merge into one region; 1 the second reads the first's result through a
- * step that cannot fuse (a cumsum over the kept axis), so they must stay
- * apart. */
+/* Sibling regions (fuse.c merge_siblings), by *(int *)ctx: 0 independent
+ * row reductions of x: sum(exp(x)) and sum(x * y) merge into one region
+ * (max(x), one step, stays a plain reduction); 1 the second reads the
+ * first's result through a step that cannot fuse (a cumsum over the kept
+ * axis), so they must stay apart; 2 sum(x * u) and sum(x * y), which
+ * share x but whose own shapes may differ on a shapeless replay. */
 static kiln_status sibling_body(void *ctx, const kiln_list *args,
                                 kiln_list *res)
 {
@@ -632,6 +633,14 @@ static kiln_status sibling_body(void *ctx, const kiln_list *args,
     kiln_array *x = kiln_list_get(args, 0), *y = kiln_list_get(args, 1);
     kiln_array *r[3];
     int n = 3;
+    if (*(const int *)ctx == 2) {
+        r[0] = kiln_sum(kiln_multiply(x, kiln_list_get(args, 2)), &last, 1,
+                        true);
+        r[1] = kiln_sum(kiln_multiply(x, y), &last, 1, true);
+        kiln_status st = push_all(res, 2, r);
+        kiln_scope_end(NULL);
+        return st;
+    }
     r[0] = kiln_sum(kiln_exp(x), &last, 1, true);
     if (*(const int *)ctx == 0) {
         r[1] = kiln_sum(kiln_multiply(x, y), &last, 1, false);
@@ -679,6 +688,27 @@ TEST(compile_sibling_regions)
         kiln_fn_release(f);
         kiln_scope_end(NULL);
     }
+    /* shapeless: no merge, so each result keeps its own shape on replay
+     * (traced with x, u, y all (4, 8); replayed with x and u (1, 8): the
+     * first result is (1, 1), the second (4, 1)) */
+    kiln_scope_begin();
+    int two = 2;
+    kiln_fn *f = kiln_fn_new(sibling_body, &two, NULL, "siblings shapeless");
+    kiln_compile_opts o = {0};
+    o.shapeless = true;
+    kiln_fn *cf = kiln_compile(f, &o);
+    kiln_array *a[3] = {rand2(4, 8, -2, 2), rand2(4, 8, -2, 2),
+                        rand2(4, 8, -2, 2)};
+    double tol[2] = {1e-5, 1e-5};
+    check_same(f, cf, 3, a, tol, 2, 1e-6, "shapeless siblings, traced");
+    CHECK(fused_steps(cf) == 2);
+    kiln_array *b[3] = {rand2(1, 8, -2, 2), rand2(4, 8, -2, 2),
+                        rand2(1, 8, -2, 2)};
+    check_same(f, cf, 3, b, tol, 2, 1e-6, "shapeless siblings, replayed");
+    CHECK(stats_of(cf).traces == 1);
+    kiln_fn_release(cf);
+    kiln_fn_release(f);
+    kiln_scope_end(NULL);
 }
 
 /* Inputs broadcast along the row (a (m, 1) column, a stride-0
