@@ -14,7 +14,11 @@
  * - every consumer of the producer is in the region, or comes after the
  *   seed (then the value is also an output of the region, which needs the
  *   domain or the reduced shape): so the fused step, placed where the seed
- *   was, precedes every outside consumer and no cycle can form;
+ *   was, precedes every outside consumer and no cycle can form. Not when
+ *   compiled shapeless: a replay gives every output of a fused step the
+ *   shape of its inputs broadcast together (prim/compiled.c), which only
+ *   the seed, which depends on them all, is sure to have (t = x * u
+ *   stored beside t + y would come back y's shape when x and u shrink);
  * - the limits hold: at most KILN_REGION_MAX_OPERANDS operands,
  *   KILN_MAX_OUTPUTS outputs and MAX_MEMBERS steps.
  * A region of one step stays that step (eager kernels already run single
@@ -61,6 +65,7 @@ typedef struct region_b {
 
 typedef struct fuser {
     const kiln_graph *g;
+    bool shapeless;           /* compiled shapeless: only seeds are stored */
     int *cons_off, *cons;     /* CSR: consumers of each value */
     bool *is_out;             /* value is a graph result */
     int *region_of;           /* step -> region id, -1 none */
@@ -260,7 +265,7 @@ static bool absorb(fuser *f, region_b *r, int p)
             stored = true;
         }
     }
-    if (stored && !storable(om, &trial, red)) {
+    if (stored && (f->shapeless || !storable(om, &trial, red))) {
         return false;
     }
     int nin, nout;
@@ -546,7 +551,7 @@ kiln_graph *kiln__fuse(const kiln_graph *g, bool shapeless,
                        kiln_fused ***fused,
                        int *nfused, const char *fn)
 {
-    fuser f = {.g = g};
+    fuser f = {.g = g, .shapeless = shapeless};
     int nv = g->nvals, ns = g->nsteps;
     region_b *regions = NULL;
     int nregions = 0;

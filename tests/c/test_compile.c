@@ -655,6 +655,43 @@ static kiln_status sibling_body(void *ctx, const kiln_list *args,
     return st;
 }
 
+/* t = x * u and s = t + y, both results: compiled shapeless, t is not
+ * stored from inside s's region (fuse.c), so a replay where x and u
+ * shrink gives t its own shape. */
+static kiln_status stored_body(void *ctx, const kiln_list *args,
+                               kiln_list *res)
+{
+    (void)ctx;
+    kiln_scope_begin();
+    kiln_array *r[2];
+    r[0] = kiln_multiply(kiln_list_get(args, 0), kiln_list_get(args, 1));
+    r[1] = kiln_add(r[0], kiln_list_get(args, 2));
+    kiln_status st = push_all(res, 2, r);
+    kiln_scope_end(NULL);
+    return st;
+}
+
+TEST(compile_shapeless_stored_values)
+{
+    kiln_errclear();
+    kiln_scope_begin();
+    kiln_fn *f = kiln_fn_new(stored_body, NULL, NULL, "stored");
+    kiln_compile_opts o = {0};
+    o.shapeless = true;
+    kiln_fn *cf = kiln_compile(f, &o);
+    kiln_array *a[3] = {rand2(4, 8, -2, 2), rand2(4, 8, -2, 2),
+                        rand2(4, 8, -2, 2)};
+    double tol[2] = {0, 0};
+    check_same(f, cf, 3, a, tol, 2, 0, "shapeless stored, traced");
+    kiln_array *b[3] = {rand2(1, 8, -2, 2), rand2(1, 8, -2, 2),
+                        rand2(4, 8, -2, 2)};
+    check_same(f, cf, 3, b, tol, 2, 0, "shapeless stored, replayed");
+    CHECK(stats_of(cf).traces == 1);
+    kiln_fn_release(cf);
+    kiln_fn_release(f);
+    kiln_scope_end(NULL);
+}
+
 /* The number of fused steps in cf's fused graph. */
 static int fused_steps(const kiln_fn *cf)
 {
