@@ -57,7 +57,6 @@ typedef struct region_b {
     int id;                   /* index in the fuser's regions */
     int seed;
     int D, k;
-    bool keepdims_seed;       /* the seed reduction keeps its dims */
     int64_t dom[KILN_MAX_NDIM];
     int n;
     int members[MAX_MEMBERS]; /* step ids */
@@ -623,7 +622,6 @@ kiln_graph *kiln__fuse(const kiln_graph *g, bool shapeless,
             const kiln_meta *m = &g->vals[s->in[0]].meta;
             r->D = m->ndim;
             r->k = k;
-            r->keepdims_seed = keep;
             memcpy(r->dom, m->shape, sizeof(int64_t) * (size_t)m->ndim);
         } else {
             continue;

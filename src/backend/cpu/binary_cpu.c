@@ -229,7 +229,7 @@ kiln_status kiln__cpu_eval_binary(const kiln_node *n, kiln_array *const *in,
         return kiln_errcode();
     }
     kiln__iter_run(&it,
-                   kiln__grain_for_cost(KILN_GRAIN_ELEMENTWISE,
+                   kiln__iter_grain_for_cost(KILN_GRAIN_ELEMENTWISE,
                                         n->prim->emit ? n->prim->emit->cost
                                                       : 1),
                    binary_row, &k);

@@ -121,7 +121,7 @@ static bool strided_row(const kiln_region *r, int i, int64_t one,
  * each line first (measured here: +25-40% from 32 MB, nothing at 16 MB). */
 #define STREAM_BYTES ((int64_t)32 << 20)
 
-/* kiln__grain_for_cost over the region's ops: gelu on 40K elements runs on
+/* kiln__iter_grain_for_cost over the region's ops: gelu on 40K elements runs on
  * every thread (25 -> 14 us a call on 2) where an add would not pay for
  * waking them. */
 int64_t kiln__fused_grain(const kiln_region *r, int64_t grain)
@@ -134,7 +134,7 @@ int64_t kiln__fused_grain(const kiln_region *r, int64_t grain)
             cost += e && e->cost ? e->cost : 1;
         }
     }
-    return kiln__grain_for_cost(grain, cost);
+    return kiln__iter_grain_for_cost(grain, cost);
 }
 
 static bool worth_waiting(const kiln_region *r, const int64_t *dom)

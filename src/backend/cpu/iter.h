@@ -64,7 +64,7 @@ void kiln__iter_range(const kiln_iter *it, int64_t lo, int64_t hi,
 /* grain, which suits one cheap op (and its loads and stores, worth about
  * three more), for work `cost` times that per element (kiln_emit.cost, or
  * its sum over a fused region): finer in proportion; at least 1. */
-static inline int64_t kiln__grain_for_cost(int64_t grain, int64_t cost)
+static inline int64_t kiln__iter_grain_for_cost(int64_t grain, int64_t cost)
 {
     grain = grain * 4 / (3 + (cost > 1 ? cost : 1));
     return grain > 1 ? grain : 1;

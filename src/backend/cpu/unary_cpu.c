@@ -273,7 +273,7 @@ static kiln_status run_unary(kiln_unary_kernel k, kiln_array *in,
     kiln_iter it;
     kiln__iter_init(&it, out->ndim, out->shape, 2, base, strides);
     kiln__iter_run(&it,
-                   kiln__grain_for_cost(KILN_GRAIN_ELEMENTWISE,
+                   kiln__iter_grain_for_cost(KILN_GRAIN_ELEMENTWISE,
                                         p->emit ? p->emit->cost : 1),
                    unary_row, &k);
     return KILN_OK;
