@@ -24,6 +24,7 @@
 #include "../core/error.h"
 #include "../core/shape.h"
 #include "../ops/ops.h"
+#include "../runtime/clock.h"
 #include "../runtime/env.h"
 #include "cache.h"
 #include "codegen.h"
@@ -59,13 +60,6 @@ static bool compile_off(void)
 {
     return atomic_load(&disabled) ||
            kiln__env_int(KILN_ENV_DISABLE_COMPILE, 0) != 0;
-}
-
-static double now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec * 1e-6;
 }
 
 static bool log_on(void)
@@ -260,7 +254,7 @@ static kiln_centry *trace(compiled *c, kiln_array **real, int nreal,
                           int nargs, const char *why)
 {
     const char *fn = "compile";
-    double t0 = now_ms(), waited = 0.0;
+    double t0 = kiln__clock_ms(), waited = 0.0;
     int ncap = c->inputs ? (int)kiln_list_size(c->inputs) : 0;
     kiln_array **ph = calloc((size_t)nreal + 1, sizeof *ph);
     kiln_array **saved_in = calloc((size_t)ncap + 1, sizeof *saved_in);
@@ -464,11 +458,11 @@ restore:
                 "simplify, %d fused regions, %.1f ms\n",
                 c->inner->name, (long long)kiln__cache_traces(c->inner) + 1,
                 why, e->traced->nsteps, simple->nsteps, nfl,
-                now_ms() - t0);
+                kiln__clock_ms() - t0);
     }
 done:
     /* a background build counts its own time (jobs.c): not the wait */
-    kiln__cache_add_ms(c->inner, now_ms() - t0 - waited);
+    kiln__cache_add_ms(c->inner, kiln__clock_ms() - t0 - waited);
     for (int i = 0; i < nfl; i++) {
         kiln__fused_release(fl[i]);
     }

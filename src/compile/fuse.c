@@ -327,37 +327,15 @@ static bool share_input(const fuser *f, const region_b *a, const region_b *b)
     return false;
 }
 
-/* Whether every step outside a and b that reads an output of a's members
- * runs after b's seed (b's seed is later than a's): a plain step where it
- * is, a member of another region where that region's seed is. */
-static bool outputs_wait(const fuser *f, const region_b *regions,
-                         const region_b *a, const region_b *b)
-{
-    for (int i = 0; i < a->n; i++) {
-        int v = f->g->steps[a->members[i]].out0;
-        for (int c = f->cons_off[v]; c < f->cons_off[v + 1]; c++) {
-            int q = f->cons[c];
-            int rq = f->region_of[q];
-            if (rq == b->id) {
-                return false; /* b reads a: keep them apart */
-            }
-            int at = rq >= 0 ? regions[rq].seed : q;
-            if (rq != a->id && at < b->seed) {
-                return false;
-            }
-        }
-    }
-    return true;
-}
-
 /* Merges region a into the later sibling b when they may share a pass
- * (file comment); true when it did. */
-static bool merge_into(fuser *f, const region_b *regions, region_b *a,
-                       region_b *b)
+ * (file comment); true when it did. The caller guarantees that b's seed
+ * comes before the first reader of a's outputs (first_reader): so b reads
+ * nothing of a, and every step outside that reads a runs after b. */
+static bool merge_into(fuser *f, region_b *a, region_b *b)
 {
     if (a->D != b->D || a->k != b->k || a->n + b->n > MAX_MEMBERS ||
         memcmp(a->dom, b->dom, sizeof(int64_t) * (size_t)a->D) != 0 ||
-        !share_input(f, a, b) || !outputs_wait(f, regions, a, b)) {
+        !share_input(f, a, b)) {
         return false;
     }
     region_b trial = *b;
@@ -380,8 +358,8 @@ static bool merge_into(fuser *f, const region_b *regions, region_b *a,
 }
 
 /* Where the first step outside a that reads a's outputs is emitted (a
- * plain step where it is, another region's member at that region's seed);
- * INT_MAX when none. */
+ * plain step where it is, another region's member at that region's seed,
+ * so a region that reads a is at or past this); INT_MAX when none. */
 static int first_reader(const fuser *f, const region_b *regions,
                         const region_b *a)
 {
@@ -402,8 +380,8 @@ static int first_reader(const fuser *f, const region_b *regions,
 
 /* regions[] is in order of decreasing seed: each region tries to merge
  * into the later-seeded ones, nearest first, up to the first reader of its
- * outputs (no later region can take it: outputs_wait), which keeps the
- * pass near linear in long graphs. */
+ * outputs: past it a merged step would be emitted after a step that reads
+ * it. Stopping there also keeps the pass near linear in long graphs. */
 static void merge_siblings(fuser *f, region_b *regions, int nregions)
 {
     for (int ia = 0; ia < nregions; ia++) {
@@ -411,7 +389,7 @@ static void merge_siblings(fuser *f, region_b *regions, int nregions)
                                       : INT_MIN;
         for (int ib = ia - 1; ib >= 0 && regions[ib].seed < limit; ib--) {
             if (regions[ib].n > 0 &&
-                merge_into(f, regions, &regions[ia], &regions[ib])) {
+                merge_into(f, &regions[ia], &regions[ib])) {
                 break;
             }
         }

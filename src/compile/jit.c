@@ -51,6 +51,7 @@
 #include <unistd.h>
 
 #include "../core/error.h"
+#include "../runtime/clock.h"
 #include "../runtime/env.h"
 #include "diskcache.h"
 
@@ -89,13 +90,6 @@ kiln_jit_mode kiln__jit_mode(void)
 
 /* ---------------------------------------------------------------------- */
 /* Running the compiler                                                   */
-
-static double now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec * 1e-6;
-}
 
 /* snprintf through a va_list: messages embed compiler output and are
    truncated on purpose. */
@@ -634,10 +628,10 @@ static int compile(const compiler *c, const char *source, size_t len,
     argv[n++] = so;
     argv[n++] = src;
     argv[n] = NULL;
-    t0 = now_ms();
+    t0 = kiln__clock_ms();
     rc = run_capture(argv, out, cap, out, cap);
     pthread_mutex_lock(&lock);
-    stats.compile_ms += now_ms() - t0;
+    stats.compile_ms += kiln__clock_ms() - t0;
     pthread_mutex_unlock(&lock);
     if (rc != 0) {
         goto done;
@@ -780,11 +774,11 @@ static int build(kiln_jit_lib *lib, compiler *c, const char *source,
         log_compile("not using the disk cache: %s", why);
     }
     if (dirfd < 0 || !load_disk(lib, dirfd)) {
-        double t0 = now_ms();
+        double t0 = kiln__clock_ms();
         rc = compile_kernel(lib, c, source, len, mode, fn, dirfd, o);
         *did_build = rc == 0;
         log_compile("compiled kernel %s in %.1f ms%s", lib->key,
-                    now_ms() - t0, rc == 0 ? "" : " (failed)");
+                    kiln__clock_ms() - t0, rc == 0 ? "" : " (failed)");
     }
     if (dirfd >= 0) {
         close(dirfd);

@@ -23,6 +23,7 @@
 
 #include "../core/dtype.h"
 #include "../core/error.h"
+#include "../runtime/clock.h"
 #include "../runtime/env.h"
 #include "cache.h"
 #include "jit.h"
@@ -146,13 +147,6 @@ static void unlink_job(job *j)
     }
 }
 
-static double now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec * 1e-6;
-}
-
 static void *job_main(void *arg)
 {
     job *j = arg;
@@ -160,11 +154,11 @@ static void *job_main(void *arg)
     for (int i = 0; i < j->n; i++) {
         syms[i] = j->names[i];
     }
-    double t0 = now_ms();
+    double t0 = kiln__clock_ms();
     kiln__env_use(j->env);
     (void)build(j->stats, j->fl, j->n, j->source, j->len, syms);
     kiln__env_use(NULL);
-    kiln__cache_add_ms_held(j->stats, now_ms() - t0);
+    kiln__cache_add_ms_held(j->stats, kiln__clock_ms() - t0);
     kiln_errclear();
     pthread_mutex_lock(&lock);
     unlink_job(j);
@@ -209,10 +203,10 @@ static void setup(void)
  * returns the milliseconds waited. */
 static double wait_published(kiln_fused *const *fl, int n, int ms)
 {
-    double t0 = now_ms(), el = 0.0;
+    double t0 = kiln__clock_ms(), el = 0.0;
     for (int i = 0; i < n; i++) {
         while (atomic_load_explicit(&fl[i]->pending, memory_order_acquire)) {
-            el = now_ms() - t0;
+            el = kiln__clock_ms() - t0;
             if (el >= ms) {
                 return el;
             }
@@ -220,7 +214,7 @@ static double wait_published(kiln_fused *const *fl, int n, int ms)
             nanosleep(&nap, NULL);
         }
     }
-    return now_ms() - t0;
+    return kiln__clock_ms() - t0;
 }
 
 kiln_status kiln__jobs_start(kiln_fn *inner, kiln_fused **fl, int n,

@@ -59,6 +59,7 @@
 
 #include "pool.h"
 
+#include "clock.h"
 #include "env.h"
 
 #include <pthread.h>
@@ -133,13 +134,6 @@ static pthread_once_t hooks_once = PTHREAD_ONCE_INIT;
 /* ---------------------------------------------------------------------- */
 /* Small helpers                                                           */
 
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static inline void cpu_relax(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
@@ -185,7 +179,7 @@ static int resolve_nthreads(void)
 /* Returns the worker's next sequence number once it differs from `seen`. */
 static unsigned wait_for_task(worker *w, unsigned seen)
 {
-    int64_t start = now_ns();
+    int64_t start = kiln__clock_ns();
     unsigned s;
     for (;;) {
         for (int i = 0; i < SPIN_BATCH; i++) {
@@ -195,7 +189,7 @@ static unsigned wait_for_task(worker *w, unsigned seen)
             }
             cpu_relax();
         }
-        if (now_ns() - start > SPIN_NS) {
+        if (kiln__clock_ns() - start > SPIN_NS) {
             break;
         }
     }
@@ -274,7 +268,7 @@ static void post(worker *w)
 /* Returns when all nchunks chunks of the job have finished. */
 static void wait_for_chunks(int nchunks)
 {
-    int64_t start = now_ns();
+    int64_t start = kiln__clock_ns();
     for (;;) {
         for (int i = 0; i < SPIN_BATCH; i++) {
             if (atomic_load_explicit(&pool.done, memory_order_acquire) ==
@@ -283,7 +277,7 @@ static void wait_for_chunks(int nchunks)
             }
             cpu_relax();
         }
-        if (now_ns() - start > SPIN_NS) {
+        if (kiln__clock_ns() - start > SPIN_NS) {
             break;
         }
     }
