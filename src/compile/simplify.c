@@ -9,7 +9,10 @@
  *    primitive, equal params, same input values) is replaced by it, found
  *    by hash-consing in one pass (log and log2 differ in primitive; two
  *    sums over different axes differ in params);
- * 4. dead code: only steps that a result needs are kept.
+ * 4. dead code: only steps that a result needs are kept;
+ * 5. with fixed shapes, a step whose value depends only on its inputs'
+ *    shapes (the descriptor's `shape_value`, number_of_elements) becomes
+ *    a 0-d constant; shapeless, it stays, to be computed at each replay.
  *
  * Random primitives are never merged: two draws are two draws.
  */
@@ -21,6 +24,9 @@
 #include "../core/dtype.h"
 #include "../core/error.h"
 #include "ptrmap.h"
+
+/* Inputs a folded shape_value step may have. */
+#define FOLD_MAX_IN 4
 
 /* Hash of a 0-d constant's dtype and bytes; 0 for anything larger. */
 static uint64_t scalar_key(const kiln_array *a)
@@ -208,8 +214,21 @@ kiln_graph *kiln__simplify(const kiln_graph *g, bool shapeless,
         for (int k = 0; k < s->nout; k++) {
             outm[k] = g->vals[s->out0 + k].meta;
         }
-        int o0 = kiln__graph_add_step(out, s->prim, s->params, ins, s->nin,
+        int o0;
+        if (s->prim->shape_value && !shapeless && s->nout == 1 &&
+            s->nin <= FOLD_MAX_IN) {
+            kiln_meta inm[FOLD_MAX_IN];
+            for (int j = 0; j < s->nin; j++) {
+                inm[j] = out->vals[ins[j]].meta;
+            }
+            kiln_array *c = kiln__scalar(s->prim->shape_value(s->params, inm),
+                                         outm[0].dtype, false);
+            o0 = c ? kiln__graph_add_const(out, c) : -1;
+            kiln_array_release(c);
+        } else {
+            o0 = kiln__graph_add_step(out, s->prim, s->params, ins, s->nin,
                                       outm, s->nout);
+        }
         if (ins != local) {
             free(ins);
         }

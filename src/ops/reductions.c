@@ -16,7 +16,8 @@
  * (softmax only when `precise`, as MLX), so a half-precision mean or
  * logsumexp of many elements cannot overflow in an intermediate sum.
  *
- * Composite formulas (c = number of reduced elements):
+ * Composite formulas (c = number of reduced elements, a number_of_elements
+ * node on x's shape, so a shapeless compiled replay uses the new count):
  *   mean      = sum(x) / c                (c == 0 gives NaN)
  *   var       = sum((x - mean_keep(x))^2) / max(c - ddof, 0)
  *   std       = sqrt(var)
@@ -37,7 +38,6 @@
 /* What every reduction over a list of axes starts from. */
 typedef struct reduction {
     uint32_t mask;  /* reduced axes of x */
-    int64_t count;  /* elements each output reduces */
     kiln_dtype dt;  /* x's float dtype: the composites' result dtype */
     kiln_dtype ct;  /* the dtype the composites compute in: float32 for
                        half types (and non-floats), else dt */
@@ -57,11 +57,9 @@ static bool prologue(const kiln_array *x, const int *axes, int naxes,
         return false;
     }
     r->mask = 0;
-    r->count = 1;
     for (int i = 0; i < x->ndim; i++) {
         if (m[i]) {
             r->mask |= 1u << i;
-            r->count *= x->shape[i];
         }
     }
     r->dt = kiln__dtype_to_float(x->dtype);
@@ -82,6 +80,21 @@ static kiln_array *reduce_mask(const kiln_prim *p, kiln_array *x,
     rp.axes = mask;
     rp.keepdims = keepdims;
     return kiln__node_make1(p, &rp, &x, 1, fn);
+}
+
+/* What a mean or var over mask divides by: max(count - ddof, 0) as a 0-d
+ * ct array, a node reading x's shape (number_of_elements) rather than a
+ * constant, so that a shapeless compiled replay divides by the new
+ * count. */
+static kiln_array *count_of(kiln_array *x, uint32_t mask, int64_t ddof,
+                            kiln_dtype ct, const char *fn)
+{
+    kiln_count_params cp;
+    memset(&cp, 0, sizeof cp);
+    cp.axes = mask;
+    cp.dtype = (int32_t)ct;
+    cp.ddof = ddof;
+    return kiln__node_make1(&kiln__prim_number_of_elements, &cp, &x, 1, fn);
 }
 
 static kiln_array *reduce_axes(const kiln_prim *p, kiln_array *x,
@@ -122,7 +135,7 @@ kiln_array *kiln_mean(kiln_array *x, const int *axes, int naxes,
     kiln_array *t[4];
     t[0] = kiln__op_astype(x, r.ct, fn);
     t[1] = reduce_mask(&kiln__prim_sum, t[0], r.mask, keepdims, fn);
-    t[2] = kiln__scalar((double)r.count, r.ct, true);
+    t[2] = count_of(x, r.mask, 0, r.ct, fn);
     t[3] = kiln__op_binary(&kiln__prim_divide, t[1], t[2], fn);
     kiln_array *y = kiln__op_astype(t[3], r.dt, fn);
     kiln__release_all(t, 4);
@@ -139,16 +152,15 @@ static kiln_array *variance(kiln_array *x, const int *axes, int naxes,
     }
     kiln_dtype ct = r.ct;
     uint32_t mask = r.mask;
-    double den = (double)r.count - (double)ddof;
     kiln_array *t[8];
     t[0] = kiln__op_astype(x, ct, fn);
     t[1] = reduce_mask(&kiln__prim_sum, t[0], mask, true, fn);
-    t[2] = kiln__scalar((double)r.count, ct, true);
+    t[2] = count_of(x, mask, 0, ct, fn);
     t[3] = kiln__op_binary(&kiln__prim_divide, t[1], t[2], fn);
     t[4] = kiln__op_binary(&kiln__prim_subtract, t[0], t[3], fn);
     t[5] = kiln__op_unary(&kiln__prim_square, t[4], fn);
     t[6] = reduce_mask(&kiln__prim_sum, t[5], mask, keepdims, fn);
-    t[7] = kiln__scalar(den > 0 ? den : 0.0, ct, true);
+    t[7] = count_of(x, mask, ddof, ct, fn);
     kiln_array *v = kiln__op_binary(&kiln__prim_divide, t[6], t[7], fn);
     kiln__release_all(t, 8);
     return v;

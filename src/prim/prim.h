@@ -130,6 +130,11 @@ struct kiln_prim {
      * one-output primitives, whether the output equals the input. */
     int (*noop)(const void *params, const kiln_meta *in,
                 const kiln_meta *out);
+    /* NULL: the output's value depends on the inputs' values. Else the
+     * output is one 0-d value that depends only on the inputs' metadata
+     * (number_of_elements): its value at these input metas, which
+     * compile's simplify folds into a constant where shapes are fixed. */
+    double (*shape_value)(const void *params, const kiln_meta *in);
     /* NULL: compare/hash the params bytes */
     bool (*equal)(const void *a, const void *b, size_t size);
     uint64_t (*hash)(const void *params, size_t size);

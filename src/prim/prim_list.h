@@ -87,6 +87,7 @@ KILN_X_(cumsum)
 KILN_X_(cumprod)
 KILN_X_(cummax)
 KILN_X_(cummin)
+KILN_X_(number_of_elements)
 
 /* movement.c (views and copies) */
 KILN_X_(reshape)

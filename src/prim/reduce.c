@@ -30,6 +30,9 @@
  *          inputs get no gradient. vmap: the batch axis goes to the front
  *          and the axes mask shifts by one.
  *
+ * number_of_elements: the count a mean or var divides by, from x's shape
+ * (see its descriptor below).
+ *
  * Scans: cumsum cumprod cummax cummin. One input; params kiln_scan_params
  * {axis, reverse, inclusive, flat}.
  *   shape: the input shape, or (size) when flat.
@@ -54,6 +57,7 @@
 
 #include "../backend/cpu/reduce_cpu.h"
 #include "../backend/cpu/scan_cpu.h"
+#include "../core/dtype.h"
 #include "../core/error.h"
 #include "../core/array.h"
 #include "../core/shape.h"
@@ -367,6 +371,102 @@ static kiln_status vmap_reduce(const kiln_prim *p, const void *params,
         .kernels = &kind_##kind,                                             \
     };
 KILN_REDUCE_KIND_LIST(REDUCE)
+
+/* ------------------------------------------------------------------ */
+/* number_of_elements                                                 */
+/* ------------------------------------------------------------------ */
+
+static double count_value(const void *params, const kiln_meta *in)
+{
+    const kiln_count_params *cp = params;
+    double c = 1.0;
+    for (int i = 0; i < in[0].ndim; i++) {
+        if (cp->axes >> i & 1u) {
+            c *= (double)in[0].shape[i];
+        }
+    }
+    c -= (double)cp->ddof;
+    return c > 0 ? c : 0.0;
+}
+
+static kiln_status infer_count(const kiln_prim *p, const void *params,
+                               const kiln_meta *in, int nin, kiln_meta *out,
+                               int *nout)
+{
+    const kiln_count_params *cp = params;
+    (void)nin;
+    if (!kiln__dtype_valid((kiln_dtype)cp->dtype)) {
+        return kiln__err(KILN_ERR_TYPE, "[%s] invalid dtype %d", p->name,
+                         (int)cp->dtype);
+    }
+    if (in[0].ndim < 32 && cp->axes >> in[0].ndim) {
+        return kiln__err(KILN_ERR_VALUE,
+                         "[%s] axes mask 0x%x beyond the input's %d axes",
+                         p->name, (unsigned)cp->axes, in[0].ndim);
+    }
+    memset(&out[0], 0, sizeof out[0]);
+    out[0].dtype = (kiln_dtype)cp->dtype;
+    out[0].ndim = 0;
+    *nout = 1;
+    return KILN_OK;
+}
+
+/* Reads in[0]'s shape only, never its data. */
+static kiln_status eval_count(const kiln_node *n, kiln_array *const *in,
+                              kiln_array *const *out)
+{
+    kiln_meta m;
+    m.dtype = in[0]->dtype;
+    m.ndim = in[0]->ndim;
+    memcpy(m.shape, in[0]->shape, sizeof(int64_t) * (size_t)m.ndim);
+    if (kiln__array_alloc(out[0], n->prim->name) != KILN_OK) {
+        return kiln_errcode();
+    }
+    kiln__dtype_store_f64(kiln__array_ptr(out[0]), out[0]->dtype,
+                          count_value(n->params, &m));
+    return KILN_OK;
+}
+
+/* The same count over the unbatched axes (the mask skips the batch
+ * axis); the result does not vary over the batch. */
+static kiln_status vmap_count(const kiln_prim *p, const void *params,
+                              kiln_array *const *in, const int *bdim,
+                              int nin, kiln_array **out, int *out_bdim,
+                              int *nout)
+{
+    kiln_count_params cp = *(const kiln_count_params *)params;
+    int b = bdim[0];
+    (void)nin;
+    *nout = 1;
+    if (b >= 0) {
+        uint32_t low = cp.axes & ((1u << b) - 1u);
+        cp.axes = low | (cp.axes >> b << (b + 1));
+    }
+    out[0] = kiln__autodiff_shape_apply(p, &cp, in, 1);
+    out_bdim[0] = -1;
+    return out[0] ? KILN_OK : kiln_errcode();
+}
+
+/*
+ * number_of_elements: what mean and var divide by, max(the product of
+ * x's sizes along the axes in the mask - ddof, 0), as a 0-d array of the
+ * params' dtype (as MLX's NumberOfElements). It reads x's shape only, so
+ * a shapeless replay computes it for the new shape where a constant
+ * baked at trace time would be wrong; with fixed shapes compile's
+ * simplify folds it into a constant (shape_value). No derivative (it
+ * does not depend on x's values).
+ */
+const kiln_prim kiln__prim_number_of_elements = {
+    .name = "number_of_elements",
+    .nin = 1,
+    .params_size = sizeof(kiln_count_params),
+    .infer = infer_count,
+    .eval_cpu = eval_count,
+    .shape_value = count_value,
+    .vjp = kiln__autodiff_shape_vjp_zero,
+    .jvp = kiln__autodiff_shape_jvp_zero,
+    .vmap = vmap_count,
+};
 
 static kiln_status infer_scan(const kiln_prim *p, const void *params,
                               const kiln_meta *in, int nin, kiln_meta *out,

@@ -40,6 +40,14 @@ typedef struct kiln_scan_params {
     uint8_t pad;
 } kiln_scan_params;
 
+/* number_of_elements: max(product of the sizes of the axes in the mask -
+ * ddof, 0) as a 0-d array of dtype. */
+typedef struct kiln_count_params {
+    uint32_t axes;  /* bit i set: input axis i counts */
+    int32_t dtype;  /* kiln_dtype of the 0-d result */
+    int64_t ddof;   /* subtracted from the count (var's ddof) */
+} kiln_count_params;
+
 /* How the output dtype follows from the input dtype (as MLX). */
 typedef enum kiln_reduce_out {
     KILN_REDUCE_OUT_SAME,   /* the input dtype */

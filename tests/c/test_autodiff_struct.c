@@ -393,6 +393,17 @@ TEST(autodiff_struct_reductions)
     check_op(kiln_any(x, A(1), 1, true), "any");
     check_op(kiln_argmax(x, 2, false, false), "argmax");
     check_op(kiln_argmin(x, 0, true, true), "argmin flat");
+    /* the count a mean divides by: mean = divide(sum, number_of_elements)
+     * for float64 (no cast around it) */
+    kiln_array *m = kiln_mean(x, A(0, 2), 2, false);
+    CHECK_MSG(m && m->node && m->node->nin == 2 &&
+                  m->node->in[1]->node &&
+                  m->node->in[1]->node->prim ==
+                      &kiln__prim_number_of_elements,
+              "mean divides by a number_of_elements node");
+    if (m && m->node && m->node->nin == 2) {
+        check_op(m->node->in[1], "number_of_elements");
+    }
     kiln_scope_end(NULL);
 }
 

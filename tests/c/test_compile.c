@@ -1287,6 +1287,73 @@ TEST(compile_shapeless)
     kiln_scope_end(NULL);
 }
 
+/* [mean(x), var(x, -1, keepdims), std(x, ddof=1), x - mean(x, 0, keep)]:
+ * each divides by a count that follows x's shape. */
+static kiln_array *counted(kiln_array *x, int k)
+{
+    const int last = -1, first = 0;
+    switch (k) {
+    case 0:
+        return kiln_mean(x, NULL, 0, false);
+    case 1:
+        return kiln_var(x, &last, 1, true, 0);
+    case 2:
+        return kiln_std(x, NULL, 0, false, 1);
+    default:
+        return kiln_subtract(x, kiln_mean(x, &first, 1, true));
+    }
+}
+
+static kiln_status counted_body(void *ctx, const kiln_list *args,
+                                kiln_list *res)
+{
+    int *runs = ctx;
+    kiln_status s = KILN_OK;
+    (*runs)++;
+    kiln_scope_begin();
+    for (int k = 0; k < 4 && s == KILN_OK; k++) {
+        kiln_array *y = counted(kiln_list_get(args, 0), k);
+        s = y ? kiln_list_push(res, y) : kiln_errcode();
+    }
+    kiln_scope_end(NULL);
+    return s;
+}
+
+/* mean, var and std replayed shapeless divide by the new shape's count
+ * (a count baked at the first trace gave silently wrong values) */
+TEST(compile_shapeless_counts)
+{
+    kiln_errclear();
+    kiln_scope_begin();
+    int runs = 0;
+    kiln_fn *f = kiln_fn_new(counted_body, &runs, NULL, "counted");
+    kiln_compile_opts o = {0};
+    o.shapeless = true;
+    kiln_fn *cf = kiln_compile(f, &o);
+    const int64_t shapes[3][2] = {{2, 3}, {5, 7}, {3, 1}};
+    for (int i = 0; i < 3; i++) {
+        kiln_array *x = rand2(shapes[i][0], shapes[i][1], -2, 2);
+        kiln_list *r = call_n(cf, 1, &x);
+        CHECK_MSG(r && kiln_list_size(r) == 4, "call %d: %s", i,
+                  kiln_errmsg());
+        for (int k = 0; r && k < 4; k++) {
+            kiln_array *want = counted(x, k);
+            int64_t eq = 0;
+            CHECK_MSG(kiln_array_item_i64(
+                          kiln_array_equal(kiln_list_get(r, (size_t)k),
+                                           want, false),
+                          &eq) == KILN_OK &&
+                          eq == 1,
+                      "shape %d output %d differs from eager", i, k);
+        }
+        kiln_list_free(r);
+    }
+    CHECK_MSG(runs == 1, "shapeless must not retrace: runs %d", runs);
+    kiln_fn_release(cf);
+    kiln_fn_release(f);
+    kiln_scope_end(NULL);
+}
+
 /* flatten(x, 0, 1) */
 static kiln_status flatten01_body(void *ctx, const kiln_list *args,
                                   kiln_list *res)

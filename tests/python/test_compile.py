@@ -616,6 +616,28 @@ def test_shapeless_example():
     assert traces(compiled_fun) == n
 
 
+def test_shapeless_counts_follow_the_shape():
+    # mean, var and std divide by the count of the shape being replayed
+    fns = [lambda x: x.mean(), lambda x: x.mean(axis=-1),
+           lambda x: mx.var(x, axis=-1, keepdims=True),
+           lambda x: mx.std(x, ddof=1),
+           lambda x: x - x.mean(axis=0, keepdims=True)]
+    refs = [lambda a: a.mean(), lambda a: a.mean(axis=-1),
+            lambda a: a.var(axis=-1, keepdims=True),
+            lambda a: a.std(ddof=1),
+            lambda a: a - a.mean(axis=0, keepdims=True)]
+    rng = np.random.default_rng(3)
+    for fn, ref in zip(fns, refs):
+        cf = mx.compile(fn, shapeless=True)
+        for shape in [(2, 3), (5, 7), (4, 1)]:
+            a = rng.standard_normal(shape).astype(np.float32)
+            close(cf(mx.array(a)), ref(a.astype(np.float64)), 1e-5)
+        assert traces(cf) == 1
+    g = mx.compile(mx.grad(lambda x: x.mean() ** 2), shapeless=True)
+    close(g(mx.ones((2,))), [1.0, 1.0])
+    close(g(mx.ones((4,))), [0.5] * 4)
+
+
 def test_shapeless_reshape_fails_and_flatten_works():
     def fun(x):
         return x.reshape(x.shape[0] * x.shape[1], -1)
