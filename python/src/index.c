@@ -235,23 +235,29 @@ typedef struct plan {
     int adjacent;
 } plan;
 
-/* Python's slice semantics for an axis of n, in kiln_slice's terms. */
+/* A Python slice of an axis of n, in kiln_slice's terms: the bounds as
+ * written (omitted ones as KILN_SLICE_BEGIN/END, negative ones counting
+ * from the end), since kiln_slice applies Python's rules itself, so a
+ * shapeless compiled replay cuts a new length as Python would (x[1:],
+ * x[:-1], x[::-1]); len is the length at n. */
 static int resolve_slice(PyObject *sl, int64_t n, plan *p, int j)
 {
     Py_ssize_t s0 = 0, s1 = (Py_ssize_t)n, st = 1;
-    if (sl && PySlice_Unpack(sl, &s0, &s1, &st) < 0) {
+    p->start[j] = KILN_SLICE_BEGIN;
+    p->stop[j] = KILN_SLICE_END;
+    p->step[j] = 1;
+    p->len[j] = n;
+    if (!sl) {
+        return 0;
+    }
+    if (PySlice_Unpack(sl, &s0, &s1, &st) < 0) {
         return -1;
     }
-    Py_ssize_t len = PySlice_AdjustIndices((Py_ssize_t)n, &s0, &s1, st);
-    if (len == 0) {
-        s0 = s1 = 0;
-        st = 1;
-    }
-    p->start[j] = s0;
-    /* after adjusting, a negative stop means "past index 0" */
-    p->stop[j] = st < 0 && s1 < 0 ? KILN_SLICE_END : s1;
+    PySliceObject *o = (PySliceObject *)sl;
+    p->start[j] = o->start == Py_None ? KILN_SLICE_BEGIN : (int64_t)s0;
+    p->stop[j] = o->stop == Py_None ? KILN_SLICE_END : (int64_t)s1;
     p->step[j] = st;
-    p->len[j] = len;
+    p->len[j] = PySlice_AdjustIndices((Py_ssize_t)n, &s0, &s1, st);
     return 0;
 }
 
@@ -347,7 +353,15 @@ static int make_plan(pool *pl, kiln_array *x, PyObject *key, plan *p)
         }
     }
     p->nd = nf;
-    p->x1 = keep(pl, p->any_none ? kiln_reshape(x, shape, nf)
+    int nones[KILN_MAX_NDIM], nn = 0;
+    for (int j = 0; j < nf; j++) {
+        if (full[j].kind == IX_NONE) {
+            nones[nn++] = j;
+        }
+    }
+    /* expand_dims, not a reshape to this shape: a shapeless replay
+     * follows the new lengths */
+    p->x1 = keep(pl, p->any_none ? kiln_expand_dims(x, nones, nn)
                                  : kiln_array_retain(x));
     if (!p->x1) {
         pk_raise();
@@ -369,8 +383,9 @@ static int make_plan(pool *pl, kiln_array *x, PyObject *key, plan *p)
                 return -1;
             }
             p->kind[j] = IX_INT;
-            p->start[j] = i;
-            p->stop[j] = i + 1;
+            /* as written: -1 stays the last item at any length */
+            p->start[j] = f->i;
+            p->stop[j] = f->i == -1 ? KILN_SLICE_END : f->i + 1;
             p->step[j] = 1;
             p->len[j] = 1;
         } else if (f->kind == IX_ARRAY) {
@@ -379,8 +394,8 @@ static int make_plan(pool *pl, kiln_array *x, PyObject *key, plan *p)
             }
             p->kind[j] = IX_ARRAY;
             p->arr[j] = f->arr;
-            p->start[j] = 0;
-            p->stop[j] = n;
+            p->start[j] = KILN_SLICE_BEGIN;
+            p->stop[j] = KILN_SLICE_END;
             p->step[j] = 1;
             p->len[j] = n;
         } else {
@@ -390,8 +405,8 @@ static int make_plan(pool *pl, kiln_array *x, PyObject *key, plan *p)
                 return -1;
             }
         }
-        p->sliced |= !(p->start[j] == 0 && p->stop[j] == n &&
-                       p->step[j] == 1);
+        p->sliced |= !(p->start[j] == KILN_SLICE_BEGIN &&
+                       p->stop[j] == KILN_SLICE_END && p->step[j] == 1);
         if (any_array && p->kind[j] != IX_SLICE) {
             p->adv[p->nadv++] = j;
         }
@@ -552,16 +567,15 @@ static kiln_array *get(pool *pl, kiln_array *x, PyObject *key)
     if (y && p.nadv > 0) {
         return gather(pl, &p, y);
     }
-    int64_t shape[KILN_MAX_NDIM];
-    int nd = 0, drop = 0;
+    /* squeezed rather than reshaped, so a shapeless replay follows the
+     * other axes' new lengths */
+    int axes[KILN_MAX_NDIM], nax = 0;
     for (int j = 0; j < p.nd; j++) {
         if (p.kind[j] == IX_INT) {
-            drop = 1;
-        } else {
-            shape[nd++] = p.len[j];
+            axes[nax++] = j;
         }
     }
-    return drop ? reshape(pl, y, shape, nd) : y;
+    return y && nax ? keep(pl, kiln_squeeze(y, axes, nax)) : y;
 }
 
 PyObject *pk_index_get(PkArray *self, PyObject *key)

@@ -152,7 +152,10 @@ static kiln_status slice_params(const kiln_array *x, const int64_t *start,
 }
 
 /* The region sp selects in x: its shape, and whether it is all of x in
- * order. */
+ * order at every length of x's axes (omitted or zero start, omitted stop,
+ * step 1), so that no node is needed even for a shapeless replay. Bounds
+ * that take all of x only at this shape make a node, which compile's
+ * simplify drops unless shapeless (slice's noop facet). */
 static bool slice_shape(const kiln_array *x, const kiln_slice_params *sp,
                         int64_t *shape)
 {
@@ -161,15 +164,17 @@ static bool slice_shape(const kiln_array *x, const kiln_slice_params *sp,
         int64_t first;
         kiln__movement_slice_axis(x->shape[i], sp->start[i], sp->stop[i],
                                   sp->step[i], &first, &shape[i]);
-        whole &= first == 0 && shape[i] == x->shape[i] &&
-                 (sp->step[i] == 1 || shape[i] <= 1);
+        whole &= (sp->start[i] == KILN_SLICE_BEGIN || sp->start[i] == 0) &&
+                 sp->stop[i] == KILN_SLICE_END && sp->step[i] == 1;
     }
     return whole;
 }
 
+/* x[start:stop:step]; the axes in `fixed` have bounds computed from
+ * their length (kiln_slice_params). */
 static kiln_array *slice_op(kiln_array *x, const int64_t *start,
                             const int64_t *stop, const int64_t *step,
-                            const char *fn)
+                            uint32_t fixed, const char *fn)
 {
     kiln_slice_params sp;
     int64_t shape[KILN_MAX_NDIM];
@@ -180,15 +185,22 @@ static kiln_array *slice_op(kiln_array *x, const int64_t *start,
     if (slice_params(x, start, stop, step, &sp, fn) != KILN_OK) {
         return NULL;
     }
-    if (slice_shape(x, &sp, shape)) {
+    for (int i = 0; i < x->ndim; i++) {
+        if (fixed >> i & 1u) {
+            sp.fixed |= 1u << i;
+            sp.len[i] = x->shape[i];
+        }
+    }
+    if (slice_shape(x, &sp, shape) && !sp.fixed) {
         return kiln_array_retain(x);
     }
     return node1(&kiln__prim_slice, &sp, x, fn);
 }
 
-/* x[lo:hi] along axis ax (Python bounds), the other axes whole. */
+/* x[lo:hi] along axis ax (Python bounds), the other axes whole; bounds
+ * computed from the axis length when `fixed`. */
 static kiln_array *slice_axis(kiln_array *x, int ax, int64_t lo, int64_t hi,
-                              const char *fn)
+                              bool fixed, const char *fn)
 {
     int64_t start[KILN_MAX_NDIM], stop[KILN_MAX_NDIM];
     for (int i = 0; i < x->ndim; i++) {
@@ -197,7 +209,7 @@ static kiln_array *slice_axis(kiln_array *x, int ax, int64_t lo, int64_t hi,
     }
     start[ax] = lo;
     stop[ax] = hi;
-    return slice_op(x, start, stop, NULL, fn);
+    return slice_op(x, start, stop, NULL, fixed ? 1u << ax : 0, fn);
 }
 
 /* A list of arrays to join (concatenate, stack): at least one, none
@@ -606,7 +618,7 @@ kiln_list *kiln_broadcast_arrays(kiln_array *const *xs, int n)
 kiln_array *kiln_slice(kiln_array *x, const int64_t *start,
                        const int64_t *stop, const int64_t *step)
 {
-    return kiln__ret(slice_op(x, start, stop, step, "slice"));
+    return kiln__ret(slice_op(x, start, stop, step, 0, "slice"));
 }
 
 kiln_array *kiln_slice_update(kiln_array *x, kiln_array *update,
@@ -753,7 +765,8 @@ kiln_list *kiln_split(kiln_array *x, int nsections, const int64_t *indices,
         } else {
             hi = i < nindices ? indices[i] : KILN_SLICE_END;
         }
-        kiln_array *part = slice_axis(x, ax, lo, hi, fn);
+        /* sections cut at multiples of len / nsections */
+        kiln_array *part = slice_axis(x, ax, lo, hi, !indices, fn);
         if (!part || kiln_list_push(l, part) != KILN_OK) {
             kiln_array_release(part);
             kiln_list_free(l);

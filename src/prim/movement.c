@@ -74,11 +74,12 @@ void kiln__movement_slice_axis(int64_t len, int64_t start, int64_t stop,
     *count = n;
 }
 
-/* Validates slice params against an input of ndim dims (steps are not 0,
- * ndim matches). */
+/* Validates slice params against input x (steps are not 0, ndim
+ * matches, fixed axes have their length). */
 static kiln_status check_slice(const kiln_prim *p, const kiln_slice_params *sp,
-                               int ndim)
+                               const kiln_meta *x)
 {
+    int ndim = x->ndim;
     if (sp->ndim != ndim) {
         return kiln__err(KILN_ERR_VALUE,
                          "[%s] %d slice bounds for an array of ndim %d",
@@ -89,6 +90,16 @@ static kiln_status check_slice(const kiln_prim *p, const kiln_slice_params *sp,
             return kiln__err(KILN_ERR_VALUE,
                              "[%s] slice step cannot be zero (axis %d)",
                              p->name, i);
+        }
+        if ((sp->fixed >> i & 1u) && x->shape[i] != sp->len[i]) {
+            return kiln__err(KILN_ERR_VALUE,
+                             "[%s] slice bounds computed for axis %d of length "
+                             "%lld (split into sections) cannot cut a length "
+                             "of %lld; a shapeless compiled function cannot "
+                             "replay them on a new size: compile without "
+                             "shapeless",
+                             p->name, i, (long long)sp->len[i],
+                             (long long)x->shape[i]);
         }
     }
     return KILN_OK;
@@ -264,7 +275,9 @@ static kiln_status batch_slice(const kiln_prim *p, const kiln_slice_params *sp,
         bp->start[i + 1] = sp->start[i];
         bp->stop[i + 1] = sp->stop[i];
         bp->step[i + 1] = sp->step[i];
+        bp->len[i + 1] = sp->len[i];
     }
+    bp->fixed = sp->fixed << 1;
     return KILN_OK;
 }
 
@@ -534,8 +547,9 @@ static kiln_status vjp_pad(const kiln_prim *p, const void *params,
     memset(&sp, 0, sizeof sp);
     sp.ndim = pp->ndim;
     for (int i = 0; i < pp->ndim; i++) {
+        /* relative to g's ends, so a shapeless replay cuts the new size */
         sp.start[i] = pp->lo[i];
-        sp.stop[i] = pp->lo[i] + in[0]->shape[i];
+        sp.stop[i] = pp->hi[i] > 0 ? -pp->hi[i] : KILN_SLICE_END;
         sp.step[i] = 1;
     }
     if (wants(need, in, 0, g)) {
@@ -1030,7 +1044,7 @@ static kiln_status infer_slice(const kiln_prim *p, const void *params,
     const kiln_slice_params *sp = params;
     int64_t first;
     (void)nin;
-    if (check_slice(p, sp, in[0].ndim) != KILN_OK) {
+    if (check_slice(p, sp, &in[0]) != KILN_OK) {
         return kiln_errcode();
     }
     for (int i = 0; i < in[0].ndim; i++) {
@@ -1072,6 +1086,25 @@ static kiln_status eval_slice(const kiln_node *n, kiln_array *const *in,
     return KILN_OK;
 }
 
+/* A slice taking all of its input in order at this shape (a replay on
+ * another shape may cut it). */
+static int noop_slice(const void *params, const kiln_meta *in,
+                      const kiln_meta *out)
+{
+    const kiln_slice_params *sp = params;
+    for (int i = 0; i < in->ndim; i++) {
+        int64_t first, count;
+        kiln__movement_slice_axis(in->shape[i], sp->start[i], sp->stop[i],
+                                  sp->step[i], &first, &count);
+        if (first != 0 || count != in->shape[i] ||
+            (sp->step[i] != 1 && count > 1)) {
+            return KILN_NOOP_NEVER;
+        }
+    }
+    (void)out;
+    return KILN_NOOP_THIS_SHAPE;
+}
+
 const kiln_prim kiln__prim_slice = {
     .name = "slice",
     .flags = KILN_PRIM_VIEW,
@@ -1079,6 +1112,7 @@ const kiln_prim kiln__prim_slice = {
     .params_size = sizeof(kiln_slice_params),
     .infer = infer_slice,
     .eval_cpu = eval_slice,
+    .noop = noop_slice,
     .vjp = vjp_slice,
     .jvp = kiln__autodiff_shape_jvp_linear,
     .vmap = vmap_slice,

@@ -47,12 +47,18 @@ typedef struct kiln_axes_params {
 
 /* slice and slice_update: Python slice bounds per input axis, with
  * KILN_SLICE_BEGIN / KILN_SLICE_END standing for an omitted start / stop
- * (None); steps are never 0 */
+ * (None); steps are never 0. Bounds mean what Python's mean at any axis
+ * length, except on the axes in `fixed`, whose bounds were computed from
+ * the axis length len[i] (split into sections): there any other length
+ * is an error, so a shapeless replay fails clearly instead of cutting the
+ * new axis where the old one was cut. */
 typedef struct kiln_slice_params {
     int ndim;
+    uint32_t fixed;
     int64_t start[KILN_MAX_NDIM];
     int64_t stop[KILN_MAX_NDIM];
     int64_t step[KILN_MAX_NDIM];
+    int64_t len[KILN_MAX_NDIM]; /* where fixed; 0 elsewhere */
 } kiln_slice_params;
 
 /* concatenate: the axis, normalised */

@@ -1354,6 +1354,82 @@ TEST(compile_shapeless_counts)
     kiln_scope_end(NULL);
 }
 
+/* [split(x, 2)[1], x[1:] - x[:-1]] along axis 0 */
+static kiln_status halves_body(void *ctx, const kiln_list *args,
+                               kiln_list *res)
+{
+    bool split = ctx != NULL;
+    kiln_scope_begin();
+    kiln_array *x = kiln_list_get(args, 0);
+    kiln_list *parts = kiln_split(x, 2, NULL, 0, 0);
+    kiln_array *h = parts ? kiln_list_get(parts, 1) : NULL;
+    kiln_status s = KILN_OK;
+    if (split) {
+        s = h ? kiln_list_push(res, h) : kiln_errcode();
+    }
+    kiln_list_free(parts);
+    const int64_t B = KILN_SLICE_BEGIN, E = KILN_SLICE_END;
+    kiln_array *d = kiln_subtract(
+        kiln_slice(x, (int64_t[]){1}, (int64_t[]){E}, NULL),
+        kiln_slice(x, (int64_t[]){B}, (int64_t[]){-1}, NULL));
+    if (s == KILN_OK) {
+        s = d ? kiln_list_push(res, d) : kiln_errcode();
+    }
+    kiln_scope_end(NULL);
+    return s;
+}
+
+/* Shapeless slices: bounds as written follow a new length; bounds split
+ * computed from the traced length fail clearly on another length (they
+ * cut the old place: silently wrong values before). */
+TEST(compile_shapeless_slices)
+{
+    kiln_errclear();
+    kiln_scope_begin();
+    int on = 1;
+    kiln_fn *f = kiln_fn_new(halves_body, &on, NULL, "halves");
+    kiln_fn *fd = kiln_fn_new(halves_body, NULL, NULL, "diff");
+    kiln_compile_opts o = {0};
+    o.shapeless = true;
+    kiln_fn *cf = kiln_compile(f, &o), *cd = kiln_compile(fd, &o);
+    for (int i = 0; i < 3; i++) {
+        int64_t n = i == 2 ? 9 : 4;
+        kiln_array *x = rand_arr((int64_t[]){n}, 1, F32, -2, 2, i);
+        kiln_list *r = i < 2 ? call_n(cf, 1, &x) : NULL;
+        kiln_list *d = call_n(cd, 1, &x);
+        CHECK_MSG(d && (r || i == 2), "n %lld: %s", (long long)n,
+                  kiln_errmsg());
+        if (r) {
+            kiln_list *want = kiln_split(x, 2, NULL, 0, 0);
+            int64_t eq = 0;
+            CHECK(kiln_array_item_i64(
+                      kiln_array_equal(kiln_list_get(r, 0),
+                                       kiln_list_get(want, 1), false),
+                      &eq) == KILN_OK &&
+                  eq == 1);
+            kiln_list_free(want);
+        }
+        /* x[1:] - x[:-1] on the new length */
+        CHECK(d && kiln_array_dim(kiln_list_get(d, 0), 0) == n - 1);
+        kiln_list_free(d);
+        kiln_list_free(r);
+    }
+    CHECK(stats_of(cd).traces == 1);
+    kiln_errclear();
+    kiln_array *x6 = rand_arr((int64_t[]){6}, 1, F32, -2, 2, 6);
+    kiln_list *r = call_n(cf, 1, &x6);
+    CHECK(r == NULL && kiln_errcode() == KILN_ERR_VALUE);
+    CHECK_MSG(has_ci(kiln_errmsg(), "split"), "message: '%s'",
+              kiln_errmsg());
+    kiln_list_free(r);
+    kiln_errclear();
+    kiln_fn_release(cf);
+    kiln_fn_release(f);
+    kiln_fn_release(cd);
+    kiln_fn_release(fd);
+    kiln_scope_end(NULL);
+}
+
 /* flatten(x, 0, 1) */
 static kiln_status flatten01_body(void *ctx, const kiln_list *args,
                                   kiln_list *res)

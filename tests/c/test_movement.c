@@ -604,8 +604,11 @@ TEST(movement_slice)
     kiln_array *empty = kiln_slice(x, (int64_t[]){5}, (int64_t[]){2}, NULL);
     CHECK(SHAPE(empty, 0) && kiln_array_eval(empty) == KILN_OK);
     CHECK(kiln_slice(x, (int64_t[]){B}, (int64_t[]){E}, NULL) == x);
-    CHECK(kiln_slice(x, (int64_t[]){0}, (int64_t[]){10}, (int64_t[]){1}) ==
-          x);
+    /* whole only at this length: a view (compile drops it unless
+     * shapeless, where a replay on a longer x cuts it) */
+    CHECK(DATA(kiln_slice(x, (int64_t[]){0}, (int64_t[]){10},
+                          (int64_t[]){1}),
+               0, 1, 2, 3, 4, 5, 6, 7, 8, 9));
     /* huge steps select one item without overflowing */
     CHECK(DATA(kiln_slice(x, (int64_t[]){3}, (int64_t[]){E},
                           (int64_t[]){INT64_MAX}),

@@ -638,6 +638,40 @@ def test_shapeless_counts_follow_the_shape():
     close(g(mx.ones((4,))), [0.5] * 4)
 
 
+def test_shapeless_slices_follow_the_shape():
+    # slices as written keep Python's meaning on every replayed length
+    fns = [lambda x: x[1:] - x[:-1], lambda x: x[::-1], lambda x: x[-1],
+           lambda x: x[-3:], lambda x: x[1:3], lambda x: x[::2],
+           lambda x: x[:, -2], lambda x: x[-1, 1:]]
+    for fn in fns:
+        cf = mx.compile(fn, shapeless=True)
+        for n in [5, 8, 3]:
+            a = np.arange(3 * n, dtype=np.float32).reshape(3, n)
+            got = np.array(cf(mx.array(a)))
+            want = fn(a)
+            assert got.shape == want.shape
+            close(got, want)
+        assert traces(cf) == 1
+    # the gradient of pad slices the cotangent relative to its ends
+    g = mx.compile(mx.grad(lambda x: (mx.pad(x, [(1, 2)]) ** 2).sum()),
+                   shapeless=True)
+    for n in [3, 6]:
+        a = np.arange(n, dtype=np.float32)
+        close(g(mx.array(a)), 2 * a)
+
+
+def test_shapeless_split_into_sections_fails_on_a_new_length():
+    cf = mx.compile(lambda x: mx.split(x, 2)[1], shapeless=True)
+    close(cf(mx.arange(4.0)), [2.0, 3.0])
+    close(cf(mx.array([5.0, 6.0, 7.0, 8.0])), [7.0, 8.0])
+    with pytest.raises(ValueError, match="split into sections"):
+        cf(mx.arange(6.0))
+    # indices are bounds as written: they replay
+    cf = mx.compile(lambda x: mx.split(x, [1])[1], shapeless=True)
+    close(cf(mx.arange(4.0)), [1.0, 2.0, 3.0])
+    close(cf(mx.arange(6.0)), [1.0, 2.0, 3.0, 4.0, 5.0])
+
+
 def test_shapeless_reshape_fails_and_flatten_works():
     def fun(x):
         return x.reshape(x.shape[0] * x.shape[1], -1)
