@@ -77,22 +77,35 @@ kiln_array *kiln_full_array(const int64_t *shape, int ndim, kiln_array *v,
     return kiln__ret(y);
 }
 
-kiln_array *kiln_zeros_like(kiln_array *a)
+/* v as a's dtype in a's shape. Of an evaluated a, a constant fill; of a
+ * pending one (inside a trace: a placeholder or work on one), v broadcast
+ * like a (broadcast_like), so that a shapeless compiled replay gives the
+ * new shape rather than the traced one. */
+static kiln_array *fill_like(kiln_array *a, double v, const char *fn)
 {
     if (!a) {
-        kiln__err_null("zeros_like");
+        kiln__err_null(fn);
         return NULL;
     }
-    return kiln__ret(fill(a->shape, a->ndim, 0.0, a->dtype, "zeros_like"));
+    if (a->buf || a->ndim == 0) {
+        return fill(a->shape, a->ndim, v, a->dtype, fn);
+    }
+    kiln_array *in[2] = {kiln__scalar(v, a->dtype, false), a};
+    kiln_array *y = in[0] ? kiln__node_make1(&kiln__prim_broadcast_like,
+                                             NULL, in, 2, fn)
+                          : NULL;
+    kiln_array_release(in[0]);
+    return y;
+}
+
+kiln_array *kiln_zeros_like(kiln_array *a)
+{
+    return kiln__ret(fill_like(a, 0.0, "zeros_like"));
 }
 
 kiln_array *kiln_ones_like(kiln_array *a)
 {
-    if (!a) {
-        kiln__err_null("ones_like");
-        return NULL;
-    }
-    return kiln__ret(fill(a->shape, a->ndim, 1.0, a->dtype, "ones_like"));
+    return kiln__ret(fill_like(a, 1.0, "ones_like"));
 }
 
 kiln_array *kiln_arange(double start, double stop, double step,

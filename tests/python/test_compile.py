@@ -660,6 +660,16 @@ def test_shapeless_slices_follow_the_shape():
         close(g(mx.array(a)), 2 * a)
 
 
+def test_shapeless_zeros_like_follows_the_shape():
+    cf = mx.compile(lambda x: mx.zeros_like(x) + x.shape[0], shapeless=True)
+    close(cf(mx.ones((2,))), [2.0, 2.0])
+    y = cf(mx.ones((4,)))
+    assert y.shape == (4,)  # the value stays the traced 2, as in MLX
+    cf = mx.compile(lambda x: mx.ones_like(x * 2), shapeless=True)
+    assert cf(mx.ones((2, 3))).shape == (2, 3)
+    assert cf(mx.ones((5, 3))).shape == (5, 3)
+
+
 def test_shapeless_split_into_sections_fails_on_a_new_length():
     cf = mx.compile(lambda x: mx.split(x, 2)[1], shapeless=True)
     close(cf(mx.arange(4.0)), [2.0, 3.0])
