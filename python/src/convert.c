@@ -460,11 +460,19 @@ kiln_array *pk_to_array(PyObject *o, int dt)
     return a;
 }
 
+static PyObject *numpy_scalar(PyObject *o);
+
 kiln_array *pk_operand(PyObject *o)
 {
     kiln_array *a;
     if (PkArray_Check(o)) {
         return kiln_array_retain(((PkArray *)o)->a);
+    }
+    PyObject *np = numpy_scalar(o);
+    if (np) {
+        a = pk_operand(np);
+        Py_DECREF(np);
+        return a;
     }
     if (PyBool_Check(o)) {
         a = kiln_scalar_bool(o == Py_True);
@@ -601,8 +609,53 @@ PyObject *pk_item(kiln_array *a)
     return v;
 }
 
+/* A NumPy scalar (np.float32(3), np.int64(2), np.bool_) or 0-d ndarray
+ * as the Python bool/int/float of its value (a new reference), since
+ * MLX takes those as weak scalars like Python's own; NULL (no exception)
+ * for anything else, and for NumPy values of other kinds (complex). */
+static PyObject *numpy_scalar(PyObject *o)
+{
+    const char *tn = Py_TYPE(o)->tp_name;
+    if (strncmp(tn, "numpy.", 6) != 0) {
+        return NULL;
+    }
+    if (strcmp(tn, "numpy.ndarray") == 0) {
+        PyObject *nd = PyObject_GetAttrString(o, "ndim");
+        long n = nd ? PyLong_AsLong(nd) : -1;
+        Py_XDECREF(nd);
+        if (n != 0) {
+            PyErr_Clear();
+            return NULL;
+        }
+    }
+    PyObject *dt = PyObject_GetAttrString(o, "dtype");
+    PyObject *kind = dt ? PyObject_GetAttrString(dt, "kind") : NULL;
+    const char *k = kind ? PyUnicode_AsUTF8(kind) : NULL;
+    PyObject *v = NULL;
+    if (k && k[0] == 'b') {
+        int t = PyObject_IsTrue(o);
+        v = t < 0 ? NULL : PyBool_FromLong(t);
+    } else if (k && (k[0] == 'i' || k[0] == 'u')) {
+        v = PyNumber_Long(o);
+    } else if (k && k[0] == 'f') {
+        v = PyNumber_Float(o);
+    }
+    Py_XDECREF(kind);
+    Py_XDECREF(dt);
+    if (!v) {
+        PyErr_Clear();
+    }
+    return v;
+}
+
 kiln_array *pk_convert_operand(PyObject *o, kiln_dtype like)
 {
+    PyObject *np = numpy_scalar(o);
+    if (np) {
+        kiln_array *a = pk_convert_operand(np, like);
+        Py_DECREF(np);
+        return a;
+    }
     if (PyLong_Check(o) && !PyBool_Check(o) &&
         kiln_dtype_is_integer(like) && kiln_dtype_size(like) < 8) {
         int bits = 8 * (int)kiln_dtype_size(like);

@@ -38,14 +38,21 @@ static int is_py_scalar(PyObject *o)
 static int pair_operands(PyObject *ao, PyObject *bo, kiln_array **a,
                          kiln_array **b)
 {
-    int strong = is_py_scalar(ao) && is_py_scalar(bo);
-    *a = strong ? pk_to_array(ao, -1) : pk_operand(ao);
-    if (!*a) {
-        return -1;
+    int sa = is_py_scalar(ao), sb = is_py_scalar(bo);
+    if (sa && sb) {
+        *a = pk_to_array(ao, -1);
+        *b = *a ? pk_to_array(bo, -1) : NULL;
+    } else if (sa) {
+        /* the scalar must fit the array's dtype (MLX raises) */
+        *b = pk_operand(bo);
+        *a = *b ? pk_convert_operand(ao, kiln_array_dtype(*b)) : NULL;
+    } else {
+        *a = pk_operand(ao);
+        *b = *a ? pk_convert_operand(bo, kiln_array_dtype(*a)) : NULL;
     }
-    *b = strong ? pk_to_array(bo, -1) : pk_operand(bo);
-    if (!*b) {
+    if (!*a || !*b) {
         kiln_array_release(*a);
+        kiln_array_release(*b);
         return -1;
     }
     return 0;
@@ -215,10 +222,11 @@ static PyObject *py_clip(PyObject *self, PyObject *args, PyObject *kw)
     if (!a) {
         return NULL;
     }
-    if (lo_o != Py_None && !(lo = pk_operand(lo_o))) {
+    kiln_dtype dt = kiln_array_dtype(a);
+    if (lo_o != Py_None && !(lo = pk_convert_operand(lo_o, dt))) {
         goto release_a;
     }
-    if (hi_o != Py_None && !(hi = pk_operand(hi_o))) {
+    if (hi_o != Py_None && !(hi = pk_convert_operand(hi_o, dt))) {
         goto release_lo;
     }
     y = kiln_clip(a, lo, hi);

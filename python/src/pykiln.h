@@ -60,8 +60,9 @@ PyObject *pk_wrap(kiln_array *a);
  * NULL with a Python exception on failure. */
 kiln_array *pk_to_array(PyObject *o, int dt);
 
-/* An operand of an op: kiln.array (retained), Python bool/int/float as
- * weak scalars (MLX's weak typing), anything else as pk_to_array(o, -1).
+/* An operand of an op: kiln.array (retained), Python bool/int/float and
+ * NumPy scalars or 0-d arrays of those kinds as weak scalars (MLX's weak
+ * typing), anything else as pk_to_array(o, -1).
  * NULL with a Python exception on failure. */
 kiln_array *pk_operand(PyObject *o);
 

@@ -163,6 +163,36 @@ def test_python_int_overflowing_a_narrow_dtype_raises():
     with pytest.raises(ValueError):
         mx.array([1], dtype=mx.uint32) == -1
     assert (mx.array([1], dtype=mx.int64) + 2**40).item() == 2**40 + 1
+    # module functions pairing an array with a Python int check it too
+    u8 = mx.array([1, 7], dtype=mx.uint8)
+    for f in [lambda: mx.maximum(u8, -1), lambda: mx.minimum(-1, u8),
+              lambda: mx.add(u8, 300),
+              lambda: mx.where(mx.array([True, False]), u8, 300),
+              lambda: mx.clip(u8, -1, 3), lambda: mx.clip(u8, 0, 256)]:
+        with pytest.raises(ValueError, match="overflow"):
+            f()
+    assert mx.maximum(u8, 3).tolist() == [3, 7]
+    assert mx.clip(u8, 2, 5).tolist() == [2, 5]
+
+
+def test_numpy_scalars_are_weak_like_python_ones():
+    # as MLX: a NumPy scalar or 0-d array takes the array's dtype
+    assert (mx.ones(2, dtype=mx.float16) * np.float32(3)).dtype == \
+        mx.float16
+    assert (mx.ones(2, dtype=mx.int8) + np.int64(3)).dtype == mx.int8
+    assert (mx.ones(2, dtype=mx.uint8) + np.int32(3)).dtype == mx.uint8
+    assert (mx.ones(2, dtype=mx.bfloat16) + np.float16(3)).dtype == \
+        mx.bfloat16
+    assert (mx.ones(2, dtype=mx.float16) *
+            np.array(3.0, np.float32)).dtype == mx.float16
+    assert mx.maximum(mx.ones(2, dtype=mx.float16),
+                      np.float64(2)).dtype == mx.float16
+    assert (mx.ones(2, dtype=mx.bool_) & np.bool_(True)).dtype == mx.bool_
+    # a NumPy array with axes stays an array of its own dtype
+    assert (mx.ones(2, dtype=mx.float16) *
+            np.array([3.0, 4.0], np.float32)).dtype == mx.float32
+    with pytest.raises(ValueError, match="overflow"):
+        mx.array([1], dtype=mx.uint8) + np.int64(-1)
 
 
 def test_operands_from_lists_and_numpy():

@@ -461,8 +461,10 @@ def test_binary_bad_calls():
         mx.bitwise_and(mx.array([1.0]), mx.array([1]))
     with pytest.raises(TypeError):
         mx.left_shift(mx.array([1]), 1.5)
+    with pytest.raises(ValueError, match="overflow"):
+        mx.add(mx.array([1]), 2**80)  # as the + operator
     with pytest.raises(OverflowError):
-        mx.add(mx.array([1]), 2**80)
+        mx.add(mx.array([1.0]), 2**80)
     assert mx.add(mx.array([1.0]), mx.array([2.0]), stream=None).tolist() \
         == [3.0]
 
