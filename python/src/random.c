@@ -255,29 +255,87 @@ static PyObject *uniform(PyObject *self, PyObject *args, PyObject *kw)
     return finish(y, k, a, b);
 }
 
+/* A loc or scale argument: a Python number into *v (1), absent (1, *v
+ * kept), or an array-like (0). -1 with an exception for a bool. */
+static int number_arg(PyObject *o, double *v)
+{
+    if (!o) {
+        return 1;
+    }
+    if (PyLong_Check(o) || PyFloat_Check(o)) {
+        *v = PyFloat_AsDouble(o);
+        return *v == -1.0 && PyErr_Occurred() ? -1 : 1;
+    }
+    return 0;
+}
+
+/* o (an array-like) as dtype dt; NULL with an exception. */
+static kiln_array *as_dtype(PyObject *o, double v, int dt)
+{
+    if (!o || PyLong_Check(o) || PyFloat_Check(o)) {
+        kiln_array *a = kiln_scalar_f64(v, (kiln_dtype)dt);
+        if (!a) {
+            pk_raise();
+        }
+        return a;
+    }
+    kiln_array *a = pk_to_array(o, -1);
+    kiln_array *c = a ? kiln_astype(a, (kiln_dtype)dt) : NULL;
+    kiln_array_release(a);
+    if (a && !c) {
+        pk_raise();
+    }
+    return c;
+}
+
 static PyObject *normal(PyObject *self, PyObject *args, PyObject *kw)
 {
     static char *kwlist[] = {"shape", "dtype", "loc", "scale", "key",
                              "stream", NULL};
     PyObject *sh = NULL, *ko = Py_None, *stream = Py_None;
+    PyObject *loc_o = NULL, *scale_o = NULL;
     int dt = -1, ndim, given;
     double loc = 0.0, scale = 1.0;
     int64_t shape[KILN_MAX_NDIM];
     (void)self, (void)stream;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "|OO&ddOO:normal", kwlist,
-                                     &sh, pk_conv_dtype, &dt, &loc, &scale,
-                                     &ko, &stream) ||
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|OO&OOOO:normal", kwlist,
+                                     &sh, pk_conv_dtype, &dt, &loc_o,
+                                     &scale_o, &ko, &stream) ||
         shape_arg(sh, shape, &ndim, &given) < 0 ||
         (dt = float_dtype(dt, "normal")) < 0) {
+        return NULL;
+    }
+    int nl = number_arg(loc_o, &loc), ns = number_arg(scale_o, &scale);
+    if (nl < 0 || ns < 0) {
         return NULL;
     }
     kiln_array *k = use_key(ko);
     if (!k) {
         return NULL;
     }
-    kiln_array *y = kiln_random_normal(shape, ndim, (kiln_dtype)dt, loc,
-                                       scale, k);
-    return finish(y, k, NULL, NULL);
+    if (nl && ns) {
+        kiln_array *y = kiln_random_normal(shape, ndim, (kiln_dtype)dt, loc,
+                                           scale, k);
+        return finish(y, k, NULL, NULL);
+    }
+    /* array loc or scale (as MLX): standard samples of `shape`, times
+     * scale plus loc, broadcasting */
+    kiln_array *z = kiln_random_normal(shape, ndim, (kiln_dtype)dt, 0.0,
+                                       1.0, k);
+    if (!z) {
+        pk_raise();
+        return finish(NULL, k, NULL, NULL);
+    }
+    kiln_array *sa = as_dtype(scale_o, scale, dt);
+    kiln_array *la = sa ? as_dtype(loc_o, loc, dt) : NULL;
+    kiln_array *m = la ? kiln_multiply(sa, z) : NULL;
+    kiln_array *y = m ? kiln_add(la, m) : NULL;
+    if (la && !y) {
+        pk_raise();
+    }
+    kiln_array_release(z);
+    kiln_array_release(m);
+    return finish(y, k, sa, la);
 }
 
 static PyObject *randint(PyObject *self, PyObject *args, PyObject *kw)

@@ -449,3 +449,27 @@ def test_compile_captures_the_state_as_inputs_and_outputs():
     np.testing.assert_array_equal(end, a(mx.random.state[0]))
     assert mx.random.state[0].dtype == mx.uint32
     assert mx.random.state[0].shape == (2,)
+
+
+def test_normal_with_array_loc_and_scale():
+    k = mx.random.key(0)
+    z = np.array(mx.random.normal((2, 3), key=k))
+    loc = np.array([100.0, 0.0, -100.0], np.float32)
+    y = mx.random.normal((2, 3), loc=mx.array(loc), scale=mx.array(0.01),
+                         key=k)
+    assert y.shape == (2, 3)
+    np.testing.assert_allclose(np.array(y), z * np.float32(0.01) + loc,
+                               rtol=1e-6)
+    # no shape: the samples' () broadcast against loc, as MLX
+    y = mx.random.normal(loc=mx.zeros((3,)), key=k)
+    assert y.shape == (3,) and len(set(np.array(y).tolist())) == 1
+    s = mx.random.normal((3,), loc=1.0, scale=mx.array([1.0, 2.0, 3.0]),
+                         key=k)
+    np.testing.assert_allclose(
+        np.array(s), np.array(mx.random.normal((3,), key=k)) *
+        np.array([1.0, 2.0, 3.0], np.float32) + 1, rtol=1e-6)
+    assert mx.random.normal((2,), dtype=mx.float16,
+                            loc=mx.array([1.0, 2.0]), key=k).dtype == \
+        mx.float16
+    with pytest.raises(ValueError):
+        mx.random.normal((2,), loc=mx.zeros((3,)), key=k)
