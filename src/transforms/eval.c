@@ -58,7 +58,8 @@ typedef struct {
  * trace: it has a shape and dtype, no values. */
 static kiln_status placeholder_error(void)
 {
-    return kiln__err(KILN_ERR_RUNTIME,
+    /* a value error, as MLX's (Python: ValueError) */
+    return kiln__err(KILN_ERR_VALUE,
                      "[eval] cannot evaluate an array while a function is "
                      "being traced (kiln_compile, kiln_grad, kiln_vjp, "
                      "kiln_jvp, kiln_vmap): its arguments are placeholders "
