@@ -8,6 +8,8 @@
  */
 #include "pykiln.h"
 
+#include <math.h>
+
 /* ------------------------------------------------------------------ */
 /* errors                                                             */
 /* ------------------------------------------------------------------ */
@@ -306,6 +308,27 @@ static int init_dtypes(PyObject *m)
                                  (PyObject *)&dtype_objs[KILN_DTYPE_BOOL]);
 }
 
+/* MLX's numeric constants: pi, e, euler_gamma, inf, nan (Python
+ * floats) and newaxis (None). */
+static int init_constants(PyObject *m)
+{
+    static const struct {
+        const char *name;
+        double v;
+    } c[] = {{"pi", 3.141592653589793},
+             {"e", 2.718281828459045},
+             {"euler_gamma", 0.5772156649015329},
+             {"inf", HUGE_VAL},
+             {"nan", NAN}};
+    for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+        if (PyModule_AddObject(m, c[i].name, PyFloat_FromDouble(c[i].v)) <
+            0) {
+            return -1;
+        }
+    }
+    return PyModule_AddObjectRef(m, "newaxis", Py_None);
+}
+
 PyObject *pk_module;
 
 PyMODINIT_FUNC PyInit__kiln(void);
@@ -317,7 +340,8 @@ PyMODINIT_FUNC PyInit__kiln(void)
         return NULL;
     }
     pk_module = m;
-    if (init_dtypes(m) < 0 || pk_init_array(m) < 0 || pk_init_ops(m) < 0 ||
+    if (init_dtypes(m) < 0 || init_constants(m) < 0 ||
+        pk_init_array(m) < 0 || pk_init_ops(m) < 0 ||
         pk_init_ops_shape(m) < 0 ||
         pk_init_compile(m) < 0 || pk_init_transforms(m) < 0 ||
         pk_init_random(m) < 0 || pk_init_device(m) < 0 ||

@@ -171,3 +171,27 @@ def test_stream_keyword_accepted_by_random():
     k = mx.random.key(0)
     assert mx.random.uniform(shape=(2,), key=k, stream=s).shape == (2,)
     assert mx.random.split(k, stream=mx.cpu).shape == (2, 2)
+
+
+def test_module_constants():
+    import math
+    assert mx.pi == math.pi and mx.e == math.e
+    assert mx.inf == math.inf and math.isnan(mx.nan)
+    assert mx.newaxis is None
+    assert abs(mx.euler_gamma - 0.5772156649015329) < 1e-16
+
+
+def test_import_leaves_openblas_num_threads_as_it_was():
+    import os
+    import subprocess
+    import sys
+    code = ("import os, kiln; "
+            "print(os.environ.get('OPENBLAS_NUM_THREADS', 'unset'))")
+    for val in (None, "3"):
+        env = dict(os.environ)
+        env.pop("OPENBLAS_NUM_THREADS", None)
+        if val:
+            env["OPENBLAS_NUM_THREADS"] = val
+        out = subprocess.run([sys.executable, "-c", code], env=env,
+                             capture_output=True, text=True, check=True)
+        assert out.stdout.strip() == (val or "unset")
