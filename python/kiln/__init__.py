@@ -46,7 +46,7 @@ finally:
         _os.environ["OPENBLAS_NUM_THREADS"] = _nt
 
 # Submodules made by the extension, importable as kiln.random etc.
-for _name in ("random", "metal", "cuda"):
+for _name in ("random", "metal", "cuda", "linalg"):
     _mod = getattr(_kiln, _name, None)
     if _mod is not None:
         _sys.modules[__name__ + "." + _name] = _mod

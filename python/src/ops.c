@@ -555,10 +555,38 @@ static PyMethodDef ops_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
+/* NumPy-style names MLX also has, bound to the same functions (messages
+ * name the original). */
+static int add_aliases(PyObject *m)
+{
+    static const char *const alias[][2] = {
+        {"acos", "arccos"},         {"acosh", "arccosh"},
+        {"asin", "arcsin"},         {"asinh", "arcsinh"},
+        {"atan", "arctan"},         {"atanh", "arctanh"},
+        {"atan2", "arctan2"},       {"pow", "power"},
+        {"bitwise_left_shift", "left_shift"},
+        {"bitwise_right_shift", "right_shift"},
+        {"asarray", "array"},       {"empty", "zeros"},
+        {"empty_like", "zeros_like"}};
+    for (size_t i = 0; i < sizeof alias / sizeof alias[0]; i++) {
+        PyObject *f = PyObject_GetAttrString(m, alias[i][1]);
+        if (!f || PyModule_AddObject(m, alias[i][0], f) < 0) {
+            Py_XDECREF(f);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int pk_init_ops(PyObject *m)
 {
     if (PyModule_AddFunctions(m, ops_methods) < 0) {
         return -1;
     }
     return pk_init_ops_reduce(m);
+}
+
+int pk_init_aliases(PyObject *m)
+{
+    return add_aliases(m);
 }

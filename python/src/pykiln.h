@@ -191,6 +191,10 @@ int pk_ops_shape_opt_axis(PyObject *o, int *axis, bool *flat);
 /* Module sections: each adds its functions and types to the module. */
 int pk_init_array(PyObject *m);
 int pk_init_ops(PyObject *m);
+/* NumPy-style aliases (acos, pow, ...): after every other init. */
+int pk_init_aliases(PyObject *m);
+/* NumPy-style composites and kiln.linalg (ops_numpy.c). */
+int pk_init_ops_numpy(PyObject *m);
 int pk_init_ops_reduce(PyObject *m); /* called by pk_init_ops */
 int pk_init_ops_shape(PyObject *m);
 int pk_init_ops_layout(PyObject *m); /* called by pk_init_ops_shape */

@@ -1,0 +1,772 @@
+/*
+ * ops_numpy.c - the NumPy-style functions of mlx.core written from kiln's
+ * ops: flip, trunc, logical_xor, count_nonzero, diff, unstack,
+ * matrix_transpose, full_like, astype, positive, conj, conjugate,
+ * tensordot, median, and the kiln.linalg submodule (norm).
+ *
+ * Signatures follow mlx.core's (the first array positional-only, `stream`
+ * keyword-only and ignored). Each converts its Python arguments first,
+ * then builds its graph inside a kiln scope, so intermediate arrays never
+ * leak on an error path; the inputs are released after the scope.
+ *
+ * Invariants: lazy (nothing is evaluated); slices are written relative to
+ * the axis ends (KILN_SLICE_BEGIN/END, negative bounds), so diff and flip
+ * replay under a shapeless compile; a bad axis is a ValueError as in
+ * MLX's ops (pk_ops_shape_fail).
+ */
+#include "pykiln.h"
+
+#include <math.h>
+#include <string.h>
+
+#define PK_KW METH_VARARGS | METH_KEYWORDS
+#define PK_FN(f) (PyCFunction)(void (*)(void))(f)
+
+/* The float dtype a float-valued op gives x (float32 for integers). */
+static kiln_dtype float_of(kiln_dtype dt)
+{
+    return kiln_dtype_is_float(dt) ? dt : KILN_DTYPE_FLOAT32;
+}
+
+/* Normalises naxes axes of an nd-dim array in place (-1 with ValueError
+ * naming fn on a bad or repeated one). */
+static int norm_axes(int *axes, int naxes, int nd, const char *fn)
+{
+    for (int i = 0; i < naxes; i++) {
+        axes[i] = pk_ops_shape_axis(axes[i], nd, fn);
+        if (axes[i] < 0) {
+            return -1;
+        }
+        for (int j = 0; j < i; j++) {
+            if (axes[j] == axes[i]) {
+                PyErr_Format(PyExc_ValueError, "[%s] repeated axis %d", fn,
+                             axes[i]);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* x[a:b] along axis ax (Python bounds), every other axis whole. */
+static kiln_array *cut(kiln_array *x, int ax, int64_t a, int64_t b)
+{
+    int64_t start[KILN_MAX_NDIM], stop[KILN_MAX_NDIM];
+    int nd = kiln_array_ndim(x);
+    for (int i = 0; i < nd; i++) {
+        start[i] = KILN_SLICE_BEGIN;
+        stop[i] = KILN_SLICE_END;
+    }
+    start[ax] = a;
+    stop[ax] = b;
+    return kiln_slice(x, start, stop, NULL);
+}
+
+/* One array argument and `stream`; the array (new reference) or NULL. */
+static kiln_array *one_array(PyObject *args, PyObject *kw, const char *fmt)
+{
+    static char *kwlist[] = {"", "stream", NULL};
+    PyObject *ao, *stream = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, fmt, kwlist, &ao, &stream)) {
+        return NULL;
+    }
+    return pk_to_array(ao, -1);
+}
+
+/* ------------------------------------------------------------------ */
+/* elementwise                                                        */
+/* ------------------------------------------------------------------ */
+
+/* trunc: toward zero (floats); integers and bool unchanged. */
+static PyObject *py_trunc(PyObject *self, PyObject *args, PyObject *kw)
+{
+    (void)self;
+    kiln_array *a = one_array(args, kw, "O|$O:trunc");
+    if (!a) {
+        return NULL;
+    }
+    kiln_scope_begin();
+    kiln_array *y = a;
+    if (kiln_dtype_is_float(kiln_array_dtype(a))) {
+        y = kiln_where(kiln_less(a, kiln_weak_f64(0.0)), kiln_ceil(a),
+                       kiln_floor(a));
+    }
+    y = kiln_scope_end(y == a ? kiln_array_retain(a) : y);
+    kiln_array_release(a);
+    return pk_ops_shape_wrap(y);
+}
+
+/* positive, conj, conjugate: the array itself (kiln has no complex). */
+static PyObject *identity_of(PyObject *args, PyObject *kw, const char *fmt)
+{
+    kiln_array *a = one_array(args, kw, fmt);
+    return a ? pk_wrap(a) : NULL;
+}
+
+static PyObject *py_positive(PyObject *self, PyObject *args, PyObject *kw)
+{
+    (void)self;
+    return identity_of(args, kw, "O|$O:positive");
+}
+
+static PyObject *py_conj(PyObject *self, PyObject *args, PyObject *kw)
+{
+    (void)self;
+    return identity_of(args, kw, "O|$O:conj");
+}
+
+static PyObject *py_conjugate(PyObject *self, PyObject *args, PyObject *kw)
+{
+    (void)self;
+    return identity_of(args, kw, "O|$O:conjugate");
+}
+
+static PyObject *py_logical_xor(PyObject *self, PyObject *args,
+                                PyObject *kw)
+{
+    static char *kwlist[] = {"", "", "stream", NULL};
+    PyObject *ao, *bo, *stream = NULL;
+    (void)self;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|$O:logical_xor", kwlist,
+                                     &ao, &bo, &stream)) {
+        return NULL;
+    }
+    kiln_array *a = pk_operand(ao);
+    kiln_array *b = a ? pk_operand(bo) : NULL;
+    if (!b) {
+        kiln_array_release(a);
+        return NULL;
+    }
+    kiln_scope_begin();
+    kiln_array *y = kiln_not_equal(kiln_astype(a, KILN_DTYPE_BOOL),
+                                   kiln_astype(b, KILN_DTYPE_BOOL));
+    y = kiln_scope_end(y);
+    kiln_array_release(a);
+    kiln_array_release(b);
+    return pk_ops_shape_wrap(y);
+}
+
+static PyObject *py_astype(PyObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"", "", "stream", NULL};
+    PyObject *ao, *stream = NULL;
+    int dt = -1;
+    (void)self;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO&|$O:astype", kwlist, &ao,
+                                     pk_conv_dtype, &dt, &stream)) {
+        return NULL;
+    }
+    if (dt < 0) {
+        PyErr_SetString(PyExc_TypeError, "[astype] dtype cannot be None");
+        return NULL;
+    }
+    kiln_array *a = pk_to_array(ao, -1);
+    if (!a) {
+        return NULL;
+    }
+    kiln_array *y = kiln_astype(a, (kiln_dtype)dt);
+    kiln_array_release(a);
+    return pk_ops_shape_wrap(y);
+}
+
+/* full_like(a, vals, dtype=None): vals (cast to dtype, default a's)
+ * broadcast to a's shape. */
+static PyObject *py_full_like(PyObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"", "vals", "dtype", "stream", NULL};
+    PyObject *ao, *vo, *stream = NULL;
+    int dt = -1;
+    (void)self;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|O&$O:full_like", kwlist,
+                                     &ao, &vo, pk_conv_dtype, &dt, &stream)) {
+        return NULL;
+    }
+    kiln_array *a = pk_to_array(ao, -1);
+    kiln_array *v = a ? pk_operand(vo) : NULL;
+    if (!v) {
+        kiln_array_release(a);
+        return NULL;
+    }
+    kiln_dtype t = dt < 0 ? kiln_array_dtype(a) : (kiln_dtype)dt;
+    kiln_array *y = kiln_full_array(kiln_array_shape(a), kiln_array_ndim(a),
+                                    v, t);
+    kiln_array_release(a);
+    kiln_array_release(v);
+    return pk_ops_shape_wrap(y);
+}
+
+/* ------------------------------------------------------------------ */
+/* shape                                                              */
+/* ------------------------------------------------------------------ */
+
+/* flip(a, axis=None): reversed along the axes (all when None). */
+static PyObject *py_flip(PyObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"", "axis", "stream", NULL};
+    PyObject *ao, *axo = Py_None, *stream = NULL;
+    int axes[KILN_MAX_NDIM], naxes;
+    (void)self;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|O$O:flip", kwlist, &ao,
+                                     &axo, &stream) ||
+        pk_axes(axo, axes, &naxes) < 0) {
+        return NULL;
+    }
+    kiln_array *a = pk_to_array(ao, -1);
+    if (!a) {
+        return NULL;
+    }
+    int nd = kiln_array_ndim(a);
+    if (naxes < 0) {
+        naxes = nd;
+        for (int i = 0; i < nd; i++) {
+            axes[i] = i;
+        }
+    }
+    if (norm_axes(axes, naxes, nd, "flip") < 0) {
+        kiln_array_release(a);
+        return NULL;
+    }
+    int64_t start[KILN_MAX_NDIM], stop[KILN_MAX_NDIM], step[KILN_MAX_NDIM];
+    for (int i = 0; i < nd; i++) {
+        start[i] = KILN_SLICE_BEGIN;
+        stop[i] = KILN_SLICE_END;
+        step[i] = 1;
+    }
+    for (int i = 0; i < naxes; i++) {
+        step[axes[i]] = -1;
+    }
+    kiln_array *y = kiln_slice(a, start, stop, step);
+    kiln_array_release(a);
+    return pk_ops_shape_wrap(y);
+}
+
+static PyObject *py_matrix_transpose(PyObject *self, PyObject *args,
+                                     PyObject *kw)
+{
+    (void)self;
+    kiln_array *a = one_array(args, kw, "O|$O:matrix_transpose");
+    if (!a) {
+        return NULL;
+    }
+    if (kiln_array_ndim(a) < 2) {
+        kiln_array_release(a);
+        PyErr_SetString(PyExc_ValueError, "[matrix_transpose] needs an "
+                        "array of at least 2 dimensions");
+        return NULL;
+    }
+    kiln_array *y = kiln_swapaxes(a, -1, -2);
+    kiln_array_release(a);
+    return pk_ops_shape_wrap(y);
+}
+
+/* diff(a, n=1, axis=-1): n times a[1:] - a[:-1] along axis (not_equal
+ * for bool, as NumPy). */
+static PyObject *py_diff(PyObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"", "n", "axis", "stream", NULL};
+    PyObject *ao, *stream = NULL;
+    int n = 1, axis = -1;
+    (void)self;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|ii$O:diff", kwlist, &ao,
+                                     &n, &axis, &stream)) {
+        return NULL;
+    }
+    if (n < 0) {
+        PyErr_Format(PyExc_ValueError, "[diff] order must be >= 0, got %d",
+                     n);
+        return NULL;
+    }
+    kiln_array *a = pk_to_array(ao, -1);
+    if (!a) {
+        return NULL;
+    }
+    int ax = pk_ops_shape_axis(axis, kiln_array_ndim(a), "diff");
+    if (ax < 0) {
+        kiln_array_release(a);
+        return NULL;
+    }
+    bool is_bool = kiln_array_dtype(a) == KILN_DTYPE_BOOL;
+    kiln_scope_begin();
+    kiln_array *y = a;
+    for (int i = 0; i < n && y; i++) {
+        kiln_array *hi = cut(y, ax, 1, KILN_SLICE_END);
+        kiln_array *lo = cut(y, ax, KILN_SLICE_BEGIN, -1);
+        y = is_bool ? kiln_not_equal(hi, lo) : kiln_subtract(hi, lo);
+    }
+    y = kiln_scope_end(y == a ? kiln_array_retain(a) : y);
+    kiln_array_release(a);
+    return pk_ops_shape_wrap(y);
+}
+
+/* unstack(x, axis=0): the slices along axis, that axis removed (a
+ * tuple). */
+static PyObject *py_unstack(PyObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"", "axis", "stream", NULL};
+    PyObject *ao, *stream = NULL;
+    int axis = 0;
+    (void)self;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|$iO:unstack", kwlist, &ao,
+                                     &axis, &stream)) {
+        return NULL;
+    }
+    kiln_array *a = pk_to_array(ao, -1);
+    if (!a) {
+        return NULL;
+    }
+    int ax = pk_ops_shape_axis(axis, kiln_array_ndim(a), "unstack");
+    if (ax < 0) {
+        kiln_array_release(a);
+        return NULL;
+    }
+    int64_t len = kiln_array_shape(a)[ax];
+    PyObject *out = PyTuple_New((Py_ssize_t)len);
+    for (int64_t i = 0; out && i < len; i++) {
+        kiln_scope_begin();
+        kiln_array *y = kiln_squeeze(cut(a, ax, i, i + 1), &ax, 1);
+        y = kiln_scope_end(y);
+        PyObject *v = pk_ops_shape_wrap(y);
+        if (!v) {
+            Py_CLEAR(out);
+            break;
+        }
+        PyTuple_SET_ITEM(out, (Py_ssize_t)i, v);
+    }
+    kiln_array_release(a);
+    return out;
+}
+
+/* ------------------------------------------------------------------ */
+/* reductions                                                         */
+/* ------------------------------------------------------------------ */
+
+/* Axes argument of a reduction: *pa = NULL for None (all). */
+static int reduce_axes(PyObject *o, int *axes, int *naxes, const int **pa)
+{
+    if (pk_axes(o, axes, naxes) < 0) {
+        return -1;
+    }
+    *pa = *naxes < 0 ? NULL : axes;
+    return 0;
+}
+
+static PyObject *py_count_nonzero(PyObject *self, PyObject *args,
+                                  PyObject *kw)
+{
+    static char *kwlist[] = {"", "axis", "keepdims", "stream", NULL};
+    PyObject *ao, *axo = Py_None, *stream = NULL;
+    int keep = 0, axes[KILN_MAX_NDIM], naxes;
+    const int *pa;
+    (void)self;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|$OpO:count_nonzero",
+                                     kwlist, &ao, &axo, &keep, &stream) ||
+        reduce_axes(axo, axes, &naxes, &pa) < 0) {
+        return NULL;
+    }
+    kiln_array *a = pk_to_array(ao, -1);
+    if (!a) {
+        return NULL;
+    }
+    kiln_scope_begin();
+    kiln_array *y = kiln_sum(kiln_not_equal(a, kiln_weak_i64(0)), pa, naxes,
+                             keep);
+    y = kiln_scope_end(y);
+    kiln_array_release(a);
+    return pk_ops_shape_wrap(y);
+}
+
+/* median(a, axis=None, keepdims=False): the middle of the sorted values
+ * over the axes (the mean of the two middle ones for an even count), in
+ * a's float dtype. The reduced axes move to the end and merge into one. */
+static PyObject *py_median(PyObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"", "axis", "keepdims", "stream", NULL};
+    PyObject *ao, *axo = Py_None, *stream = NULL;
+    int keep = 0, axes[KILN_MAX_NDIM], naxes;
+    (void)self;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|Op$O:median", kwlist, &ao,
+                                     &axo, &keep, &stream) ||
+        pk_axes(axo, axes, &naxes) < 0) {
+        return NULL;
+    }
+    kiln_array *a = pk_to_array(ao, -1);
+    if (!a) {
+        return NULL;
+    }
+    int nd = kiln_array_ndim(a);
+    const int64_t *sh = kiln_array_shape(a);
+    if (naxes < 0) {
+        naxes = nd;
+        for (int i = 0; i < nd; i++) {
+            axes[i] = i;
+        }
+    }
+    if (norm_axes(axes, naxes, nd, "median") < 0) {
+        kiln_array_release(a);
+        return NULL;
+    }
+    int perm[KILN_MAX_NDIM], np = 0;
+    bool red[KILN_MAX_NDIM] = {false};
+    int64_t kept[KILN_MAX_NDIM + 1], count = 1;
+    for (int i = 0; i < naxes; i++) {
+        red[axes[i]] = true;
+        count *= sh[axes[i]];
+    }
+    for (int i = 0; i < nd; i++) {
+        if (!red[i]) {
+            kept[np] = sh[i];
+            perm[np++] = i;
+        }
+    }
+    int nk = np;
+    for (int i = 0; i < nd; i++) {
+        if (red[i]) {
+            perm[np++] = i;
+        }
+    }
+    if (count == 0) {
+        kiln_array_release(a);
+        PyErr_SetString(PyExc_ValueError, "[median] of an empty array");
+        return NULL;
+    }
+    kept[nk] = count;
+    kiln_scope_begin();
+    kiln_array *f = kiln_astype(a, float_of(kiln_array_dtype(a)));
+    kiln_array *s = kiln_sort(
+        kiln_reshape(kiln_transpose(f, perm, nd), kept, nk + 1), -1, false);
+    kiln_array *lo = kiln_take(s, kiln_scalar_i64((count - 1) / 2,
+                                                  KILN_DTYPE_INT64),
+                               nk, false);
+    kiln_array *y = lo;
+    if (count % 2 == 0) {
+        kiln_array *hi = kiln_take(s, kiln_scalar_i64(count / 2,
+                                                      KILN_DTYPE_INT64),
+                                   nk, false);
+        y = kiln_multiply(kiln_add(lo, hi), kiln_weak_f64(0.5));
+    }
+    if (keep && y) {
+        int64_t ks[KILN_MAX_NDIM];
+        for (int i = 0; i < nd; i++) {
+            ks[i] = red[i] ? 1 : sh[i];
+        }
+        y = kiln_reshape(y, ks, nd);
+    }
+    y = kiln_scope_end(y);
+    kiln_array_release(a);
+    return pk_ops_shape_wrap(y);
+}
+
+/* ------------------------------------------------------------------ */
+/* tensordot                                                          */
+/* ------------------------------------------------------------------ */
+
+/* tensordot(a, b, axes=2): sums over the last `axes` axes of a and the
+ * first of b, or over the axes listed in axes = [a_axes, b_axes]; the
+ * contracted axes move together and the product is one matmul. */
+static PyObject *py_tensordot(PyObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"", "", "axes", "stream", NULL};
+    PyObject *ao, *bo, *axo = NULL, *stream = NULL;
+    int aa[KILN_MAX_NDIM], ba[KILN_MAX_NDIM], na, nb;
+    (void)self;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|O$O:tensordot", kwlist,
+                                     &ao, &bo, &axo, &stream)) {
+        return NULL;
+    }
+    kiln_array *a = pk_to_array(ao, -1);
+    kiln_array *b = a ? pk_to_array(bo, -1) : NULL;
+    if (!b) {
+        kiln_array_release(a);
+        return NULL;
+    }
+    int nda = kiln_array_ndim(a), ndb = kiln_array_ndim(b);
+    const int64_t *sa = kiln_array_shape(a), *sb = kiln_array_shape(b);
+    PyObject *y_obj = NULL;
+    if (!axo || PyLong_Check(axo)) {
+        int n = 2;
+        if (axo && pk_int(axo, &n) < 0) {
+            goto done;
+        }
+        if (n < 0 || n > nda || n > ndb) {
+            PyErr_Format(PyExc_ValueError, "[tensordot] cannot contract %d "
+                         "axes of arrays of %d and %d dimensions", n, nda,
+                         ndb);
+            goto done;
+        }
+        na = nb = n;
+        for (int i = 0; i < n; i++) {
+            aa[i] = nda - n + i;
+            ba[i] = i;
+        }
+    } else {
+        PyObject *seq = PySequence_Fast(axo, "[tensordot] axes must be an "
+                                        "int or two sequences of axes");
+        int ok = seq && PySequence_Fast_GET_SIZE(seq) == 2 &&
+                 pk_axes(PySequence_Fast_GET_ITEM(seq, 0), aa, &na) == 0 &&
+                 pk_axes(PySequence_Fast_GET_ITEM(seq, 1), ba, &nb) == 0;
+        Py_XDECREF(seq);
+        if (!ok) {
+            if (!PyErr_Occurred()) {
+                PyErr_SetString(PyExc_ValueError, "[tensordot] axes must be "
+                                "an int or two sequences of axes");
+            }
+            goto done;
+        }
+        if (na < 0 || nb < 0 || na != nb) {
+            PyErr_SetString(PyExc_ValueError, "[tensordot] the two lists of "
+                            "axes must have the same length");
+            goto done;
+        }
+        if (norm_axes(aa, na, nda, "tensordot") < 0 ||
+            norm_axes(ba, nb, ndb, "tensordot") < 0) {
+            goto done;
+        }
+    }
+    int64_t k = 1;
+    for (int i = 0; i < na; i++) {
+        if (sa[aa[i]] != sb[ba[i]]) {
+            PyErr_Format(PyExc_ValueError, "[tensordot] axis %d of a (%lld) "
+                         "and axis %d of b (%lld) differ", aa[i],
+                         (long long)sa[aa[i]], ba[i], (long long)sb[ba[i]]);
+            goto done;
+        }
+        k *= sa[aa[i]];
+    }
+    /* a: free axes, then the contracted ones; b: contracted, then free */
+    int pa[KILN_MAX_NDIM], pb[KILN_MAX_NDIM], fa = 0, fb = 0;
+    int64_t out[2 * KILN_MAX_NDIM], m = 1, n2 = 1;
+    bool ca[KILN_MAX_NDIM] = {false}, cb[KILN_MAX_NDIM] = {false};
+    for (int i = 0; i < na; i++) {
+        ca[aa[i]] = true;
+        cb[ba[i]] = true;
+    }
+    for (int i = 0; i < nda; i++) {
+        if (!ca[i]) {
+            out[fa] = sa[i];
+            m *= sa[i];
+            pa[fa++] = i;
+        }
+    }
+    for (int i = 0; i < na; i++) {
+        pa[fa + i] = aa[i];
+        pb[i] = ba[i];
+    }
+    for (int i = 0; i < ndb; i++) {
+        if (!cb[i]) {
+            out[fa + fb] = sb[i];
+            n2 *= sb[i];
+            pb[na + fb++] = i;
+        }
+    }
+    if (fa + fb > KILN_MAX_NDIM) {
+        PyErr_Format(PyExc_ValueError, "[tensordot] the result would have "
+                     "more than %d dimensions", KILN_MAX_NDIM);
+        goto done;
+    }
+    kiln_scope_begin();
+    kiln_array *am = kiln_reshape(kiln_transpose(a, pa, nda),
+                                  (int64_t[]){m, k}, 2);
+    kiln_array *bm = kiln_reshape(kiln_transpose(b, pb, ndb),
+                                  (int64_t[]){k, n2}, 2);
+    kiln_array *y = kiln_reshape(kiln_matmul(am, bm), out, fa + fb);
+    y = kiln_scope_end(y);
+    y_obj = pk_ops_shape_wrap(y);
+done:
+    kiln_array_release(a);
+    kiln_array_release(b);
+    return y_obj;
+}
+
+/* ------------------------------------------------------------------ */
+/* kiln.linalg                                                        */
+/* ------------------------------------------------------------------ */
+
+/* The norm of x over one axis (vector norm) for a numeric ord. */
+static kiln_array *vector_norm(kiln_array *x, int ax, double ord, bool keep)
+{
+    kiln_array *ab = kiln_abs(x);
+    if (isinf(ord)) {
+        return ord > 0 ? kiln_max(ab, &ax, 1, keep)
+                       : kiln_min(ab, &ax, 1, keep);
+    }
+    if (ord == 0) {
+        return kiln_astype(kiln_sum(kiln_not_equal(x, kiln_weak_f64(0.0)),
+                                    &ax, 1, keep),
+                           kiln_array_dtype(x));
+    }
+    if (ord == 1) {
+        return kiln_sum(ab, &ax, 1, keep);
+    }
+    if (ord == 2) {
+        return kiln_sqrt(kiln_sum(kiln_square(x), &ax, 1, keep));
+    }
+    return kiln_power(kiln_sum(kiln_power(ab, kiln_weak_f64(ord)), &ax, 1,
+                               keep),
+                      kiln_weak_f64(1.0 / ord));
+}
+
+/* linalg.norm(a, ord=None, axis=None, keepdims=False), as MLX: ord None
+ * is the 2-norm of the flattened array (axis None) or of each vector
+ * (one axis) or the Frobenius norm (two axes); numeric ords on vectors
+ * (inf, -inf, 0, 1, 2, p) and on matrices (1, -1, inf, -inf: largest or
+ * smallest absolute column or row sum) and "fro". The 2-norm of a matrix
+ * (ord 2, -2) and "nuc" need singular values: a ValueError. */
+static PyObject *py_norm(PyObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"", "ord", "axis", "keepdims", "stream", NULL};
+    PyObject *ao, *ordo = Py_None, *axo = Py_None, *stream = NULL;
+    int keep = 0, axes[KILN_MAX_NDIM], naxes;
+    (void)self;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|OOp$O:norm", kwlist, &ao,
+                                     &ordo, &axo, &keep, &stream) ||
+        pk_axes(axo, axes, &naxes) < 0) {
+        return NULL;
+    }
+    bool fro = false, num = false;
+    double ord = 0;
+    if (PyUnicode_Check(ordo)) {
+        const char *s = PyUnicode_AsUTF8(ordo);
+        if (!s || strcmp(s, "fro") != 0) {
+            PyErr_Format(PyExc_ValueError, "[linalg.norm] unsupported ord "
+                         "%R (\"nuc\" needs singular values)", ordo);
+            return NULL;
+        }
+        fro = true;
+    } else if (ordo != Py_None) {
+        ord = PyFloat_AsDouble(ordo);
+        if (ord == -1.0 && PyErr_Occurred()) {
+            return NULL;
+        }
+        num = true;
+    }
+    kiln_array *a = pk_to_array(ao, -1);
+    if (!a) {
+        return NULL;
+    }
+    kiln_array *y = NULL;
+    int nd = kiln_array_ndim(a);
+    if (naxes > 2 || (naxes < 0 && (num || fro) && nd > 2)) {
+        PyErr_SetString(PyExc_ValueError, "[linalg.norm] takes the norm of "
+                        "vectors (one axis) or matrices (two axes)");
+        goto fail;
+    }
+    if (naxes < 0 && (num || fro)) {
+        naxes = nd;
+        for (int i = 0; i < nd; i++) {
+            axes[i] = i;
+        }
+    }
+    if (naxes > 0 && norm_axes(axes, naxes, nd, "linalg.norm") < 0) {
+        goto fail;
+    }
+    if (fro && naxes != 2) {
+        PyErr_SetString(PyExc_ValueError, "[linalg.norm] \"fro\" is a "
+                        "matrix norm: it needs two axes");
+        goto fail;
+    }
+    kiln_scope_begin();
+    kiln_array *x = kiln_astype(a, float_of(kiln_array_dtype(a)));
+    if (!num) {
+        /* 2-norm of everything, of each vector, or Frobenius */
+        y = kiln_sqrt(kiln_sum(kiln_square(x), naxes < 0 ? NULL : axes,
+                               naxes, keep));
+    } else if (naxes == 1) {
+        y = vector_norm(x, axes[0], ord, keep);
+    } else if (fabs(ord) == 1 || isinf(ord)) {
+        /* ord 1: columns (sum over rows), inf: rows (sum over columns) */
+        int sum_ax = fabs(ord) == 1 ? axes[0] : axes[1];
+        int ext_ax = fabs(ord) == 1 ? axes[1] : axes[0];
+        kiln_array *s = kiln_sum(kiln_abs(x), &sum_ax, 1, true);
+        y = ord > 0 ? kiln_max(s, &ext_ax, 1, true)
+                    : kiln_min(s, &ext_ax, 1, true);
+        if (!keep && y) {
+            int both[2] = {axes[0], axes[1]};
+            y = kiln_squeeze(y, both, 2);
+        }
+    } else {
+        kiln_scope_end(NULL);
+        PyErr_Format(PyExc_ValueError, "[linalg.norm] matrix norm of ord "
+                     "%g needs singular values: not supported", ord);
+        goto fail;
+    }
+    y = kiln_scope_end(y);
+    kiln_array_release(a);
+    return pk_ops_shape_wrap(y);
+fail:
+    kiln_array_release(a);
+    return NULL;
+}
+
+static PyMethodDef linalg_methods[] = {
+    {"norm", PK_FN(py_norm), PK_KW,
+     "norm(a, /, ord=None, axis=None, keepdims=False, *, stream=None)\n--\n\n"
+     "Vector or matrix norm (MLX's linalg.norm, without singular "
+     "values)."},
+    {NULL, NULL, 0, NULL}};
+
+static struct PyModuleDef linalg_module = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "kiln.linalg",
+    .m_doc = "Linear algebra (norm).",
+    .m_size = -1,
+    .m_methods = linalg_methods,
+};
+
+/* ------------------------------------------------------------------ */
+/* registration                                                       */
+/* ------------------------------------------------------------------ */
+
+static PyMethodDef numpy_methods[] = {
+    {"trunc", PK_FN(py_trunc), PK_KW,
+     "trunc(a, /, *, stream=None)\n--\n\nRounds toward zero."},
+    {"positive", PK_FN(py_positive), PK_KW,
+     "positive(a, /, *, stream=None)\n--\n\nThe array itself (+a)."},
+    {"conj", PK_FN(py_conj), PK_KW,
+     "conj(a, /, *, stream=None)\n--\n\nThe complex conjugate: kiln has no "
+     "complex dtype, so a itself."},
+    {"conjugate", PK_FN(py_conjugate), PK_KW,
+     "conjugate(a, /, *, stream=None)\n--\n\nThe same as conj."},
+    {"logical_xor", PK_FN(py_logical_xor), PK_KW,
+     "logical_xor(a, b, /, *, stream=None)\n--\n\nElementwise exclusive or "
+     "of the truth values."},
+    {"astype", PK_FN(py_astype), PK_KW,
+     "astype(a, dtype, /, *, stream=None)\n--\n\na cast to dtype."},
+    {"full_like", PK_FN(py_full_like), PK_KW,
+     "full_like(a, /, vals, dtype=None, *, stream=None)\n--\n\nvals in a's "
+     "shape, as dtype (default a's)."},
+    {"flip", PK_FN(py_flip), PK_KW,
+     "flip(a, /, axis=None, *, stream=None)\n--\n\na reversed along the "
+     "axes (all when None)."},
+    {"matrix_transpose", PK_FN(py_matrix_transpose), PK_KW,
+     "matrix_transpose(a, /, *, stream=None)\n--\n\nThe last two axes "
+     "swapped."},
+    {"diff", PK_FN(py_diff), PK_KW,
+     "diff(a, /, n=1, axis=-1, *, stream=None)\n--\n\nThe n-th difference "
+     "along axis."},
+    {"unstack", PK_FN(py_unstack), PK_KW,
+     "unstack(x, /, *, axis=0, stream=None)\n--\n\nThe slices along axis, "
+     "as a tuple."},
+    {"count_nonzero", PK_FN(py_count_nonzero), PK_KW,
+     "count_nonzero(a, /, *, axis=None, keepdims=False, stream=None)\n--\n\n"
+     "The number of nonzero elements (int32)."},
+    {"median", PK_FN(py_median), PK_KW,
+     "median(a, /, axis=None, keepdims=False, *, stream=None)\n--\n\nThe "
+     "median over the axes (all when None), in a's float dtype."},
+    {"tensordot", PK_FN(py_tensordot), PK_KW,
+     "tensordot(a, b, /, axes=2, *, stream=None)\n--\n\nSum of products "
+     "over the last `axes` axes of a and the first of b, or over two lists "
+     "of axes."},
+    {NULL, NULL, 0, NULL}};
+
+int pk_init_ops_numpy(PyObject *m)
+{
+    if (PyModule_AddFunctions(m, numpy_methods) < 0) {
+        return -1;
+    }
+    PyObject *la = PyModule_Create(&linalg_module);
+    if (!la || PyModule_AddObject(m, "linalg", la) < 0) {
+        Py_XDECREF(la);
+        return -1;
+    }
+    return 0;
+}

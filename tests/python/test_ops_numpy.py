@@ -1,0 +1,125 @@
+"""NumPy-style functions of mlx.core (ops_numpy.c) and the aliases,
+against numpy."""
+import numpy as np
+import pytest
+
+import kiln as mx
+
+A = np.array([[1.0, -2.5, 3.7], [4.0, 0.0, -6.2]], np.float32)
+I = np.array([[3, 1, 2], [0, 5, 4]], np.int32)
+
+
+def close(a, b, tol=1e-6):
+    np.testing.assert_allclose(np.array(a), np.array(b), rtol=tol, atol=tol)
+
+
+def test_flip():
+    close(mx.flip(mx.array(A)), np.flip(A))
+    close(mx.flip(mx.array(A), axis=1), np.flip(A, axis=1))
+    close(mx.flip(mx.array(A), axis=[0, -1]), np.flip(A, axis=(0, 1)))
+    with pytest.raises(ValueError):
+        mx.flip(mx.array(A), axis=2)
+
+
+def test_trunc_positive_conj_astype():
+    close(mx.trunc(mx.array(A)), np.trunc(A))
+    assert mx.trunc(mx.array(I)).tolist() == I.tolist()
+    assert mx.positive(mx.array(I)).tolist() == I.tolist()
+    assert mx.conj(mx.array(A)).tolist() == mx.array(A).tolist()
+    y = mx.astype(mx.array(A), mx.int32)
+    assert y.dtype == mx.int32 and y.tolist() == A.astype(np.int32).tolist()
+
+
+def test_logical_xor_and_count_nonzero():
+    assert mx.logical_xor(mx.array(A), mx.array(I)).tolist() == \
+        np.logical_xor(A, I).tolist()
+    assert mx.logical_xor(mx.array(A) > 0, True).tolist() == \
+        np.logical_xor(A > 0, True).tolist()
+    c = mx.count_nonzero(mx.array(A))
+    assert c.dtype == mx.int32 and c.item() == np.count_nonzero(A)
+    assert mx.count_nonzero(mx.array(A), axis=1, keepdims=True).tolist() == \
+        np.count_nonzero(A, axis=1, keepdims=True).tolist()
+
+
+def test_diff_unstack_matrix_transpose():
+    assert mx.diff(mx.array(I)).tolist() == np.diff(I).tolist()
+    close(mx.diff(mx.array(A), n=2, axis=1), np.diff(A, n=2, axis=1))
+    assert mx.diff(mx.array(I), axis=0).tolist() == np.diff(I, axis=0).tolist()
+    assert mx.diff(mx.array(A) > 0).tolist() == np.diff(A > 0).tolist()
+    with pytest.raises(ValueError):
+        mx.diff(mx.array(I), n=-1)
+    parts = mx.unstack(mx.array(A), axis=1)
+    assert isinstance(parts, tuple) and len(parts) == 3
+    for k in range(3):
+        close(parts[k], A[:, k])
+    close(mx.matrix_transpose(mx.array(A)), A.T)
+    with pytest.raises(ValueError):
+        mx.matrix_transpose(mx.array([1.0]))
+
+
+def test_full_like():
+    y = mx.full_like(mx.array(I), 2.5)
+    assert y.dtype == mx.int32 and y.tolist() == [[2] * 3] * 2
+    y = mx.full_like(mx.array(I), 2.5, dtype=mx.float32)
+    assert y.dtype == mx.float32 and y.tolist() == [[2.5] * 3] * 2
+
+
+def test_tensordot():
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((2, 3, 4)).astype(np.float32)
+    b = rng.standard_normal((3, 4, 5)).astype(np.float32)
+    close(mx.tensordot(mx.array(a), mx.array(b)), np.tensordot(a, b), 1e-5)
+    close(mx.tensordot(mx.array(a), mx.array(b), axes=[[1, 2], [0, 1]]),
+          np.tensordot(a, b, axes=[[1, 2], [0, 1]]), 1e-5)
+    c = rng.standard_normal((4, 2)).astype(np.float32)
+    close(mx.tensordot(mx.array(a), mx.array(c), axes=[[2, 0], [0, 1]]),
+          np.tensordot(a, c, axes=[[2, 0], [0, 1]]), 1e-5)
+    close(mx.tensordot(mx.array(A[0]), mx.array(A[1]), axes=0),
+          np.tensordot(A[0], A[1], axes=0))
+    with pytest.raises(ValueError):
+        mx.tensordot(mx.array(a), mx.array(c), axes=2)
+
+
+def test_median():
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((4, 5, 6)).astype(np.float32)
+    close(mx.median(mx.array(x)), np.median(x))
+    for axis in [0, 1, -1, (0, 2)]:
+        close(mx.median(mx.array(x), axis=axis), np.median(x, axis=axis))
+    close(mx.median(mx.array(x), axis=1, keepdims=True),
+          np.median(x, axis=1, keepdims=True))
+    m = mx.median(mx.array([3, 1, 2, 4]))
+    assert m.dtype == mx.float32 and m.item() == 2.5
+
+
+def test_linalg_norm():
+    import kiln.linalg as la
+    x = mx.array(A)
+    close(la.norm(x), np.linalg.norm(A), 1e-5)
+    close(la.norm(x, axis=1), np.linalg.norm(A, axis=1), 1e-5)
+    close(la.norm(x, axis=1, keepdims=True),
+          np.linalg.norm(A, axis=1, keepdims=True), 1e-5)
+    for o in [1, -1, np.inf, -np.inf, "fro"]:
+        close(la.norm(x, ord=o), np.linalg.norm(A, ord=o), 1e-5)
+    for o in [np.inf, -np.inf, 0, 1, 2, 3, 0.5]:
+        close(la.norm(x[0], ord=o), np.linalg.norm(A[0], ord=o), 1e-5)
+    with pytest.raises(ValueError):
+        la.norm(x, ord=2)  # needs singular values
+    with pytest.raises(ValueError):
+        la.norm(x, ord="nuc")
+
+
+def test_numpy_style_aliases():
+    v = mx.array([0.25, 0.5])
+    for alias, name in [("acos", "arccos"), ("asin", "arcsin"),
+                        ("atan", "arctan"), ("acosh", "arccosh"),
+                        ("asinh", "arcsinh"), ("atanh", "arctanh")]:
+        arg = v + 1.5 if alias == "acosh" else v
+        close(getattr(mx, alias)(arg), getattr(mx, name)(arg))
+    close(mx.atan2(v, v + 1), mx.arctan2(v, v + 1))
+    assert mx.pow(mx.array(2), 3).item() == 8
+    assert mx.bitwise_left_shift(mx.array(1), 3).item() == 8
+    assert mx.bitwise_right_shift(mx.array(8), 3).item() == 1
+    assert mx.asarray([1, 2]).tolist() == [1, 2]
+    assert mx.empty((2, 3)).shape == (2, 3)
+    assert mx.empty_like(mx.array(I)).shape == I.shape
