@@ -11,8 +11,8 @@
  *
  * Invariants: lazy (nothing is evaluated); slices are written relative to
  * the axis ends (KILN_SLICE_BEGIN/END, negative bounds), so diff and flip
- * replay under a shapeless compile; a bad axis is a ValueError as in
- * MLX's ops (pk_ops_shape_fail).
+ * replay under a shapeless compile; a bad axis is an IndexError as in
+ * MLX 0.32's ops (pk_ops_shape_axis).
  */
 #include "pykiln.h"
 

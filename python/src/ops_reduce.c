@@ -8,8 +8,8 @@
  * Axis conventions (MLX): reductions take None (every axis), an int or a
  * sequence of ints; argmin/argmax and the scans take None (the flattened
  * array) or one int. Range and duplicate checks are kiln's (an axis out of
- * range is an IndexError, a repeated one a ValueError, as MLX), except for
- * the scans, whose out-of-range axis MLX reports as a ValueError.
+ * range is an IndexError, a repeated one a ValueError, as MLX 0.32; the
+ * scans too).
  *
  * Invariants: nothing here evaluates, so the GIL is held; the converted
  * input is released on every path.
@@ -192,9 +192,8 @@ static PyObject *call_scan(PyObject *args, PyObject *kw, scan_fn f,
     }
     int nd = kiln_array_ndim(a);
     if (!flat && (axis >= nd || axis < -nd)) {
-        /* MLX's scans raise ValueError here (reductions IndexError) */
         kiln_array_release(a);
-        return PyErr_Format(PyExc_ValueError, "[%s] axis %d is out of "
+        return PyErr_Format(PyExc_IndexError, "[%s] axis %d is out of "
                             "bounds for array with %d dimensions", name,
                             axis, nd);
     }

@@ -12,8 +12,8 @@
  *
  * Invariants: every function is lazy (builds graph nodes, never
  * evaluates), so none releases the GIL; every kiln array made here is
- * released or wrapped on every path. A bad axis is a ValueError, as in
- * MLX (the core reports it as an index error).
+ * released or wrapped on every path. A bad axis is an IndexError, as in
+ * MLX 0.32 (the core reports it as an index error).
  */
 #include "pykiln.h"
 
@@ -23,11 +23,6 @@
 
 PyObject *pk_ops_shape_fail(void)
 {
-    if (kiln_errcode() == KILN_ERR_INDEX) {
-        PyErr_SetString(PyExc_ValueError, kiln_errmsg());
-        kiln_errclear();
-        return NULL;
-    }
     return pk_raise();
 }
 
@@ -122,7 +117,7 @@ int pk_ops_shape_i64(PyObject *o, int64_t *out)
 int pk_ops_shape_axis(int axis, int nd, const char *fn)
 {
     if (axis < -nd || axis >= nd) {
-        PyErr_Format(PyExc_ValueError, "[%s] axis %d is out of bounds for "
+        PyErr_Format(PyExc_IndexError, "[%s] axis %d is out of bounds for "
                      "array of ndim %d", fn, axis, nd);
         return -1;
     }

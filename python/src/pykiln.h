@@ -168,8 +168,8 @@ int pk_tree_arrays(PyObject *tree, PyObject *out);
 /* helpers of the shape ops (ops_shape.c)                             */
 /* ------------------------------------------------------------------ */
 
-/* Raises the pending kiln error as pk_raise does, except that an index
- * error (the core's bad axis) is a ValueError, as in MLX's ops. NULL. */
+/* Raises the pending kiln error (pk_raise: a bad axis is an IndexError,
+ * as in MLX 0.32). NULL. */
 PyObject *pk_ops_shape_fail(void);
 /* pk_wrap(y), or pk_ops_shape_fail() when y is NULL. */
 PyObject *pk_ops_shape_wrap(kiln_array *y);
@@ -183,7 +183,7 @@ kiln_array **pk_ops_shape_arrays(PyObject *seq, int *n);
 void pk_ops_shape_free(kiln_array **xs, int n);
 /* A Python int (not bool) as int64; -1 with an exception. */
 int pk_ops_shape_i64(PyObject *o, int64_t *out);
-/* axis normalised against nd (>= 0); -1 with ValueError naming fn. */
+/* axis normalised against nd (>= 0); -1 with IndexError naming fn. */
 int pk_ops_shape_axis(int axis, int nd, const char *fn);
 /* An axis that may be None (*flat = true: the flattened array). */
 int pk_ops_shape_opt_axis(PyObject *o, int *axis, bool *flat);

@@ -255,7 +255,7 @@ def test_reshape_edge_cases_and_errors():
         mx.reshape(a=mx.zeros(2), shape=(2,))
     with pytest.raises(ValueError):
         mx.unflatten(mx.zeros((2, 3)), 1, (2, 2))
-    with pytest.raises(ValueError):
+    with pytest.raises(IndexError):
         mx.unflatten(mx.zeros((2, 3)), 4, (3,))
 
 
@@ -275,9 +275,9 @@ def test_squeeze_expand_dims():
     same(mx.expand_dims(v, 1), v[:, None])
     with pytest.raises(ValueError):
         mx.squeeze(a, 1)
-    with pytest.raises(ValueError):
+    with pytest.raises(IndexError):
         mx.squeeze(a, 7)
-    with pytest.raises(ValueError):
+    with pytest.raises(IndexError):
         mx.expand_dims(a, 9)
     with pytest.raises(ValueError):
         mx.expand_dims(a, (0, 0))
@@ -308,14 +308,16 @@ def test_transpose_swap_move(mdt, ndt):
 
 def test_transpose_errors():
     a = mx.zeros((2, 3, 4))
-    for bad in [(0, 1), (0, 1, 1), (0, 1, 3)]:
+    for bad in [(0, 1), (0, 1, 1)]:
         with pytest.raises(ValueError):
             mx.transpose(a, bad)
+    with pytest.raises(IndexError):
+        mx.transpose(a, (0, 1, 3))
     with pytest.raises(TypeError):
         mx.transpose(a, 1)
-    with pytest.raises(ValueError):
+    with pytest.raises(IndexError):
         mx.swapaxes(a, 0, 3)
-    with pytest.raises(ValueError):
+    with pytest.raises(IndexError):
         mx.moveaxis(a, -4, 0)
     with pytest.raises(TypeError):
         mx.moveaxis(a, 0)
@@ -399,11 +401,11 @@ def test_concatenate_stack_mixed_and_errors():
         mx.stack([])
     with pytest.raises(ValueError):
         mx.concatenate([mx.zeros((2, 3)), mx.zeros((2, 4))])
-    with pytest.raises(ValueError):
+    with pytest.raises(IndexError):
         mx.concatenate([mx.zeros((2, 3)), mx.zeros((2, 3))], axis=2)
     with pytest.raises(ValueError):
         mx.stack([mx.zeros((2, 3)), mx.zeros((3, 2))])
-    with pytest.raises(ValueError):
+    with pytest.raises(IndexError):
         mx.stack([mx.zeros((2, 3))], axis=3)
     with pytest.raises(TypeError):
         mx.concatenate(mx.zeros((2, 3)))
@@ -429,9 +431,9 @@ def test_split():
         mx.split(a, 4)
     with pytest.raises(ValueError):
         mx.split(a, 0)
-    with pytest.raises(ValueError):
+    with pytest.raises(IndexError):
         mx.split(a, 2, axis=2)
-    with pytest.raises(ValueError):
+    with pytest.raises(IndexError):
         mx.split(mx.array(1), 1)
     with pytest.raises(TypeError):
         mx.split(a, 2.0)
@@ -518,7 +520,7 @@ def test_tile_repeat_edge_cases_and_errors():
     same(mx.repeat(mx.zeros((0, 2)), 3, 0), np.zeros((0, 2)))
     with pytest.raises(ValueError):
         mx.repeat(mx.zeros(2), -1)
-    with pytest.raises(ValueError):
+    with pytest.raises(IndexError):
         mx.repeat(mx.zeros(2), 2, axis=1)
     with pytest.raises(ValueError):
         mx.tile(mx.zeros(2), -1)
@@ -538,7 +540,7 @@ def test_roll():
     same(mx.roll(mx.array(1), 2), np.array(1, np.int32))
     with pytest.raises(ValueError):
         mx.roll(a, (1, 2, 3), (0, 1))
-    with pytest.raises(ValueError):
+    with pytest.raises(IndexError):
         mx.roll(a, 1, 2)
     with pytest.raises(TypeError):
         mx.roll(a, 1.0)
@@ -585,11 +587,11 @@ def test_take_errors():
     a = mx.zeros((3, 4))
     with pytest.raises(TypeError):
         mx.take(a, mx.array([1.0]))
-    with pytest.raises(ValueError):
+    with pytest.raises(IndexError):
         mx.take(a, [0], axis=2)
     with pytest.raises(TypeError):
         mx.take(a, [0], 1.0)
-    with pytest.raises(ValueError):
+    with pytest.raises(IndexError):
         mx.take_along_axis(a, mx.array([[0]]), 2)
     with pytest.raises(ValueError):
         mx.take_along_axis(a, mx.array([0]), 0)
@@ -619,9 +621,9 @@ def test_sort_special_values_and_errors():
     same(mx.sort(mx.array([True, False, True])), np.array([0, 1, 1], bool))
     same(mx.sort(mx.array(2.0)) if False else mx.sort(mx.zeros((0, 3))),
          np.zeros((0, 3)))
-    with pytest.raises(ValueError):
+    with pytest.raises(IndexError):
         mx.sort(mx.zeros((2, 3)), 2)
-    with pytest.raises(ValueError):
+    with pytest.raises(IndexError):
         mx.argsort(mx.zeros((2, 3)), axis=-3)
     with pytest.raises(TypeError):
         mx.sort(mx.zeros(3), "0")
@@ -653,7 +655,7 @@ def test_topk_and_partition():
     assert p.shape == (18,) and p[5] == np.sort(n, None)[5]
     with pytest.raises(ValueError):
         mx.topk(a, 7)
-    with pytest.raises(ValueError):
+    with pytest.raises(IndexError):
         mx.topk(a, 1, axis=2)
     with pytest.raises(ValueError):
         mx.partition(a, 6)
@@ -701,7 +703,7 @@ def test_trace_values_dtypes_and_errors():
         mx.diagonal(mx.zeros(3))
     with pytest.raises(ValueError):
         mx.diagonal(mx.zeros((2, 2)), 0, 0, 0)
-    with pytest.raises(ValueError):
+    with pytest.raises(IndexError):
         mx.diagonal(mx.zeros((2, 2)), 0, 0, 2)
     with pytest.raises(ValueError):
         mx.diag(mx.zeros((2, 2, 2)))
