@@ -5,9 +5,11 @@
  * A key is an entry or a tuple of entries: ints (negative wrap; out of
  * range raises IndexError), slices (any step), None (a new axis of
  * length 1), one Ellipsis, and integer arrays (kiln.array, numpy arrays,
- * lists of ints). Boolean masks raise ValueError, as in MLX; so does a
- * bool key (MLX reads x[True] as x[1], numpy as a new axis: too
- * surprising either way to copy).
+ * lists of ints). Reading through a boolean mask raises ValueError, as
+ * in MLX (its shape would depend on the values); so does a bool key (MLX
+ * reads x[True] as x[1], numpy as a new axis: too surprising either way
+ * to copy). Assigning through one, x[mask] = v, works as in MLX: a where
+ * (mask_set, below).
  *
  * How a key is resolved (a `plan`):
  *  1. Ellipsis expands to full slices, and missing trailing entries are
@@ -17,7 +19,7 @@
  *     of that axis would go, advanced indexing included.
  *  3. One kiln_slice cuts every axis (an int i as i:i+1, an array axis
  *     whole): the block y.
- *  4. No arrays: the int axes are dropped by a reshape. With arrays,
+ *  4. No arrays: the int axes are squeezed away. With arrays,
  *     every int and array entry is "advanced": their indices broadcast
  *     to a shape B, and combine into one flat index over the advanced
  *     axes (ints index 0 of their length-1 axis). When the advanced
@@ -823,6 +825,103 @@ static kiln_array *update(pool *pl, kiln_array *x, PyObject *key,
     return x1;
 }
 
+/* ------------------------------------------------------------------ */
+/* x[mask] = v                                                        */
+/* ------------------------------------------------------------------ */
+
+/* key as a boolean mask (pooled): a bool kiln.array or NumPy array of at
+ * least one axis; NULL (no exception) for any other key. */
+static kiln_array *bool_mask(pool *pl, PyObject *key)
+{
+    const char *tn = Py_TYPE(key)->tp_name;
+    if (!PkArray_Check(key) && strcmp(tn, "numpy.ndarray") != 0) {
+        return NULL;
+    }
+    kiln_array *m = keep(pl, pk_to_array(key, -1));
+    if (!m) {
+        PyErr_Clear();
+        return NULL;
+    }
+    if (kiln_array_dtype(m) != KILN_DTYPE_BOOL || kiln_array_ndim(m) == 0) {
+        return NULL;
+    }
+    return m;
+}
+
+/* x with v written where the mask m (x's leading axes) holds, as MLX:
+ * v broadcast to x's shape, or else one value (a row of x's trailing
+ * axes) per true element of m, in order, which reads m's count. */
+static kiln_array *mask_set(pool *pl, kiln_array *x, kiln_array *m,
+                            PyObject *v)
+{
+    int nd = kiln_array_ndim(x), k = kiln_array_ndim(m);
+    const int64_t *xs = kiln_array_shape(x), *ms = kiln_array_shape(m);
+    bool fits = k <= nd;
+    for (int i = 0; fits && i < k; i++) {
+        fits = ms[i] == xs[i];
+    }
+    if (!fits) {
+        PyErr_SetString(PyExc_ValueError, "boolean index does not match "
+                        "the leading dimensions of the array");
+        return NULL;
+    }
+    kiln_dtype dt = kiln_array_dtype(x);
+    kiln_array *u = keep(pl, pk_convert_operand(v, dt));
+    u = u ? keep(pl, kiln_astype(u, dt)) : NULL;
+    if (!u) {
+        return NULL;
+    }
+    int trail[KILN_MAX_NDIM];
+    for (int i = k; i < nd; i++) {
+        trail[i - k] = i;
+    }
+    kiln_array *me = nd > k ? keep(pl, kiln_expand_dims(m, trail, nd - k))
+                            : m;
+    /* As numpy: v broadcasts to (count,) + x.shape[k:]. Without a count
+     * axis of its own (or with one of length 1) every position gets the
+     * same row: a where, no count needed. */
+    int un = kiln_array_ndim(u);
+    const int64_t *us = kiln_array_shape(u);
+    if (un <= nd - k || (un == nd - k + 1 && us[0] == 1)) {
+        return me ? keep(pl, kiln_where(me, u, x)) : NULL;
+    }
+    /* one row per true element, in order: v's first axis is the count */
+    int64_t count = 0;
+    kiln_array *c = keep(pl, kiln_sum(m, NULL, 0, false));
+    if (!c || kiln_array_item_i64(c, &count) != KILN_OK) {
+        return NULL;
+    }
+    int64_t ts[KILN_MAX_NDIM];
+    ts[0] = count;
+    for (int i = k; i < nd; i++) {
+        ts[i - k + 1] = xs[i];
+    }
+    if (un != nd - k + 1 || us[0] != count) {
+        PyErr_Format(PyExc_ValueError, "cannot assign values of %d "
+                     "dimensions with %lld rows to %lld masked positions",
+                     un, (long long)us[0], (long long)count);
+        return NULL;
+    }
+    u = keep(pl, kiln_broadcast_to(u, ts, nd - k + 1));
+    if (!u) {
+        return NULL;
+    }
+    /* row index of each position: the number of true elements before */
+    int64_t msz = kiln_array_size(m);
+    kiln_array *flat = keep(pl, kiln_reshape(m, &msz, 1));
+    kiln_array *cs = flat ? keep(pl, kiln_cumsum(keep(pl, kiln_astype(
+                                               flat, KILN_DTYPE_INT64)),
+                                           0, false, false, false))
+                          : NULL;
+    kiln_array *g = cs ? keep(pl, kiln_take(u, cs, 0, false)) : NULL;
+    int64_t gs[KILN_MAX_NDIM];
+    for (int i = 0; i < nd; i++) {
+        gs[i] = xs[i];
+    }
+    g = g ? keep(pl, kiln_reshape(g, gs, nd)) : NULL;
+    return g && me ? keep(pl, kiln_where(me, g, x)) : NULL;
+}
+
 int pk_index_set(PkArray *self, PyObject *key, PyObject *v)
 {
     if (!v) {
@@ -833,7 +932,10 @@ int pk_index_set(PkArray *self, PyObject *key, PyObject *v)
     pool pl = {0};
     /* held: the key's __index__ or v's __array__ may assign into self */
     kiln_array *x = keep(&pl, kiln_array_retain(self->a));
-    kiln_array *y = x ? update(&pl, x, key, v, OP_SET) : NULL;
+    kiln_array *m = x ? bool_mask(&pl, key) : NULL;
+    kiln_array *y = m    ? mask_set(&pl, x, m, v)
+                    : x ? update(&pl, x, key, v, OP_SET)
+                        : NULL;
     int st = -1;
     if (y) {
         kiln_array *old = self->a;

@@ -232,6 +232,43 @@ def test_boolean_indices_raise_as_mlx():
         x[True]
 
 
+def test_boolean_mask_assignment():
+    # as MLX (and numpy): x[mask] = v writes v where the mask holds
+    a = np.arange(6, dtype=np.int32).reshape(2, 3)
+    cases = [
+        (lambda y: y > 2, 0),
+        (lambda y: np.array([True, False]), 7),  # a leading-axes mask
+        (lambda y: np.array([[False, True, False], [True, False, True]]),
+         np.array([10, 20, 30], np.int32)),      # one value per position
+        (lambda y: np.array([True, False]), np.array([[7, 8, 9]])),
+        (lambda y: np.array([True, True]), np.array([[7, 8, 9],
+                                                     [1, 2, 3]])),
+        (lambda y: np.array([True, True]), np.array([7, 8, 9])),
+        (lambda y: y % 2 == 0, np.array([5])),
+    ]
+    for mk, v in cases:
+        want = a.copy()
+        want[mk(want)] = v
+        x = mx.array(a)
+        m = mk(a)
+        x[mx.array(m)] = mx.array(v) if isinstance(v, np.ndarray) else v
+        assert x.tolist() == want.tolist()
+        x = mx.array(a)
+        x[m] = v  # a NumPy mask too
+        assert x.tolist() == want.tolist()
+    f = mx.array(a.astype(np.float32))
+    f[f > 2.5] = 1.5
+    assert f.tolist() == [[0, 1, 2], [1.5, 1.5, 1.5]]
+    x = mx.array(a)
+    with pytest.raises(ValueError):
+        x[x > 2] = mx.array([1, 2])  # 3 positions, 2 values
+    with pytest.raises(ValueError):
+        x[mx.array([True, False, True])] = 1  # does not match the axes
+    with pytest.raises(ValueError):
+        x[x > 2] = 300 * mx.ones(1, dtype=mx.int32) + 2**31  # overflows
+    assert x.tolist() == a.tolist()  # failed assignments change nothing
+
+
 def test_kiln_index_arrays_are_clamped_not_checked():
     # as kiln_take (and MLX): out-of-range kiln.array indices never read
     # out of bounds
@@ -323,7 +360,7 @@ def test_assignment_errors_leave_the_array_unchanged():
     with pytest.raises(TypeError):
         del x[0]
     with pytest.raises(ValueError):
-        x[mx.array([True, False])] = 1
+        x[mx.array([True, False, True])] = 1  # a mask of the wrong shape
     with pytest.raises(ValueError):
         mx.array([1, 2], dtype=mx.int8)[0] = 1000
     assert x.tolist() == [[1, 2, 3], [4, 5, 6]]
