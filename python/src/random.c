@@ -561,7 +561,8 @@ static PyObject *laplace(PyObject *self, PyObject *args, PyObject *kw)
         return NULL;
     }
     /* u uniform in (-1, 1): the low end is -1 plus one step of the
-     * uniform grid; x = -sign(u) log1p(-|u|) * scale + loc */
+     * uniform grid; x = sign(u) log1p(-|u|) * scale + loc, MLX's
+     * formula, so a key gives MLX's samples */
     double eps = wt == KILN_DTYPE_FLOAT64 ? 0x1p-53 : 0x1p-24;
     kiln_array *lo = kiln_scalar_f64(-1.0 + eps, wt);
     kiln_array *hi = kiln_scalar_f64(1.0, wt);
@@ -571,7 +572,7 @@ static PyObject *laplace(PyObject *self, PyObject *args, PyObject *kw)
     kiln_array *nau = kiln_negative(au);
     kiln_array *lp = kiln_log1p(nau);
     kiln_array *m = kiln_multiply(s, lp);
-    kiln_array *c = kiln_scalar_f64(-scale, wt);
+    kiln_array *c = kiln_scalar_f64(scale, wt);
     kiln_array *z = kiln_multiply(m, c);
     kiln_array *l = kiln_scalar_f64(loc, wt);
     kiln_array *x = kiln_add(z, l);

@@ -473,3 +473,14 @@ def test_normal_with_array_loc_and_scale():
         mx.float16
     with pytest.raises(ValueError):
         mx.random.normal((2,), loc=mx.zeros((3,)), key=k)
+
+
+def test_laplace_follows_mlx_orientation():
+    # MLX's formula sign(u) * log1p(-|u|) * scale + loc on the key's
+    # uniform draws in (-1, 1), so a key gives MLX's samples
+    k = mx.random.key(1)
+    u = np.array(mx.random.uniform(-1 + 2.0**-24, 1, (64,), key=k),
+                 np.float64)
+    want = np.sign(u) * np.log1p(-np.abs(u)) * 2.0 + 0.5
+    got = np.array(mx.random.laplace((64,), loc=0.5, scale=2.0, key=k))
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
