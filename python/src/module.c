@@ -9,6 +9,7 @@
 #include "pykiln.h"
 
 #include <math.h>
+#include <string.h>
 
 /* ------------------------------------------------------------------ */
 /* errors                                                             */
@@ -239,16 +240,24 @@ static int shape_entry(PyObject *o, int64_t *out, int allow_neg1)
 
 int pk_shape(PyObject *o, int64_t *shape, int *ndim, int allow_neg1)
 {
-    if (PyIndex_Check(o) && !PyBool_Check(o)) {
+    bool nd_array = false;
+    if (strcmp(Py_TYPE(o)->tp_name, "numpy.ndarray") == 0) {
+        nd_array = PyObject_Length(o) >= 0;
+        if (!nd_array) {
+            PyErr_Clear(); /* len() of a 0-d array raises: an int */
+        }
+    }
+    if (PyIndex_Check(o) && !PyBool_Check(o) && !nd_array) {
         *ndim = 1;
         return shape_entry(o, &shape[0], allow_neg1);
     }
-    if (!PyList_Check(o) && !PyTuple_Check(o)) {
+    if (!PyList_Check(o) && !PyTuple_Check(o) && !nd_array) {
         PyErr_Format(PyExc_TypeError, "shape must be an int or a sequence "
                      "of ints, got %.100s", Py_TYPE(o)->tp_name);
         return -1;
     }
-    /* a tuple copy: an entry's __index__ may change the list */
+    /* a tuple copy: an entry's __index__ may change the list (a NumPy
+     * array of ints gives NumPy ints, which have __index__) */
     PyObject *t = PySequence_Tuple(o);
     if (!t) {
         return -1;

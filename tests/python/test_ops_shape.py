@@ -813,3 +813,12 @@ def test_ops_under_compile_and_grad():
         fd[i] = (_mix(mx.array(n + e, dtype=mx.float64)).item()
                  - _mix(mx.array(n - e, dtype=mx.float64)).item()) / 2e-3
     np.testing.assert_allclose(g, fd, rtol=1e-6, atol=1e-6)
+
+
+def test_shapes_from_numpy_ints_and_arrays():
+    assert mx.ones(np.array([2, 3])).shape == (2, 3)
+    assert mx.zeros(np.int64(3)).shape == (3,)
+    assert mx.zeros(np.array(4)).shape == (4,)
+    assert mx.ones((np.int32(2), 5)).shape == (2, 5)
+    with pytest.raises(TypeError):
+        mx.ones(np.array([2.5]))
