@@ -24,7 +24,8 @@
 
 typedef struct PkFinfo {
     PyObject_HEAD
-    double min, max, eps;
+    double min, max, eps, smallest_normal;
+    int bits;
     PyObject *dtype; /* a kiln.Dtype (immortal singleton) */
 } PkFinfo;
 
@@ -51,23 +52,27 @@ static PyObject *finfo_new(PyTypeObject *type, PyObject *args, PyObject *kw)
     if (parse_dtype(args, kw, "O:finfo", &dt) < 0) {
         return NULL;
     }
-    double max, eps;
+    double max, eps, tiny;
     switch ((kiln_dtype)dt) {
     case KILN_DTYPE_FLOAT16:
         max = 65504.0;
         eps = 0x1p-10;
+        tiny = 0x1p-14;
         break;
     case KILN_DTYPE_BFLOAT16:
         max = 0x1.fep127; /* (2 - 2^-7) * 2^127 */
         eps = 0x1p-7;
+        tiny = 0x1p-126;
         break;
     case KILN_DTYPE_FLOAT32:
         max = FLT_MAX;
         eps = FLT_EPSILON;
+        tiny = FLT_MIN;
         break;
     case KILN_DTYPE_FLOAT64:
         max = DBL_MAX;
         eps = DBL_EPSILON;
+        tiny = DBL_MIN;
         break;
     default:
         PyErr_Format(PyExc_ValueError, "[finfo] dtype %s is not inexact",
@@ -81,6 +86,8 @@ static PyObject *finfo_new(PyTypeObject *type, PyObject *args, PyObject *kw)
     self->min = -max;
     self->max = max;
     self->eps = eps;
+    self->smallest_normal = tiny;
+    self->bits = 8 * (int)kiln_dtype_size((kiln_dtype)dt);
     self->dtype = Py_NewRef(pk_dtype_obj((kiln_dtype)dt));
     return (PyObject *)self;
 }
@@ -125,6 +132,10 @@ static PyMemberDef finfo_members[] = {
      "The largest representable number."},
     {"eps", T_DOUBLE, offsetof(PkFinfo, eps), READONLY,
      "The difference between 1.0 and the next representable number."},
+    {"smallest_normal", T_DOUBLE, offsetof(PkFinfo, smallest_normal),
+     READONLY, "The smallest positive normal number."},
+    {"bits", T_INT, offsetof(PkFinfo, bits), READONLY,
+     "The number of bits of the type."},
     {"dtype", T_OBJECT, offsetof(PkFinfo, dtype), READONLY, "The Dtype."},
     {NULL, 0, 0, 0, NULL},
 };

@@ -44,6 +44,8 @@ def test_finfo_matches_numpy(d, n):
     assert f.dtype == d
     assert f.max == float(i.max) and f.min == float(i.min)
     assert f.eps == float(i.eps)
+    assert f.smallest_normal == float(i.smallest_normal)
+    assert f.bits == i.bits
     assert isinstance(f.max, float) and isinstance(f.eps, float)
     assert repr(f).startswith("finfo(min=") and str(d)[5:] in repr(f)
 
@@ -53,6 +55,7 @@ def test_finfo_bfloat16():
     assert f.dtype == mx.bfloat16
     assert f.max == 3.3895313892515355e38 and f.min == -f.max
     assert f.eps == 2.0 ** -7
+    assert f.bits == 16 and f.smallest_normal == 2.0 ** -126
     # the largest bfloat16 is a float32 with the low 16 mantissa bits clear
     bits = np.array([f.max], np.float32).view(np.uint32)[0]
     assert bits == 0x7F7F0000
