@@ -335,6 +335,16 @@ KILN_API kiln_list *kiln_broadcast_arrays(kiln_array *const *xs, int n);
 #define KILN_SLICE_BEGIN INT64_MIN
 KILN_API kiln_array *kiln_slice(kiln_array *x, const int64_t *start,
                                 const int64_t *stop, const int64_t *step);
+/* kiln_slice for bounds computed from x's shape (bit i of sized_axes: axis
+ * i's bounds came from its length, as for split into sections): inside a
+ * shapeless compiled function, a replay on another length of such an
+ * axis fails clearly instead of cutting the new axis where the traced one
+ * was cut. With whole bounds it still makes a node, so it can guard the
+ * lengths a computation baked. */
+KILN_API kiln_array *kiln_slice_sized(kiln_array *x, const int64_t *start,
+                                      const int64_t *stop,
+                                      const int64_t *step,
+                                      uint32_t sized_axes);
 /* x with the slice [start:stop:step] replaced by update (broadcast). */
 KILN_API kiln_array *kiln_slice_update(kiln_array *x, kiln_array *update,
                                        const int64_t *start,

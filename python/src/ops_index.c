@@ -248,10 +248,21 @@ static kiln_array *diagonal_of(kiln_array *a, int64_t off, int ax1,
     start[nd - 2] = len == 0 ? 0 : (off >= 0 ? off : -off * m);
     stop[nd - 2] = len == 0 ? 0 : start[nd - 2] + (len - 1) * (m + 1) + 1;
     step[nd - 2] = m + 1;
+    /* the bounds come from n and m: a whole slice guards both lengths
+     * and the cut guards their product, so a shapeless replay on other
+     * lengths fails instead of reading the wrong elements */
+    int64_t ws[KILN_MAX_NDIM], we[KILN_MAX_NDIM];
+    for (int i = 0; i < nd; i++) {
+        ws[i] = KILN_SLICE_BEGIN;
+        we[i] = KILN_SLICE_END;
+    }
     kiln_array *t = kiln_transpose(a, perm, nd);
-    kiln_array *f = kiln_flatten(t, -2, -1);
-    kiln_array *y = kiln_slice(f, start, stop, step);
+    kiln_array *g = kiln_slice_sized(t, ws, we, NULL,
+                                     3u << (nd - 2));
+    kiln_array *f = kiln_flatten(g, -2, -1);
+    kiln_array *y = kiln_slice_sized(f, start, stop, step, 1u << (nd - 2));
     kiln_array_release(t);
+    kiln_array_release(g);
     kiln_array_release(f);
     if (!y) {
         pk_ops_shape_fail();

@@ -420,8 +420,19 @@ static kiln_array *roll_axis(kiln_array *x, int ax, int64_t s)
     if (s < 0) {
         s += n;
     }
-    kiln_array *parts[2] = {slice_axis(x, ax, n - s, n),
-                            slice_axis(x, ax, 0, n - s)};
+    /* bounds from the length: a shapeless replay on another one fails */
+    int64_t start[KILN_MAX_NDIM], stop[KILN_MAX_NDIM];
+    for (int i = 0; i < kiln_array_ndim(x); i++) {
+        start[i] = KILN_SLICE_BEGIN;
+        stop[i] = KILN_SLICE_END;
+    }
+    start[ax] = n - s;
+    stop[ax] = n;
+    kiln_array *parts[2];
+    parts[0] = kiln_slice_sized(x, start, stop, NULL, 1u << ax);
+    start[ax] = 0;
+    stop[ax] = n - s;
+    parts[1] = kiln_slice_sized(x, start, stop, NULL, 1u << ax);
     kiln_array *y = kiln_concatenate(parts, 2, ax);
     kiln_array_release(parts[0]);
     kiln_array_release(parts[1]);

@@ -429,27 +429,34 @@ static PyObject *py_median(PyObject *self, PyObject *args, PyObject *kw)
         PyErr_SetString(PyExc_ValueError, "[median] of an empty array");
         return NULL;
     }
-    kept[nk] = count;
+    (void)kept;
     kiln_scope_begin();
     kiln_array *f = kiln_astype(a, float_of(kiln_array_dtype(a)));
-    kiln_array *s = kiln_sort(
-        kiln_reshape(kiln_transpose(f, perm, nd), kept, nk + 1), -1, false);
-    kiln_array *lo = kiln_take(s, kiln_scalar_i64((count - 1) / 2,
-                                                  KILN_DTYPE_INT64),
-                               nk, false);
-    kiln_array *y = lo;
-    if (count % 2 == 0) {
-        kiln_array *hi = kiln_take(s, kiln_scalar_i64(count / 2,
-                                                      KILN_DTYPE_INT64),
-                                   nk, false);
-        y = kiln_multiply(kiln_add(lo, hi), kiln_weak_f64(0.5));
+    /* the reduced axes merged last (flatten follows the kept axes' new
+     * lengths in a shapeless replay; the middle's position comes from
+     * the count, so that axis is sized) */
+    kiln_array *t = kiln_transpose(f, perm, nd);
+    kiln_array *s = kiln_sort(nk < nd - 1 ? kiln_flatten(t, nk, nd - 1)
+                              : nk == nd ? kiln_expand_dims(t, &nk, 1)
+                                         : t,
+                              -1, false);
+    int64_t st[KILN_MAX_NDIM], sp[KILN_MAX_NDIM];
+    for (int i = 0; i <= nk; i++) {
+        st[i] = KILN_SLICE_BEGIN;
+        sp[i] = KILN_SLICE_END;
     }
+    st[nk] = (count - 1) / 2;
+    sp[nk] = count / 2 + 1;
+    kiln_array *mid = kiln_slice_sized(s, st, sp, NULL, 1u << nk);
+    kiln_array *y = kiln_squeeze(kiln_mean(mid, &nk, 1, true), &nk, 1);
     if (keep && y) {
-        int64_t ks[KILN_MAX_NDIM];
+        int ra[KILN_MAX_NDIM], nr = 0;
         for (int i = 0; i < nd; i++) {
-            ks[i] = red[i] ? 1 : sh[i];
+            if (red[i]) {
+                ra[nr++] = i;
+            }
         }
-        y = kiln_reshape(y, ks, nd);
+        y = kiln_expand_dims(y, ra, nr);
     }
     y = kiln_scope_end(y);
     kiln_array_release(a);

@@ -621,6 +621,19 @@ kiln_array *kiln_slice(kiln_array *x, const int64_t *start,
     return kiln__ret(slice_op(x, start, stop, step, 0, "slice"));
 }
 
+kiln_array *kiln_slice_sized(kiln_array *x, const int64_t *start,
+                             const int64_t *stop, const int64_t *step,
+                             uint32_t sized_axes)
+{
+    if (x && x->ndim < 32 && (sized_axes >> x->ndim) != 0) {
+        kiln__err(KILN_ERR_INDEX, "[slice_sized] axes mask 0x%x beyond the "
+                  "array's %d axes", (unsigned)sized_axes, x->ndim);
+        return NULL;
+    }
+    return kiln__ret(slice_op(x, start, stop, step, sized_axes,
+                              "slice_sized"));
+}
+
 kiln_array *kiln_slice_update(kiln_array *x, kiln_array *update,
                               const int64_t *start, const int64_t *stop,
                               const int64_t *step)

@@ -94,7 +94,8 @@ static kiln_status check_slice(const kiln_prim *p, const kiln_slice_params *sp,
         if ((sp->fixed >> i & 1u) && x->shape[i] != sp->len[i]) {
             return kiln__err(KILN_ERR_VALUE,
                              "[%s] slice bounds computed for axis %d of length "
-                             "%lld (split into sections) cannot cut a length "
+                             "%lld (as split into sections, roll, diagonal "
+                             "or median compute them) cannot cut a length "
                              "of %lld; a shapeless compiled function cannot "
                              "replay them on a new size: compile without "
                              "shapeless",

@@ -1430,6 +1430,52 @@ TEST(compile_shapeless_slices)
     kiln_scope_end(NULL);
 }
 
+/* kiln_slice_sized(x, whole, axis 0) + 1: a guard on x's length */
+static kiln_status guarded_body(void *ctx, const kiln_list *args,
+                                kiln_list *res)
+{
+    (void)ctx;
+    kiln_scope_begin();
+    const int64_t B = KILN_SLICE_BEGIN, E = KILN_SLICE_END;
+    kiln_array *g = kiln_slice_sized(kiln_list_get(args, 0),
+                                     (int64_t[]){B, B}, (int64_t[]){E, E},
+                                     NULL, 1u);
+    kiln_array *y = kiln_add(g, kiln_weak_f64(1.0));
+    kiln_status s = y ? kiln_list_push(res, y) : kiln_errcode();
+    kiln_scope_end(NULL);
+    return s;
+}
+
+/* kiln_slice_sized: even whole bounds make a node that a shapeless
+ * replay checks (axis 0 sized, axis 1 free); a mask beyond the axes is
+ * an index error. */
+TEST(compile_shapeless_sized_slice)
+{
+    kiln_errclear();
+    kiln_scope_begin();
+    kiln_fn *f = kiln_fn_new(guarded_body, NULL, NULL, "guarded");
+    kiln_compile_opts o = {0};
+    o.shapeless = true;
+    kiln_fn *cf = kiln_compile(f, &o);
+    kiln_array *a = rand2(3, 4, -2, 2), *b = rand2(3, 7, -2, 2);
+    kiln_array *ya = call1(cf, a), *yb = call1(cf, b);
+    CHECK(ya && kiln_array_dim(ya, 1) == 4);
+    CHECK(yb && kiln_array_dim(yb, 1) == 7);
+    kiln_errclear();
+    kiln_list *r = call_n(cf, 1, (kiln_array *[]){rand2(5, 4, -2, 2)});
+    CHECK(r == NULL && kiln_errcode() == KILN_ERR_VALUE);
+    kiln_list_free(r);
+    kiln_errclear();
+    const int64_t B = KILN_SLICE_BEGIN, E = KILN_SLICE_END;
+    CHECK(kiln_slice_sized(a, (int64_t[]){B, B}, (int64_t[]){E, E}, NULL,
+                           4u) == NULL &&
+          kiln_errcode() == KILN_ERR_INDEX);
+    kiln_errclear();
+    kiln_fn_release(cf);
+    kiln_fn_release(f);
+    kiln_scope_end(NULL);
+}
+
 /* flatten(x, 0, 1) */
 static kiln_status flatten01_body(void *ctx, const kiln_list *args,
                                   kiln_list *res)

@@ -682,6 +682,30 @@ def test_shapeless_split_into_sections_fails_on_a_new_length():
     close(cf(mx.arange(6.0)), [1.0, 2.0, 3.0, 4.0, 5.0])
 
 
+def test_shapeless_bounds_from_a_length_fail_clearly():
+    # roll, diagonal and median cut at places computed from a length: a
+    # replay on another length raises; other axes may change
+    a = np.arange(12, dtype=np.float32).reshape(3, 4)
+    b = np.arange(20, dtype=np.float32).reshape(5, 4)
+    c = np.arange(15, dtype=np.float32).reshape(3, 5)
+    for fn, ref in [(lambda x: mx.roll(x, 1, axis=1),
+                     lambda v: np.roll(v, 1, axis=1)),
+                    (lambda x: mx.median(x, axis=1),
+                     lambda v: np.median(v, axis=1))]:
+        cf = mx.compile(fn, shapeless=True)
+        close(cf(mx.array(a)), ref(a))
+        close(cf(mx.array(b)), ref(b))  # axis 0 changed: fine
+        with pytest.raises(ValueError, match="computed"):
+            cf(mx.array(c))
+    d = mx.compile(lambda x: mx.diagonal(x, axis1=1, axis2=2),
+                   shapeless=True)
+    for n in [2, 5]:
+        v = np.arange(n * 9, dtype=np.float32).reshape(n, 3, 3)
+        close(d(mx.array(v)), np.diagonal(v, axis1=1, axis2=2))
+    with pytest.raises(ValueError, match="computed"):
+        d(mx.zeros((2, 4, 4)))
+
+
 def test_shapeless_reshape_fails_and_flatten_works():
     def fun(x):
         return x.reshape(x.shape[0] * x.shape[1], -1)
