@@ -17,8 +17,9 @@
  *  2. Each None becomes a length-1 axis inserted into x (x1), and then a
  *     full slice of it: numpy places a None's axis exactly where a slice
  *     of that axis would go, advanced indexing included.
- *  3. One kiln_slice cuts every axis (an int i as i:i+1, an array axis
- *     whole): the block y.
+ *  3. One kiln_slice cuts every axis (an int i as i:i+1, -1 as -1:END,
+ *     an array axis whole), bounds as written so that a shapeless replay
+ *     follows new lengths: the block y.
  *  4. No arrays: the int axes are squeezed away. With arrays,
  *     every int and array entry is "advanced": their indices broadcast
  *     to a shape B, and combine into one flat index over the advanced
@@ -256,6 +257,15 @@ static int resolve_slice(PyObject *sl, int64_t n, plan *p, int j)
         return -1;
     }
     PySliceObject *o = (PySliceObject *)sl;
+    /* PySlice_Unpack clamps huge bounds to the Py_ssize_t range, whose
+     * ends are the omitted-bound sentinels: an explicit one moves one in
+     * (any bound that far out clamps to the same end of the axis) */
+    if (s0 == KILN_SLICE_BEGIN) {
+        s0++;
+    }
+    if (s1 == KILN_SLICE_END) {
+        s1--;
+    }
     p->start[j] = o->start == Py_None ? KILN_SLICE_BEGIN : (int64_t)s0;
     p->stop[j] = o->stop == Py_None ? KILN_SLICE_END : (int64_t)s1;
     p->step[j] = st;
@@ -833,8 +843,25 @@ static kiln_array *update(pool *pl, kiln_array *x, PyObject *key,
  * least one axis; NULL (no exception) for any other key. */
 static kiln_array *bool_mask(pool *pl, PyObject *key)
 {
-    const char *tn = Py_TYPE(key)->tp_name;
-    if (!PkArray_Check(key) && strcmp(tn, "numpy.ndarray") != 0) {
+    if (PkArray_Check(key)) {
+        kiln_array *a = ((PkArray *)key)->a;
+        if (kiln_array_dtype(a) != KILN_DTYPE_BOOL ||
+            kiln_array_ndim(a) == 0) {
+            return NULL;
+        }
+    } else if (strcmp(Py_TYPE(key)->tp_name, "numpy.ndarray") == 0) {
+        /* only a bool array is converted here (dtype.kind 'b') */
+        PyObject *dt = PyObject_GetAttrString(key, "dtype");
+        PyObject *k = dt ? PyObject_GetAttrString(dt, "kind") : NULL;
+        int is_bool = k && PyUnicode_Check(k) &&
+                      PyUnicode_CompareWithASCIIString(k, "b") == 0;
+        Py_XDECREF(k);
+        Py_XDECREF(dt);
+        PyErr_Clear();
+        if (!is_bool) {
+            return NULL;
+        }
+    } else {
         return NULL;
     }
     kiln_array *m = keep(pl, pk_to_array(key, -1));
@@ -890,6 +917,9 @@ static kiln_array *mask_set(pool *pl, kiln_array *x, kiln_array *m,
     kiln_array *c = keep(pl, kiln_sum(m, NULL, 0, false));
     if (!c || kiln_array_item_i64(c, &count) != KILN_OK) {
         return NULL;
+    }
+    if (count == 0 && un == nd - k + 1 && us[0] == 0) {
+        return x; /* nothing masked, nothing to write */
     }
     int64_t ts[KILN_MAX_NDIM];
     ts[0] = count;

@@ -19,8 +19,9 @@
  * other formats (safetensors, gguf) raise ValueError.
  *
  * Invariants: every array saved is evaluated in C order first
- * (kiln_array_data); a file is written from one bytes object, so a
- * failure leaves either nothing written by us or an OSError.
+ * (kiln_array_data); a file (an .npz too: built in memory) is written
+ * from one bytes object, after every array converted, so an array that
+ * cannot be saved leaves no file behind.
  */
 #include "pykiln.h"
 
@@ -307,11 +308,20 @@ static PyObject *savez_with(PyObject *args, PyObject *kw, int compress)
         return NULL;
     }
     PyObject *f = PyTuple_GET_ITEM(args, 0);
-    PyObject *path = path_of(f, ".npz");
-    if (PyErr_Occurred()) {
+    /* the archive is built in memory and written once, so an array that
+     * cannot be saved leaves no partial file */
+    PyObject *iom = PyImport_ImportModule("io");
+    PyObject *target = iom ? PyObject_CallMethod(iom, "BytesIO", NULL)
+                           : NULL;
+    Py_XDECREF(iom);
+    if (!target) {
         return NULL;
     }
-    PyObject *target = path ? path : Py_NewRef(f);
+    PyObject *seen = PySet_New(NULL);
+    if (!seen) {
+        Py_DECREF(target);
+        return NULL;
+    }
     PyObject *zf = PyImport_ImportModule("zipfile");
     PyObject *mode = zf ? PyObject_GetAttrString(
                               zf, compress ? "ZIP_DEFLATED" : "ZIP_STORED")
@@ -321,8 +331,9 @@ static PyObject *savez_with(PyObject *args, PyObject *kw, int compress)
                        : NULL;
     Py_XDECREF(mode);
     Py_XDECREF(zf);
-    Py_DECREF(target);
     if (!z) {
+        Py_DECREF(target);
+        Py_DECREF(seen);
         return NULL;
     }
     int ok = 1;
@@ -341,7 +352,17 @@ static PyObject *savez_with(PyObject *args, PyObject *kw, int compress)
             name = PyUnicode_FromFormat("%U.npy", PyTuple_GET_ITEM(it, 0));
             v = PyTuple_GET_ITEM(it, 1);
         }
-        kiln_array *a = name ? pk_to_array(v, -1) : NULL;
+        int dup = name ? PySet_Contains(seen, name) : -1;
+        if (dup != 0 || PySet_Add(seen, name) < 0) {
+            if (dup > 0) {
+                PyErr_Format(PyExc_ValueError, "[savez] two arrays named "
+                             "%U", name);
+            }
+            Py_XDECREF(name);
+            ok = 0;
+            break;
+        }
+        kiln_array *a = pk_to_array(v, -1);
         PyObject *b = a ? npy_bytes(a) : NULL;
         kiln_array_release(a);
         PyObject *r = b ? PyObject_CallMethod(z, "writestr", "OO", name, b)
@@ -352,20 +373,23 @@ static PyObject *savez_with(PyObject *args, PyObject *kw, int compress)
         Py_XDECREF(name);
     }
     Py_XDECREF(items);
+    Py_DECREF(seen);
     PyObject *err_type, *err_val, *err_tb;
     PyErr_Fetch(&err_type, &err_val, &err_tb);
     PyObject *c = PyObject_CallMethod(z, "close", NULL);
     Py_DECREF(z);
     if (!ok) {
         Py_XDECREF(c);
+        Py_DECREF(target);
         PyErr_Restore(err_type, err_val, err_tb);
         return NULL;
     }
-    if (!c) {
-        return NULL;
-    }
-    Py_DECREF(c);
-    return Py_NewRef(Py_None);
+    PyObject *b = c ? PyObject_CallMethod(target, "getvalue", NULL) : NULL;
+    Py_XDECREF(c);
+    Py_DECREF(target);
+    int st = b ? write_to(f, ".npz", b) : -1;
+    Py_XDECREF(b);
+    return st < 0 ? NULL : Py_NewRef(Py_None);
 }
 
 static PyObject *py_savez(PyObject *self, PyObject *args, PyObject *kw)
@@ -456,6 +480,9 @@ static PyObject *py_load(PyObject *self, PyObject *args, PyObject *kw)
     if (PyErr_Occurred()) {
         return NULL;
     }
+    /* the format in a buffer of our own (path's text dies with path):
+     * the extension of the path's last component, else sniffed */
+    char fmt_buf[16] = "";
     const char *fmt = NULL;
     if (fmt_o != Py_None) {
         fmt = PyUnicode_Check(fmt_o) ? PyUnicode_AsUTF8(fmt_o) : NULL;
@@ -466,8 +493,12 @@ static PyObject *py_load(PyObject *self, PyObject *args, PyObject *kw)
         }
     } else if (path) {
         const char *s = PyUnicode_AsUTF8(path);
-        const char *dot = s ? strrchr(s, '.') : NULL;
-        fmt = dot ? dot + 1 : "";
+        const char *base = s ? strrchr(s, '/') : NULL;
+        const char *dot = s ? strrchr(base ? base : s, '.') : NULL;
+        if (dot && strlen(dot + 1) < sizeof fmt_buf) {
+            strcpy(fmt_buf, dot + 1);
+        }
+        fmt = fmt_buf;
     }
     PyObject *data = NULL;
     if (path) {
@@ -499,7 +530,10 @@ static PyObject *py_load(PyObject *self, PyObject *args, PyObject *kw)
     }
     const unsigned char *p = (const unsigned char *)PyBytes_AS_STRING(data);
     size_t size = (size_t)PyBytes_GET_SIZE(data);
-    if (!fmt || !*fmt) {
+    if (!fmt || (fmt == fmt_buf && strcmp(fmt, "npy") != 0 &&
+                 strcmp(fmt, "npz") != 0 && strcmp(fmt, "safetensors") != 0 &&
+                 strcmp(fmt, "gguf") != 0)) {
+        /* no format given and no known extension: the magic bytes */
         fmt = size >= 6 && memcmp(p, "\x93NUMPY", 6) == 0 ? "npy"
               : size >= 4 && memcmp(p, "PK\x03\x04", 4) == 0 ? "npz"
                                                               : "";

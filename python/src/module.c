@@ -330,8 +330,10 @@ static int init_constants(PyObject *m)
              {"inf", HUGE_VAL},
              {"nan", NAN}};
     for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
-        if (PyModule_AddObject(m, c[i].name, PyFloat_FromDouble(c[i].v)) <
-            0) {
+        PyObject *v = PyFloat_FromDouble(c[i].v);
+        int st = v ? PyModule_AddObjectRef(m, c[i].name, v) : -1;
+        Py_XDECREF(v);
+        if (st < 0) {
             return -1;
         }
     }

@@ -28,8 +28,8 @@ static kiln_dtype float_of(kiln_dtype dt)
     return kiln_dtype_is_float(dt) ? dt : KILN_DTYPE_FLOAT32;
 }
 
-/* Normalises naxes axes of an nd-dim array in place (-1 with ValueError
- * naming fn on a bad or repeated one). */
+/* Normalises naxes axes of an nd-dim array in place; -1 with IndexError
+ * (out of range) or ValueError (repeated) naming fn. */
 static int norm_axes(int *axes, int naxes, int nd, const char *fn)
 {
     for (int i = 0; i < naxes; i++) {
@@ -91,7 +91,7 @@ static PyObject *py_trunc(PyObject *self, PyObject *args, PyObject *kw)
         y = kiln_where(kiln_less(a, kiln_weak_f64(0.0)), kiln_ceil(a),
                        kiln_floor(a));
     }
-    y = kiln_scope_end(y == a ? kiln_array_retain(a) : y);
+    y = kiln_scope_end(y); /* a itself comes back retained */
     kiln_array_release(a);
     return pk_ops_shape_wrap(y);
 }
@@ -188,8 +188,28 @@ static PyObject *py_full_like(PyObject *self, PyObject *args, PyObject *kw)
         return NULL;
     }
     kiln_dtype t = dt < 0 ? kiln_array_dtype(a) : (kiln_dtype)dt;
-    kiln_array *y = kiln_full_array(kiln_array_shape(a), kiln_array_ndim(a),
-                                    v, t);
+    int an = kiln_array_ndim(a), vn = kiln_array_ndim(v);
+    bool fits = vn <= an;
+    for (int i = 1; fits && i <= vn; i++) {
+        int64_t d = kiln_array_shape(v)[vn - i];
+        fits = d == 1 || d == kiln_array_shape(a)[an - i];
+    }
+    if (!fits) {
+        kiln_array_release(a);
+        kiln_array_release(v);
+        PyErr_SetString(PyExc_ValueError, "[full_like] vals cannot be "
+                        "broadcast to the array's shape");
+        return NULL;
+    }
+    /* where(ones_like(a), v, v): v in a's shape through ones_like, which
+     * follows a's shape in a shapeless replay (a full of a's traced
+     * shape would not) */
+    kiln_scope_begin();
+    kiln_array *vt = kiln_astype(v, t);
+    kiln_array *y = kiln_where(kiln_astype(kiln_ones_like(a),
+                                           KILN_DTYPE_BOOL),
+                               vt, vt);
+    y = kiln_scope_end(y);
     kiln_array_release(a);
     kiln_array_release(v);
     return pk_ops_shape_wrap(y);
@@ -293,7 +313,7 @@ static PyObject *py_diff(PyObject *self, PyObject *args, PyObject *kw)
         kiln_array *lo = cut(y, ax, KILN_SLICE_BEGIN, -1);
         y = is_bool ? kiln_not_equal(hi, lo) : kiln_subtract(hi, lo);
     }
-    y = kiln_scope_end(y == a ? kiln_array_retain(a) : y);
+    y = kiln_scope_end(y); /* a itself (n == 0) comes back retained */
     kiln_array_release(a);
     return pk_ops_shape_wrap(y);
 }
@@ -323,7 +343,18 @@ static PyObject *py_unstack(PyObject *self, PyObject *args, PyObject *kw)
     PyObject *out = PyTuple_New((Py_ssize_t)len);
     for (int64_t i = 0; out && i < len; i++) {
         kiln_scope_begin();
-        kiln_array *y = kiln_squeeze(cut(a, ax, i, i + 1), &ax, 1);
+        /* the number of parts is the length: sized, so a shapeless
+         * replay on another length fails instead of dropping parts */
+        int64_t st[KILN_MAX_NDIM], sp[KILN_MAX_NDIM];
+        for (int d = 0; d < kiln_array_ndim(a); d++) {
+            st[d] = KILN_SLICE_BEGIN;
+            sp[d] = KILN_SLICE_END;
+        }
+        st[ax] = i;
+        sp[ax] = i + 1;
+        kiln_array *y = kiln_squeeze(kiln_slice_sized(a, st, sp, NULL,
+                                                      1u << ax),
+                                     &ax, 1);
         y = kiln_scope_end(y);
         PyObject *v = pk_ops_shape_wrap(y);
         if (!v) {
@@ -663,6 +694,11 @@ static PyObject *py_norm(PyObject *self, PyObject *args, PyObject *kw)
             axes[i] = i;
         }
     }
+    if (naxes == 0 && (num || fro)) {
+        PyErr_SetString(PyExc_ValueError, "[linalg.norm] an ord needs a "
+                        "vector or a matrix, not a 0-d array");
+        goto fail;
+    }
     if (naxes > 0 && norm_axes(axes, naxes, nd, "linalg.norm") < 0) {
         goto fail;
     }
@@ -693,7 +729,7 @@ static PyObject *py_norm(PyObject *self, PyObject *args, PyObject *kw)
     } else {
         kiln_scope_end(NULL);
         PyErr_Format(PyExc_ValueError, "[linalg.norm] matrix norm of ord "
-                     "%g needs singular values: not supported", ord);
+                     "%R needs singular values: not supported", ordo);
         goto fail;
     }
     y = kiln_scope_end(y);

@@ -255,8 +255,9 @@ static PyObject *uniform(PyObject *self, PyObject *args, PyObject *kw)
     return finish(y, k, a, b);
 }
 
-/* A loc or scale argument: a Python number into *v (1), absent (1, *v
- * kept), or an array-like (0). -1 with an exception for a bool. */
+/* A loc or scale argument: a Python number (bools included, as ints)
+ * into *v (1), absent (1, *v kept), or an array-like (0); -1 with an
+ * exception when the number does not convert. */
 static int number_arg(PyObject *o, double *v)
 {
     if (!o) {

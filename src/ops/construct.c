@@ -11,6 +11,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "../compile/trace.h"
 #include "../core/dtype.h"
 #include "../core/error.h"
 #include "../core/shape.h"
@@ -77,17 +78,17 @@ kiln_array *kiln_full_array(const int64_t *shape, int ndim, kiln_array *v,
     return kiln__ret(y);
 }
 
-/* v as a's dtype in a's shape. Of an evaluated a, a constant fill; of a
- * pending one (inside a trace: a placeholder or work on one), v broadcast
- * like a (broadcast_like), so that a shapeless compiled replay gives the
- * new shape rather than the traced one. */
+/* v as a's dtype in a's shape: a constant fill (it never computes a),
+ * except for a pending a inside a trace (a placeholder or work on one),
+ * where v is broadcast like a (broadcast_like), so that a shapeless
+ * compiled replay gives the new shape rather than the traced one. */
 static kiln_array *fill_like(kiln_array *a, double v, const char *fn)
 {
     if (!a) {
         kiln__err_null(fn);
         return NULL;
     }
-    if (a->buf || a->ndim == 0) {
+    if (a->buf || a->ndim == 0 || kiln__trace_depth() == 0) {
         return fill(a->shape, a->ndim, v, a->dtype, fn);
     }
     kiln_array *in[2] = {kiln__scalar(v, a->dtype, false), a};

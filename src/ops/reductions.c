@@ -89,6 +89,16 @@ static kiln_array *reduce_mask(const kiln_prim *p, kiln_array *x,
 static kiln_array *count_of(kiln_array *x, uint32_t mask, int64_t ddof,
                             kiln_dtype ct, const char *fn)
 {
+    /* counted on the first array up a chain of one-input elementwise
+     * steps (astype, exp, ...), whose shapes always equal x's: a pending
+     * x then has no consumer outside a fused region, which would make a
+     * shapeless compile store it (layer norm's astype of its input) */
+    while (x && !x->buf && x->node && x->node->nin == 1 &&
+           (x->node->prim->flags & KILN_PRIM_ELEMENTWISE) &&
+           kiln__shape_equal(x->node->in[0]->shape, x->node->in[0]->ndim,
+                             x->shape, x->ndim)) {
+        x = x->node->in[0];
+    }
     kiln_count_params cp;
     memset(&cp, 0, sizeof cp);
     cp.axes = mask;

@@ -706,6 +706,25 @@ def test_shapeless_bounds_from_a_length_fail_clearly():
         d(mx.zeros((2, 4, 4)))
 
 
+def test_shapeless_layer_norm_stays_one_kernel():
+    # the count a mean divides by reads the input's shape, not the
+    # astype's result, so nothing outside the region needs that result
+    def ln(x):
+        x = x.astype(mx.float32)
+        return (x - x.mean(-1, keepdims=True)) * \
+            mx.rsqrt(x.var(-1, keepdims=True) + 1e-4)
+    cf = mx.compile(ln, shapeless=True)
+    a = np.random.default_rng(0).standard_normal((4, 8)).astype(np.float16)
+    want = a.astype(np.float32)
+    want = (want - want.mean(-1, keepdims=True)) / \
+        np.sqrt(want.var(-1, keepdims=True) + 1e-4)
+    close(cf(mx.array(a)), want, 1e-4)
+    steps = [l for l in cf.dump("fused").splitlines()
+             if l.startswith("v")]
+    assert sum("fused(" in l for l in steps) == 1
+    assert not any("astype(" in l for l in steps)  # not stored apart
+
+
 def test_shapeless_reshape_fails_and_flatten_works():
     def fun(x):
         return x.reshape(x.shape[0] * x.shape[1], -1)

@@ -269,6 +269,19 @@ def test_boolean_mask_assignment():
     assert x.tolist() == a.tolist()  # failed assignments change nothing
 
 
+def test_huge_slice_bounds_and_empty_masks():
+    a = np.arange(5)
+    for sl in [slice(2, 10**30, -1), slice(-10**30, None, -1),
+               slice(2, 2**63 - 1, -1), slice(-10**30, 3),
+               slice(None, -10**30, -1), slice(10**30, None, -1)]:
+        assert mx.array(a)[sl].tolist() == a[sl].tolist()
+    x = mx.array(a)
+    x[2:10**30:-1] = 7  # selects nothing
+    assert x.tolist() == a.tolist()
+    x[mx.array(a > 10)] = mx.array(np.zeros((0,), np.int64))
+    assert x.tolist() == a.tolist()
+
+
 def test_kiln_index_arrays_are_clamped_not_checked():
     # as kiln_take (and MLX): out-of-range kiln.array indices never read
     # out of bounds

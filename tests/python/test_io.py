@@ -84,3 +84,26 @@ def test_errors(tmp_path):
         b"False, 'shape': (1,), }\n" + b"\0" * 4)
     with pytest.raises(ValueError):
         mx.load(tmp_path / "h.npy")  # big-endian
+
+
+def test_review_edges(tmp_path):
+    class Fresh:  # __fspath__ returns a new string every time
+        def __init__(self, p):
+            self.p = str(p)
+
+        def __fspath__(self):
+            return "".join(list(self.p))
+
+    mx.save(tmp_path / "q.npy", mx.arange(3))
+    assert mx.load(Fresh(tmp_path / "q.npy")).tolist() == [0, 1, 2]
+    d = tmp_path / "my.dir"
+    d.mkdir()
+    mx.save(d / "data.npy", mx.arange(2))
+    os.rename(d / "data.npy", d / "data")  # no extension: sniffed
+    assert mx.load(d / "data").tolist() == [0, 1]
+    with pytest.raises(ValueError):
+        mx.savez(tmp_path / "p.npz", mx.ones(2),
+                 b=mx.ones(2, dtype=mx.bfloat16))
+    assert not (tmp_path / "p.npz").exists()  # nothing half-written
+    with pytest.raises(ValueError, match="two arrays"):
+        mx.savez(tmp_path / "d.npz", mx.ones(2), arr_0=mx.ones(2))

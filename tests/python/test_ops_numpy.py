@@ -123,3 +123,30 @@ def test_numpy_style_aliases():
     assert mx.asarray([1, 2]).tolist() == [1, 2]
     assert mx.empty((2, 3)).shape == (2, 3)
     assert mx.empty_like(mx.array(I)).shape == I.shape
+
+
+def test_review_edges():
+    import gc
+    # trunc of ints and diff(n=0) give the input back without leaking it
+    x = mx.arange(1 << 20).astype(mx.int32)
+    mx.eval(x)
+    base = mx.get_active_memory()
+    y, z = mx.trunc(x), mx.diff(x, n=0)
+    assert y.tolist()[:3] == [0, 1, 2] and z.shape == x.shape
+    del x, y, z
+    gc.collect()
+    assert base - mx.get_active_memory() >= 4 << 20
+    with pytest.raises(ValueError):
+        mx.linalg.norm(mx.array(3.0), ord=1)  # an ord needs axes
+    assert mx.linalg.norm(mx.array(-3.0)).item() == 3.0
+    with pytest.raises(ValueError, match="broadcast"):
+        mx.full_like(mx.ones(2), mx.ones(3))
+
+
+def test_full_like_and_unstack_under_shapeless():
+    cf = mx.compile(lambda t: mx.full_like(t, 3), shapeless=True)
+    assert cf(mx.ones(4)).shape == (4,) and cf(mx.ones(6)).shape == (6,)
+    cu = mx.compile(lambda t: mx.unstack(t), shapeless=True)
+    assert len(cu(mx.ones(4))) == 4
+    with pytest.raises(ValueError):
+        cu(mx.ones(6))  # the number of parts was the traced length
