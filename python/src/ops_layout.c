@@ -269,8 +269,11 @@ static kiln_array *pad_edge(kiln_array *x, const int64_t *pw)
                              (long long)w, ax);
                 break;
             }
-            kiln_array *s = side == 0 ? slice_axis(y, ax, 0, 1)
-                                      : slice_axis(y, ax, n - 1, n);
+            /* the last row counted from the end: a shapeless replay
+             * takes the new last row */
+            kiln_array *s = side == 0
+                                ? slice_axis(y, ax, 0, 1)
+                                : slice_axis(y, ax, -1, KILN_SLICE_END);
             shape[ax] = w;
             parts[side * 2] = kiln_broadcast_to(s, shape, nd);
             kiln_array_release(s);

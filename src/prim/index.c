@@ -402,9 +402,12 @@ static kiln_status vmap_rows(const kiln_prim *p, const void *params,
 static kiln_array *topk_selected(const kiln_index_params *ip, kiln_array *x)
 {
     int ax = ip->flat ? 0 : ip->axis;
-    int64_t n = x->shape[ax], k = ip->k;
+    int64_t k = ip->k;
     kiln_array *s = kiln_sort(x, ax, false);
-    kiln_array *t = kiln__autodiff_shape_slice_axis(s, ax, n - k, n - k + 1);
+    /* the k-th largest counted from the end of the sorted axis, so a
+     * shapeless replay of the gradient takes it on the new length */
+    kiln_array *t = kiln__autodiff_shape_slice_axis(
+        s, ax, -k, k == 1 ? KILN_SLICE_END : -k + 1);
     kiln_array *tnan = kiln_isnan(t);
     kiln_array *gt = kiln_logical_and(
         kiln_logical_not(tnan),

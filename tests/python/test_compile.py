@@ -725,6 +725,21 @@ def test_shapeless_layer_norm_stays_one_kernel():
     assert not any("astype(" in l for l in steps)  # not stored apart
 
 
+def test_shapeless_edge_pad_and_topk_gradient():
+    cf = mx.compile(lambda x: mx.pad(x, [(1, 1)], mode="edge"),
+                    shapeless=True)
+    g = mx.compile(mx.grad(lambda x: mx.topk(x, 2).sum()), shapeless=True)
+    for n in [3, 5, 7]:
+        a = np.random.default_rng(n).permutation(n).astype(np.float32)
+        close(cf(mx.array(a)), np.pad(a, (1, 1), mode="edge"))
+        close(g(mx.array(a)), (a >= np.sort(a)[-2]).astype(np.float32))
+    # a wider edge broadcasts the row to a baked width: refused clearly
+    wide = mx.compile(lambda x: mx.pad(x, [(1, 2)], mode="edge"),
+                      shapeless=True)
+    with pytest.raises(ValueError, match="broadcast_to"):
+        wide(mx.arange(3.0))
+
+
 def test_shapeless_reshape_fails_and_flatten_works():
     def fun(x):
         return x.reshape(x.shape[0] * x.shape[1], -1)
