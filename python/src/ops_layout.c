@@ -16,21 +16,6 @@
 
 #include <string.h>
 
-/* x[lo:hi] along axis ax (other axes whole). */
-static kiln_array *slice_axis(kiln_array *x, int ax, int64_t lo,
-                              int64_t hi)
-{
-    int64_t start[KILN_MAX_NDIM], stop[KILN_MAX_NDIM];
-    int nd = kiln_array_ndim(x);
-    for (int i = 0; i < nd; i++) {
-        start[i] = KILN_SLICE_BEGIN;
-        stop[i] = KILN_SLICE_END;
-    }
-    start[ax] = lo;
-    stop[ax] = hi;
-    return kiln_slice(x, start, stop, NULL);
-}
-
 /* ------------------------------------------------------------------ */
 /* joining and splitting                                              */
 /* ------------------------------------------------------------------ */
@@ -272,8 +257,9 @@ static kiln_array *pad_edge(kiln_array *x, const int64_t *pw)
             /* the last row counted from the end: a shapeless replay
              * takes the new last row */
             kiln_array *s = side == 0
-                                ? slice_axis(y, ax, 0, 1)
-                                : slice_axis(y, ax, -1, KILN_SLICE_END);
+                                ? pk_ops_shape_cut(y, ax, 0, 1, false)
+                                : pk_ops_shape_cut(y, ax, -1, KILN_SLICE_END,
+                                                   false);
             shape[ax] = w;
             parts[side * 2] = kiln_broadcast_to(s, shape, nd);
             kiln_array_release(s);
@@ -424,18 +410,8 @@ static kiln_array *roll_axis(kiln_array *x, int ax, int64_t s)
         s += n;
     }
     /* bounds from the length: a shapeless replay on another one fails */
-    int64_t start[KILN_MAX_NDIM], stop[KILN_MAX_NDIM];
-    for (int i = 0; i < kiln_array_ndim(x); i++) {
-        start[i] = KILN_SLICE_BEGIN;
-        stop[i] = KILN_SLICE_END;
-    }
-    start[ax] = n - s;
-    stop[ax] = n;
-    kiln_array *parts[2];
-    parts[0] = kiln_slice_sized(x, start, stop, NULL, 1u << ax);
-    start[ax] = 0;
-    stop[ax] = n - s;
-    parts[1] = kiln_slice_sized(x, start, stop, NULL, 1u << ax);
+    kiln_array *parts[2] = {pk_ops_shape_cut(x, ax, n - s, n, true),
+                            pk_ops_shape_cut(x, ax, 0, n - s, true)};
     kiln_array *y = kiln_concatenate(parts, 2, ax);
     kiln_array_release(parts[0]);
     kiln_array_release(parts[1]);

@@ -48,20 +48,6 @@ static int norm_axes(int *axes, int naxes, int nd, const char *fn)
     return 0;
 }
 
-/* x[a:b] along axis ax (Python bounds), every other axis whole. */
-static kiln_array *cut(kiln_array *x, int ax, int64_t a, int64_t b)
-{
-    int64_t start[KILN_MAX_NDIM], stop[KILN_MAX_NDIM];
-    int nd = kiln_array_ndim(x);
-    for (int i = 0; i < nd; i++) {
-        start[i] = KILN_SLICE_BEGIN;
-        stop[i] = KILN_SLICE_END;
-    }
-    start[ax] = a;
-    stop[ax] = b;
-    return kiln_slice(x, start, stop, NULL);
-}
-
 /* One array argument and `stream`; the array (new reference) or NULL. */
 static kiln_array *one_array(PyObject *args, PyObject *kw, const char *fmt)
 {
@@ -309,8 +295,8 @@ static PyObject *py_diff(PyObject *self, PyObject *args, PyObject *kw)
     kiln_scope_begin();
     kiln_array *y = a;
     for (int i = 0; i < n && y; i++) {
-        kiln_array *hi = cut(y, ax, 1, KILN_SLICE_END);
-        kiln_array *lo = cut(y, ax, KILN_SLICE_BEGIN, -1);
+        kiln_array *hi = pk_ops_shape_cut(y, ax, 1, KILN_SLICE_END, false);
+        kiln_array *lo = pk_ops_shape_cut(y, ax, KILN_SLICE_BEGIN, -1, false);
         y = is_bool ? kiln_not_equal(hi, lo) : kiln_subtract(hi, lo);
     }
     y = kiln_scope_end(y); /* a itself (n == 0) comes back retained */
@@ -345,15 +331,7 @@ static PyObject *py_unstack(PyObject *self, PyObject *args, PyObject *kw)
         kiln_scope_begin();
         /* the number of parts is the length: sized, so a shapeless
          * replay on another length fails instead of dropping parts */
-        int64_t st[KILN_MAX_NDIM], sp[KILN_MAX_NDIM];
-        for (int d = 0; d < kiln_array_ndim(a); d++) {
-            st[d] = KILN_SLICE_BEGIN;
-            sp[d] = KILN_SLICE_END;
-        }
-        st[ax] = i;
-        sp[ax] = i + 1;
-        kiln_array *y = kiln_squeeze(kiln_slice_sized(a, st, sp, NULL,
-                                                      1u << ax),
+        kiln_array *y = kiln_squeeze(pk_ops_shape_cut(a, ax, i, i + 1, true),
                                      &ax, 1);
         y = kiln_scope_end(y);
         PyObject *v = pk_ops_shape_wrap(y);
@@ -471,14 +449,8 @@ static PyObject *py_median(PyObject *self, PyObject *args, PyObject *kw)
                               : nk == nd ? kiln_expand_dims(t, &nk, 1)
                                          : t,
                               -1, false);
-    int64_t st[KILN_MAX_NDIM], sp[KILN_MAX_NDIM];
-    for (int i = 0; i <= nk; i++) {
-        st[i] = KILN_SLICE_BEGIN;
-        sp[i] = KILN_SLICE_END;
-    }
-    st[nk] = (count - 1) / 2;
-    sp[nk] = count / 2 + 1;
-    kiln_array *mid = kiln_slice_sized(s, st, sp, NULL, 1u << nk);
+    kiln_array *mid = pk_ops_shape_cut(s, nk, (count - 1) / 2,
+                                       count / 2 + 1, true);
     kiln_array *y = kiln_squeeze(kiln_mean(mid, &nk, 1, true), &nk, 1);
     if (keep && y) {
         int ra[KILN_MAX_NDIM], nr = 0;

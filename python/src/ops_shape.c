@@ -26,6 +26,20 @@ PyObject *pk_ops_shape_fail(void)
     return pk_raise();
 }
 
+kiln_array *pk_ops_shape_cut(kiln_array *x, int ax, int64_t lo, int64_t hi,
+                             bool sized)
+{
+    int64_t start[KILN_MAX_NDIM], stop[KILN_MAX_NDIM];
+    int nd = kiln_array_ndim(x);
+    for (int i = 0; i < nd; i++) {
+        start[i] = KILN_SLICE_BEGIN;
+        stop[i] = KILN_SLICE_END;
+    }
+    start[ax] = lo;
+    stop[ax] = hi;
+    return kiln_slice_sized(x, start, stop, NULL, sized ? 1u << ax : 0);
+}
+
 PyObject *pk_ops_shape_wrap(kiln_array *y)
 {
     return y ? pk_wrap(y) : pk_ops_shape_fail();

@@ -171,6 +171,11 @@ int pk_tree_arrays(PyObject *tree, PyObject *out);
 /* Raises the pending kiln error (pk_raise: a bad axis is an IndexError,
  * as in MLX 0.32). NULL. */
 PyObject *pk_ops_shape_fail(void);
+/* x[lo:hi] along axis ax (Python bounds), every other axis whole; when
+ * `sized`, the bounds came from the axis length (kiln_slice_sized). A new
+ * reference, or NULL with a kiln error. */
+kiln_array *pk_ops_shape_cut(kiln_array *x, int ax, int64_t lo, int64_t hi,
+                             bool sized);
 /* pk_wrap(y), or pk_ops_shape_fail() when y is NULL. */
 PyObject *pk_ops_shape_wrap(kiln_array *y);
 /* A new Python list of the arrays of l, which it frees; l == NULL:
