@@ -238,15 +238,21 @@ static int shape_entry(PyObject *o, int64_t *out, int allow_neg1)
     return 0;
 }
 
+bool pk_np_vector(PyObject *o)
+{
+    if (strcmp(Py_TYPE(o)->tp_name, "numpy.ndarray") != 0) {
+        return false;
+    }
+    if (PyObject_Length(o) < 0) {
+        PyErr_Clear(); /* len() of a 0-d array raises */
+        return false;
+    }
+    return true;
+}
+
 int pk_shape(PyObject *o, int64_t *shape, int *ndim, int allow_neg1)
 {
-    bool nd_array = false;
-    if (strcmp(Py_TYPE(o)->tp_name, "numpy.ndarray") == 0) {
-        nd_array = PyObject_Length(o) >= 0;
-        if (!nd_array) {
-            PyErr_Clear(); /* len() of a 0-d array raises: an int */
-        }
-    }
+    bool nd_array = pk_np_vector(o);
     if (PyIndex_Check(o) && !PyBool_Check(o) && !nd_array) {
         *ndim = 1;
         return shape_entry(o, &shape[0], allow_neg1);

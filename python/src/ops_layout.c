@@ -90,7 +90,7 @@ static PyObject *split(PyObject *self, PyObject *args, PyObject *kw)
     }
     int64_t *idx = NULL;
     Py_ssize_t nidx = 0;
-    if (PyList_Check(io) || PyTuple_Check(io)) {
+    if (PyList_Check(io) || PyTuple_Check(io) || pk_np_vector(io)) {
         /* a tuple copy: an entry's __index__ may change the list */
         PyObject *t = PySequence_Tuple(io);
         if (!t) {

@@ -127,6 +127,9 @@ int pk_axes(PyObject *o, int *axes, int *naxes);
 /* A shape: an int or a sequence of ints (each >= -1 when allow_neg1 for
  * reshape, else >= 0). 0 / -1 with an exception. */
 int pk_shape(PyObject *o, int64_t *shape, int *ndim, int allow_neg1);
+/* Whether o is a NumPy array with at least one axis (a sequence, though
+ * it has __index__ too); no exception. */
+bool pk_np_vector(PyObject *o);
 /* A Python int that fits an int (axes, counts); -1 with an exception. */
 int pk_int(PyObject *o, int *out);
 

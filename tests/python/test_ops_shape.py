@@ -822,3 +822,5 @@ def test_shapes_from_numpy_ints_and_arrays():
     assert mx.ones((np.int32(2), 5)).shape == (2, 5)
     with pytest.raises(TypeError):
         mx.ones(np.array([2.5]))
+    parts = mx.split(mx.arange(6), np.array([2, 4]))
+    assert [p.tolist() for p in parts] == [[0, 1], [2, 3], [4, 5]]
