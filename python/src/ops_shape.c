@@ -200,13 +200,16 @@ static PyObject *full(PyObject *self, PyObject *args, PyObject *kw)
     return pk_ops_shape_wrap(y);
 }
 
-/* zeros_like/ones_like: one positional array. */
+/* zeros_like/ones_like: one positional array, and (MLX 0.32) a dtype,
+ * default the array's. */
 static PyObject *like(PyObject *args, PyObject *kw, const char *fmt,
                       kiln_array *(*make)(kiln_array *))
 {
-    static char *kwlist[] = {"", "stream", NULL};
+    static char *kwlist[] = {"", "dtype", "stream", NULL};
     PyObject *ao, *stream = NULL;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, fmt, kwlist, &ao, &stream)) {
+    int dt = -1;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, fmt, kwlist, &ao,
+                                     pk_conv_dtype, &dt, &stream)) {
         return NULL;
     }
     kiln_array *a = pk_to_array(ao, -1);
@@ -215,19 +218,24 @@ static PyObject *like(PyObject *args, PyObject *kw, const char *fmt,
     }
     kiln_array *y = make(a);
     kiln_array_release(a);
+    if (y && dt >= 0 && (kiln_dtype)dt != kiln_array_dtype(y)) {
+        kiln_array *c = kiln_astype(y, (kiln_dtype)dt);
+        kiln_array_release(y);
+        y = c;
+    }
     return pk_ops_shape_wrap(y);
 }
 
 static PyObject *zeros_like(PyObject *self, PyObject *args, PyObject *kw)
 {
     (void)self;
-    return like(args, kw, "O|$O:zeros_like", kiln_zeros_like);
+    return like(args, kw, "O|O&$O:zeros_like", kiln_zeros_like);
 }
 
 static PyObject *ones_like(PyObject *self, PyObject *args, PyObject *kw)
 {
     (void)self;
-    return like(args, kw, "O|$O:ones_like", kiln_ones_like);
+    return like(args, kw, "O|O&$O:ones_like", kiln_ones_like);
 }
 
 /* A Python number as arange/linspace read it: bool, int (int32) or float
@@ -814,10 +822,10 @@ static PyMethodDef shape_methods[] = {
      "An array of the given shape filled with vals (a scalar or an array "
      "broadcast to shape); dtype None takes vals' dtype."},
     {"zeros_like", FN(zeros_like), KW,
-     "zeros_like(a, /, *, stream=None)\n--\n\n"
+     "zeros_like(a, /, dtype=None, *, stream=None)\n--\n\n"
      "Zeros of a's shape and dtype."},
     {"ones_like", FN(ones_like), KW,
-     "ones_like(a, /, *, stream=None)\n--\n\n"
+     "ones_like(a, /, dtype=None, *, stream=None)\n--\n\n"
      "Ones of a's shape and dtype."},
     {"arange", FN(arange), KW,
      "arange(start, stop, step=None, dtype=None, *, stream=None)\n"

@@ -824,3 +824,11 @@ def test_shapes_from_numpy_ints_and_arrays():
         mx.ones(np.array([2.5]))
     parts = mx.split(mx.arange(6), np.array([2, 4]))
     assert [p.tolist() for p in parts] == [[0, 1], [2, 3], [4, 5]]
+
+
+def test_zeros_ones_like_dtype():
+    z = mx.zeros_like(mx.array([1, 2]), dtype=mx.float32)
+    assert z.dtype == mx.float32 and z.tolist() == [0.0, 0.0]
+    o = mx.ones_like(mx.array([1.5]), mx.int32)
+    assert o.dtype == mx.int32 and o.tolist() == [1]
+    assert mx.empty_like(mx.array([1.0]), dtype=mx.int8).dtype == mx.int8
