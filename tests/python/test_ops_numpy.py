@@ -150,3 +150,39 @@ def test_full_like_and_unstack_under_shapeless():
     assert len(cu(mx.ones(4))) == 4
     with pytest.raises(ValueError):
         cu(mx.ones(6))  # the number of parts was the traced length
+
+
+EINSUM_CASES = [
+    ("ij,jk->ik", [(2, 3), (3, 4)]), ("ij,jk", [(2, 3), (3, 4)]),
+    ("bij,bjk->bik", [(5, 2, 3), (5, 3, 4)]),
+    ("bhqd,bhkd->bhqk", [(2, 3, 4, 5), (2, 3, 6, 5)]),
+    ("i,i->", [(4,), (4,)]), ("i,j->ij", [(3,), (4,)]),
+    ("ij->ji", [(2, 3)]), ("ij->", [(2, 3)]), ("ij->j", [(2, 3)]),
+    ("...ij,...jk->...ik", [(2, 3, 4), (2, 4, 5)]),
+    ("ij,jk,kl->il", [(2, 3), (3, 4), (4, 5)]),
+    ("abc,cd->abd", [(2, 3, 4), (4, 5)]), ("i...,i->...", [(3, 2, 2), (3,)]),
+    ("ba,ca", [(2, 3), (4, 3)]), ("ij,ij->ij", [(2, 3), (2, 3)]),
+    ("ij,kj->ik", [(1, 3), (4, 3)]), ("ab,b->a", [(3, 1), (4,)]),
+]
+
+
+@pytest.mark.parametrize("sub,shapes", EINSUM_CASES)
+def test_einsum_against_numpy(sub, shapes):
+    rng = np.random.default_rng(len(sub))
+    ops = [rng.standard_normal(s).astype(np.float32) for s in shapes]
+    close(mx.einsum(sub, *[mx.array(o) for o in ops]), np.einsum(sub, *ops),
+          1e-4)
+
+
+def test_einsum_errors_and_grad():
+    for sub, shapes in [("ii->i", [(3, 3)]), ("ij,jk->ik", [(2, 3), (4, 4)]),
+                        ("ij->k", [(2, 2)]), ("ij,jk", [(2, 3)]),
+                        ("i$", [(2,)])]:
+        with pytest.raises(ValueError):
+            mx.einsum(sub, *[mx.ones(s) for s in shapes])
+    a = np.arange(6, dtype=np.float32).reshape(2, 3)
+    b = np.arange(12, dtype=np.float32).reshape(3, 4)
+    g = mx.grad(lambda x: mx.einsum("ij,jk->", x, mx.array(b)))(mx.array(a))
+    close(g, np.broadcast_to(b.sum(1), (2, 3)))
+    cf = mx.compile(lambda x, y: mx.einsum("ij,jk->ik", x, y))
+    close(cf(mx.array(a), mx.array(b)), a @ b)
