@@ -227,9 +227,51 @@ static int pad_widths(PyObject *o, int nd, int64_t *pw)
     return 0;
 }
 
-/* Edge padding: each axis gets copies of its first and last slices. */
-static kiln_array *pad_edge(kiln_array *x, const int64_t *pw)
+/* Padding from the array's own values, per axis: 'edge' repeats the
+ * first and last slices, 'reflect' mirrors about them (without repeating
+ * them: w <= n - 1), 'symmetric' mirrors including them (w <= n), as
+ * NumPy and MLX. Bounds count from the ends of the axis (negative or
+ * omitted), so a shapeless replay mirrors the new ends. */
+enum { PAD_EDGE, PAD_REFLECT, PAD_SYMMETRIC };
+
+static kiln_array *pad_side(kiln_array *y, int ax, int64_t w, int mode,
+                            int side)
 {
+    int nd = kiln_array_ndim(y);
+    int64_t start[KILN_MAX_NDIM], stop[KILN_MAX_NDIM], step[KILN_MAX_NDIM];
+    for (int i = 0; i < nd; i++) {
+        start[i] = KILN_SLICE_BEGIN;
+        stop[i] = KILN_SLICE_END;
+        step[i] = 1;
+    }
+    if (mode == PAD_EDGE) {
+        kiln_array *s = side == 0
+                            ? pk_ops_shape_cut(y, ax, 0, 1, false)
+                            : pk_ops_shape_cut(y, ax, -1, KILN_SLICE_END,
+                                               false);
+        int64_t shape[KILN_MAX_NDIM];
+        memcpy(shape, kiln_array_shape(y), sizeof shape[0] * (size_t)nd);
+        shape[ax] = w;
+        kiln_array *b = s ? kiln_broadcast_to(s, shape, nd) : NULL;
+        kiln_array_release(s);
+        return b;
+    }
+    step[ax] = -1;
+    if (mode == PAD_REFLECT) {
+        /* before: y[w], ..., y[1]; after: y[n-2], ..., y[n-1-w] */
+        start[ax] = side == 0 ? w : -2;
+        stop[ax] = side == 0 ? 0 : -2 - w;
+    } else {
+        /* before: y[w-1], ..., y[0]; after: y[n-1], ..., y[n-w] */
+        start[ax] = side == 0 ? w - 1 : KILN_SLICE_BEGIN;
+        stop[ax] = side == 0 ? KILN_SLICE_END : -1 - w;
+    }
+    return kiln_slice(y, start, stop, step);
+}
+
+static kiln_array *pad_mirror(kiln_array *x, const int64_t *pw, int mode)
+{
+    static const char *const name[] = {"edge", "reflect", "symmetric"};
     kiln_array *y = kiln_array_retain(x);
     int nd = kiln_array_ndim(x);
     for (int ax = 0; y && ax < nd; ax++) {
@@ -237,38 +279,35 @@ static kiln_array *pad_edge(kiln_array *x, const int64_t *pw)
             continue;
         }
         int64_t n = kiln_array_dim(y, ax);
-        if (n == 0) {
-            kiln_array_release(y);
-            PyErr_Format(PyExc_ValueError, "[pad] cannot edge-pad axis %d "
-                         "of size 0", ax);
-            return NULL;
-        }
-        int64_t shape[KILN_MAX_NDIM];
-        memcpy(shape, kiln_array_shape(y), sizeof shape[0] * (size_t)nd);
-        kiln_array *parts[3] = {NULL, kiln_array_retain(y), NULL};
+        int64_t most = mode == PAD_EDGE ? INT64_MAX
+                       : mode == PAD_REFLECT ? n - 1 : n;
         for (int side = 0; side < 2; side++) {
             int64_t w = pw[2 * ax + side];
-            if (w < 0) {
-                PyErr_Format(PyExc_ValueError, "[pad] pad widths must be "
-                             "non-negative, got %lld for axis %d",
-                             (long long)w, ax);
-                break;
+            if (n == 0 || w < 0 || w > most) {
+                PyErr_Format(PyExc_ValueError, "[pad] cannot %s-pad axis %d "
+                             "of size %lld by %lld", name[mode], ax,
+                             (long long)n, (long long)w);
+                kiln_array_release(y);
+                return NULL;
             }
-            /* the last row counted from the end: a shapeless replay
-             * takes the new last row */
-            kiln_array *s = side == 0
-                                ? pk_ops_shape_cut(y, ax, 0, 1, false)
-                                : pk_ops_shape_cut(y, ax, -1, KILN_SLICE_END,
-                                                   false);
-            shape[ax] = w;
-            parts[side * 2] = kiln_broadcast_to(s, shape, nd);
-            kiln_array_release(s);
         }
-        kiln_array *z = NULL;
-        if (!PyErr_Occurred()) {
-            z = kiln_concatenate(parts, 3, ax);
+        kiln_array *parts[3];
+        int np = 0;
+        for (int side = 0; side < 2; side++) {
+            int64_t w = pw[2 * ax + side];
+            if (side == 1) {
+                parts[np++] = kiln_array_retain(y);
+            }
+            if (w > 0) {
+                parts[np++] = pad_side(y, ax, w, mode, side);
+            }
         }
-        for (int i = 0; i < 3; i++) {
+        bool ok = true;
+        for (int i = 0; i < np; i++) {
+            ok = ok && parts[i];
+        }
+        kiln_array *z = ok ? kiln_concatenate(parts, np, ax) : NULL;
+        for (int i = 0; i < np; i++) {
             kiln_array_release(parts[i]);
         }
         kiln_array_release(y);
@@ -310,10 +349,14 @@ static PyObject *pad(PyObject *self, PyObject *args, PyObject *kw)
                                      &po, &mode, &vo, &stream)) {
         return NULL;
     }
-    bool edge = strcmp(mode, "edge") == 0;
-    if (!edge && strcmp(mode, "constant") != 0) {
+    int mirror = strcmp(mode, "edge") == 0        ? PAD_EDGE
+                 : strcmp(mode, "reflect") == 0   ? PAD_REFLECT
+                 : strcmp(mode, "symmetric") == 0 ? PAD_SYMMETRIC
+                                                  : -1;
+    if (mirror < 0 && strcmp(mode, "constant") != 0) {
         PyErr_Format(PyExc_ValueError, "[pad] invalid padding mode '%s' "
-                     "(expected 'constant' or 'edge')", mode);
+                     "(expected 'constant', 'edge', 'reflect' or "
+                     "'symmetric')", mode);
         return NULL;
     }
     kiln_array *a = pk_to_array(ao, -1);
@@ -324,8 +367,8 @@ static PyObject *pad(PyObject *self, PyObject *args, PyObject *kw)
     if (pad_widths(po, kiln_array_ndim(a), pw) < 0) {
         goto done;
     }
-    if (edge) {
-        y = pad_edge(a, pw);
+    if (mirror >= 0) {
+        y = pad_mirror(a, pw, mirror);
         kiln_array_release(a);
         return y ? pk_wrap(y) : NULL;
     }
@@ -604,7 +647,8 @@ static PyMethodDef layout_methods[] = {
     {"pad", FN(pad), KW,
      "pad(a, /, pad_width, mode='constant', constant_values=0, *, "
      "stream=None)\n--\n\n"
-     "a padded with a constant ('constant') or its edge values ('edge')."},
+     "a padded with a constant ('constant'), its edge values ('edge') or "
+     "its mirror image ('reflect', 'symmetric')."},
     {"tile", FN(tile), KW,
      "tile(a, reps, /, *, stream=None)\n--\n\n"
      "a repeated reps times along each axis."},
