@@ -29,7 +29,9 @@
  *     first, and B leads the result (numpy's rule, in which even an
  *     Ellipsis standing for no axes separates advanced entries).
  * Assignment builds the new block and writes it back with
- * kiln_slice_update. Through arrays, the block's advanced axes flatten to
+ * kiln_slice_update (for a pending x the value is aligned to the block by
+ * expand_dims and broadcast against it, so shapeless replays follow new
+ * lengths: combine_pending). Through arrays, the block's advanced axes flatten to
  * P positions and the K = size(B) updates are matched to them by a
  * (P, K) one-hot table (O(P * K) memory and time): for `=` the last
  * update of a position wins (as numpy), for x.at[...] ops every update
@@ -228,6 +230,7 @@ typedef struct plan {
     kiln_array *x1;  /* x with the None axes inserted (pooled) */
     int nd;          /* x1's ndim, one entry per axis */
     int any_none;
+    int nones[KILN_MAX_NDIM], nn;   /* x1's axes that None inserted */
     int kind[KILN_MAX_NDIM];        /* IX_INT, IX_SLICE or IX_ARRAY */
     kiln_array *arr[KILN_MAX_NDIM]; /* IX_ARRAY (pooled) */
     int64_t start[KILN_MAX_NDIM], stop[KILN_MAX_NDIM], step[KILN_MAX_NDIM];
@@ -365,15 +368,15 @@ static int make_plan(pool *pl, kiln_array *x, PyObject *key, plan *p)
         }
     }
     p->nd = nf;
-    int nones[KILN_MAX_NDIM], nn = 0;
+    p->nn = 0;
     for (int j = 0; j < nf; j++) {
         if (full[j].kind == IX_NONE) {
-            nones[nn++] = j;
+            p->nones[p->nn++] = j;
         }
     }
     /* expand_dims, not a reshape to this shape: a shapeless replay
      * follows the new lengths */
-    p->x1 = keep(pl, p->any_none ? kiln_expand_dims(x, nones, nn)
+    p->x1 = keep(pl, p->any_none ? kiln_expand_dims(x, p->nones, p->nn)
                                  : kiln_array_retain(x));
     if (!p->x1) {
         pk_raise();
@@ -792,6 +795,53 @@ static kiln_array *scatter(pool *pl, int op, const plan *p, kiln_array *y,
     return keep(pl, kiln_transpose(bt, inv, p->nd));
 }
 
+/* The block of a pending x (inside a trace, or lazy work) with u
+ * combined into it: u's axes are aligned to the block's by expand_dims
+ * (leading size-1 axes beyond the block's dropped, missing leading axes
+ * and the int axes added) and broadcast against the block itself, never
+ * to its traced lengths, so a shapeless replay follows new lengths.
+ * nd: the block's axes that are not int axes. Pooled; NULL on error. */
+static kiln_array *combine_pending(pool *pl, int op, const plan *p,
+                                   kiln_array *y, kiln_array *u, int nd)
+{
+    int un = kiln_array_ndim(u), s = 0;
+    const int64_t *us = kiln_array_shape(u);
+    while (un - s > nd && us[s] == 1) {
+        s++;
+    }
+    if (un - s > nd) {
+        PyErr_Format(PyExc_ValueError, "cannot assign an array of %d "
+                     "dimensions to %d", un - s, nd);
+        return NULL;
+    }
+    if (s > 0) {
+        u = reshape(pl, u, us + s, un - s);
+        un -= s;
+    }
+    int ax[KILN_MAX_NDIM], na = 0;
+    for (int i = 0; i < nd - un; i++) {
+        ax[na++] = i;
+    }
+    u = u && na ? keep(pl, kiln_expand_dims(u, ax, na)) : u;
+    na = 0;
+    for (int j = 0; j < p->nd; j++) {
+        if (p->kind[j] == IX_INT) {
+            ax[na++] = j;
+        }
+    }
+    u = u && na ? keep(pl, kiln_expand_dims(u, ax, na)) : u;
+    if (!u) {
+        return NULL;
+    }
+    if (op != OP_SET) {
+        return combine(pl, op, y, u);
+    }
+    /* u in the block's shape: where(true in y's shape, u, u) */
+    kiln_array *t = keep(pl, kiln_astype(keep(pl, kiln_ones_like(y)),
+                                         KILN_DTYPE_BOOL));
+    return t ? keep(pl, kiln_where(t, u, u)) : NULL;
+}
+
 /* x with x[key] op= v; pooled. */
 static kiln_array *update(pool *pl, kiln_array *x, PyObject *key,
                           PyObject *v, int op)
@@ -818,9 +868,13 @@ static kiln_array *update(pool *pl, kiln_array *x, PyObject *key,
                 shape[nd++] = p.len[j];
             }
         }
-        u = fit(pl, u, shape, nd);
-        u = reshape(pl, u, p.len, p.nd);
-        blk = u ? combine(pl, op, y, u) : NULL;
+        if (kiln_array_is_evaluated(x)) {
+            u = fit(pl, u, shape, nd);
+            u = reshape(pl, u, p.len, p.nd);
+            blk = u ? combine(pl, op, y, u) : NULL;
+        } else {
+            blk = combine_pending(pl, op, &p, y, u, nd);
+        }
     }
     if (!blk) {
         return NULL;
@@ -830,7 +884,7 @@ static kiln_array *update(pool *pl, kiln_array *x, PyObject *key,
                                                       p.stop, p.step))
                          : blk;
     if (p.any_none) {
-        x1 = reshape(pl, x1, kiln_array_shape(x), kiln_array_ndim(x));
+        x1 = keep(pl, kiln_squeeze(x1, p.nones, p.nn));
     }
     return x1;
 }

@@ -740,6 +740,24 @@ def test_shapeless_edge_pad_and_topk_gradient():
         wide(mx.arange(3.0))
 
 
+def test_shapeless_item_assignment():
+    def f(x):
+        y = x * 1
+        y[1:] = 0
+        y[0] += 5
+        y[-1, ..., None] = 7
+        return y
+    cf = mx.compile(f, shapeless=True)
+    for n in [3, 5, 8]:
+        a = np.arange(2 * n, dtype=np.float32).reshape(n, 2)
+        want = a.copy()
+        want[1:] = 0
+        want[0] += 5
+        want[-1] = 7
+        close(cf(mx.array(a)), want)
+    assert traces(cf) == 1
+
+
 def test_shapeless_reshape_fails_and_flatten_works():
     def fun(x):
         return x.reshape(x.shape[0] * x.shape[1], -1)

@@ -282,6 +282,41 @@ def test_huge_slice_bounds_and_empty_masks():
     assert x.tolist() == a.tolist()
 
 
+def test_assignment_into_pending_arrays():
+    # a pending x (lazy work, or a trace) aligns the value to the block by
+    # expand_dims and broadcasts it against the block: same results as
+    # an evaluated x
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((4, 5, 3)).astype(np.float32)
+    cases = [
+        ((slice(1, None),), 0.0), ((0,), 2.0), ((-1, slice(None), 1), 3.0),
+        ((slice(None), 2), np.arange(3, dtype=np.float32)),
+        ((Ellipsis, 0), np.ones((4, 5), np.float32)), ((None, 1), 9.0),
+        ((slice(None, None, -2), slice(1, 4)), np.arange(3, dtype=np.float32)),
+        ((1, slice(None), None), np.ones((5, 1, 3), np.float32)),
+        ((slice(0, 2), 0, slice(None)), np.ones((1, 1, 3), np.float32)),
+    ]
+    for key, v in cases:
+        k2 = key[1:] if key[0] is None else key
+        vv = np.asarray(v, np.float32)
+        while vv.ndim > a[k2].ndim and vv.shape[0] == 1:
+            vv = vv[0]
+        for op in ["set", "add"]:
+            want = a.copy()
+            if op == "set":
+                want[k2] = vv
+            else:
+                want[k2] += vv
+            for lazy in [False, True]:
+                x = mx.array(a) * 1 if lazy else mx.array(a)
+                u = mx.array(v) if isinstance(v, np.ndarray) else v
+                if op == "set":
+                    x[key] = u
+                else:
+                    x[key] += u
+                np.testing.assert_allclose(np.array(x), want, rtol=1e-6)
+
+
 def test_kiln_index_arrays_are_clamped_not_checked():
     # as kiln_take (and MLX): out-of-range kiln.array indices never read
     # out of bounds
