@@ -205,6 +205,8 @@ int pk_init_aliases(PyObject *m);
 int pk_init_ops_numpy(PyObject *m);
 /* save, load, savez, savez_compressed (io.c). */
 int pk_init_io(PyObject *m);
+/* conv1d, conv2d (conv.c). */
+int pk_init_conv(PyObject *m);
 int pk_init_ops_reduce(PyObject *m); /* called by pk_init_ops */
 int pk_init_ops_shape(PyObject *m);
 int pk_init_ops_layout(PyObject *m); /* called by pk_init_ops_shape */
