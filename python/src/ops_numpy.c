@@ -2,7 +2,8 @@
  * ops_numpy.c - the NumPy-style functions of mlx.core written from kiln's
  * ops: flip, trunc, logical_xor, count_nonzero, diff, unstack,
  * matrix_transpose, full_like, astype, positive, conj, conjugate,
- * tensordot, einsum, median, and the kiln.linalg submodule (norm).
+ * tensordot, einsum, median, put_along_axis, and the kiln.linalg
+ * submodule (norm).
  *
  * Signatures follow mlx.core's (the first array positional-only, `stream`
  * keyword-only and ignored). Each converts its Python arguments first,
@@ -987,6 +988,110 @@ done:
 }
 
 /* ------------------------------------------------------------------ */
+/* put_along_axis                                                     */
+/* ------------------------------------------------------------------ */
+
+/* put_along_axis(a, indices, values, axis): a with a[..., indices[..., j,
+ * ...], ...] = values along axis (NumPy's; the last of repeated indices
+ * wins; axis None: the flattened a). With the axis moved last: a one-hot
+ * (..., k, n) of the (wrapped) indices marks the written places; the
+ * last writer of each place is found by an argmax over the reversed
+ * one-hot, and its value taken along the axis. O(k * n) per row. */
+static PyObject *py_put_along_axis(PyObject *self, PyObject *args,
+                                   PyObject *kw)
+{
+    static char *kwlist[] = {"", "indices", "values", "axis", "stream",
+                             NULL};
+    PyObject *ao, *io, *vo, *axo = Py_None, *stream = NULL;
+    (void)self;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOO|O$O:put_along_axis",
+                                     kwlist, &ao, &io, &vo, &axo, &stream)) {
+        return NULL;
+    }
+    kiln_array *a = pk_to_array(ao, -1);
+    kiln_array *ix = a ? pk_to_array(io, -1) : NULL;
+    kiln_array *v = ix ? pk_convert_operand(vo, kiln_array_dtype(a)) : NULL;
+    PyObject *res = NULL;
+    if (!v) {
+        goto done;
+    }
+    if (!kiln_dtype_is_integer(kiln_array_dtype(ix))) {
+        PyErr_SetString(PyExc_TypeError, "[put_along_axis] indices must be "
+                        "integers");
+        goto done;
+    }
+    kiln_scope_begin();
+    kiln_array *x = a, *id = ix;
+    int ax = 0;
+    bool flat = axo == Py_None;
+    if (flat) {
+        x = kiln_flatten(a, 0, -1);
+        id = kiln_flatten(ix, 0, -1);
+    } else {
+        int axis;
+        if (pk_int(axo, &axis) < 0 ||
+            (ax = pk_ops_shape_axis(axis, kiln_array_ndim(a),
+                                    "put_along_axis")) < 0) {
+            kiln_scope_end(NULL);
+            goto done;
+        }
+    }
+    int nd = x ? kiln_array_ndim(x) : 0;
+    if (x && id && kiln_array_ndim(id) != nd) {
+        kiln_scope_end(NULL);
+        PyErr_Format(PyExc_ValueError, "[put_along_axis] indices have %d "
+                     "dimensions, the array %d", kiln_array_ndim(id), nd);
+        goto done;
+    }
+    kiln_array *y = NULL;
+    if (x && id) {
+        int64_t n = kiln_array_shape(x)[ax];
+        int64_t k = kiln_array_shape(id)[ax];
+        kiln_dtype dt = kiln_array_dtype(x);
+        /* axis last: x (..., n), indices and values (..., k) */
+        kiln_array *xm = kiln_moveaxis(x, ax, -1);
+        kiln_array *im = kiln_moveaxis(kiln_astype(id, KILN_DTYPE_INT64),
+                                       ax, -1);
+        kiln_array *vb = kiln_broadcast_to(kiln_astype(v, dt),
+                                           kiln_array_shape(id), nd);
+        kiln_array *vm = kiln_moveaxis(vb, ax, -1);
+        /* negative indices wrap once */
+        kiln_array *iw = kiln_where(kiln_less(im, kiln_weak_i64(0)),
+                                    kiln_add(im, kiln_weak_i64(n)), im);
+        int last = -1, pen = -2;
+        kiln_array *oh = kiln_equal(
+            kiln_expand_dims(iw, &last, 1),
+            kiln_arange(0, (double)n, 1, KILN_DTYPE_INT64)); /* (..,k,n) */
+        kiln_array *hit = kiln_any(oh, &pen, 1, false);     /* (..., n) */
+        int64_t st[KILN_MAX_NDIM + 1], sp[KILN_MAX_NDIM + 1],
+            sd[KILN_MAX_NDIM + 1];
+        for (int i = 0; i <= nd; i++) {
+            st[i] = KILN_SLICE_BEGIN;
+            sp[i] = KILN_SLICE_END;
+            sd[i] = 1;
+        }
+        sd[nd - 1] = -1; /* the k axis reversed */
+        kiln_array *rev = kiln_slice(oh, st, sp, sd);
+        kiln_array *jl = kiln_subtract(
+            kiln_scalar_i64(k - 1, KILN_DTYPE_INT64),
+            kiln_astype(kiln_argmax(rev, -2, false, false),
+                        KILN_DTYPE_INT64));                  /* (..., n) */
+        kiln_array *got = kiln_take_along_axis(vm, jl, -1, false);
+        y = kiln_moveaxis(kiln_where(hit, got, xm), -1, ax);
+        if (flat && y) {
+            y = kiln_reshape(y, kiln_array_shape(a), kiln_array_ndim(a));
+        }
+    }
+    y = kiln_scope_end(y);
+    res = pk_ops_shape_wrap(y);
+done:
+    kiln_array_release(a);
+    kiln_array_release(ix);
+    kiln_array_release(v);
+    return res;
+}
+
+/* ------------------------------------------------------------------ */
 /* kiln.linalg                                                        */
 /* ------------------------------------------------------------------ */
 
@@ -1170,6 +1275,10 @@ static PyMethodDef numpy_methods[] = {
      "einsum(subscripts, *operands, stream=None)\n--\n\nEinstein "
      "summation (NumPy's notation; no repeated label within one "
      "operand)."},
+    {"put_along_axis", PK_FN(py_put_along_axis), PK_KW,
+     "put_along_axis(a, /, indices, values, axis=None, *, stream=None)\n"
+     "--\n\na with values written at indices along axis (NumPy's; the "
+     "flattened a when axis is None)."},
     {"tensordot", PK_FN(py_tensordot), PK_KW,
      "tensordot(a, b, /, axes=2, *, stream=None)\n--\n\nSum of products "
      "over the last `axes` axes of a and the first of b, or over two lists "

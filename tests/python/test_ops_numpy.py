@@ -186,3 +186,26 @@ def test_einsum_errors_and_grad():
     close(g, np.broadcast_to(b.sum(1), (2, 3)))
     cf = mx.compile(lambda x, y: mx.einsum("ij,jk->ik", x, y))
     close(cf(mx.array(a), mx.array(b)), a @ b)
+
+
+def test_put_along_axis():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 4, 5)).astype(np.float32)
+    for axis, ishape in [(1, (3, 2, 5)), (0, (2, 4, 5)), (-1, (3, 4, 3))]:
+        idx = rng.integers(-x.shape[axis], x.shape[axis], ishape)
+        v = rng.standard_normal(ishape).astype(np.float32)
+        want = x.copy()
+        np.put_along_axis(want, idx, v, axis=axis)
+        got = mx.put_along_axis(mx.array(x), mx.array(idx), mx.array(v),
+                                axis=axis)
+        close(got, want)
+    # repeated indices: the last one wins; a scalar value broadcasts
+    y = mx.put_along_axis(mx.zeros(5), mx.array([1, 1, 3]),
+                          mx.array([1.0, 2.0, 3.0]), axis=0)
+    assert y.tolist() == [0, 2, 0, 3, 0]
+    y = mx.put_along_axis(mx.zeros((2, 3)), mx.array([0, 4]), 9.0)
+    assert y.tolist() == [[9, 0, 0], [0, 9, 0]]
+    with pytest.raises(TypeError):
+        mx.put_along_axis(mx.zeros(3), mx.array([0.5]), 1.0, axis=0)
+    with pytest.raises(ValueError):
+        mx.put_along_axis(mx.zeros((2, 2)), mx.array([0]), 1.0, axis=0)
