@@ -10,10 +10,12 @@
  * then builds its graph inside a kiln scope, so intermediate arrays never
  * leak on an error path; the inputs are released after the scope.
  *
- * Invariants: lazy (nothing is evaluated); slices are written relative to
- * the axis ends (KILN_SLICE_BEGIN/END, negative bounds), so diff and flip
- * replay under a shapeless compile; a bad axis is an IndexError as in
- * MLX 0.32's ops (pk_ops_shape_axis).
+ * Invariants: lazy (nothing is evaluated); no Python object is converted
+ * while a kiln scope is open (an __index__ or __array__ could run kiln
+ * code whose arrays the scope would then release twice); slices are
+ * written relative to the axis ends (KILN_SLICE_BEGIN/END, negative
+ * bounds), so diff and flip replay under a shapeless compile; a bad axis
+ * is an IndexError as in MLX 0.32's ops (pk_ops_shape_axis).
  */
 #include "pykiln.h"
 
@@ -1020,21 +1022,23 @@ static PyObject *py_put_along_axis(PyObject *self, PyObject *args,
                         "integers");
         goto done;
     }
-    kiln_scope_begin();
-    kiln_array *x = a, *id = ix;
+    /* the axis first: its __index__ may run Python code (a kiln.array),
+     * which must not happen while a kiln scope is open */
     int ax = 0;
     bool flat = axo == Py_None;
-    if (flat) {
-        x = kiln_flatten(a, 0, -1);
-        id = kiln_flatten(ix, 0, -1);
-    } else {
+    if (!flat) {
         int axis;
         if (pk_int(axo, &axis) < 0 ||
             (ax = pk_ops_shape_axis(axis, kiln_array_ndim(a),
                                     "put_along_axis")) < 0) {
-            kiln_scope_end(NULL);
             goto done;
         }
+    }
+    kiln_scope_begin();
+    kiln_array *x = a, *id = ix;
+    if (flat) {
+        x = kiln_flatten(a, 0, -1);
+        id = kiln_flatten(ix, 0, -1);
     }
     int nd = x ? kiln_array_ndim(x) : 0;
     if (x && id && kiln_array_ndim(id) != nd) {
@@ -1044,7 +1048,10 @@ static PyObject *py_put_along_axis(PyObject *self, PyObject *args,
         goto done;
     }
     kiln_array *y = NULL;
-    if (x && id) {
+    if (x && id && (kiln_array_shape(id)[ax] == 0 ||
+                    kiln_array_shape(x)[ax] == 0)) {
+        y = a; /* nothing written */
+    } else if (x && id) {
         int64_t n = kiln_array_shape(x)[ax];
         int64_t k = kiln_array_shape(id)[ax];
         kiln_dtype dt = kiln_array_dtype(x);

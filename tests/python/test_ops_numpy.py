@@ -205,6 +205,8 @@ def test_put_along_axis():
     assert y.tolist() == [0, 2, 0, 3, 0]
     y = mx.put_along_axis(mx.zeros((2, 3)), mx.array([0, 4]), 9.0)
     assert y.tolist() == [[9, 0, 0], [0, 9, 0]]
+    assert mx.put_along_axis(mx.ones((2, 3)), mx.zeros((0, 3), mx.int32),
+                             5.0, axis=0).tolist() == [[1] * 3] * 2
     with pytest.raises(TypeError):
         mx.put_along_axis(mx.zeros(3), mx.array([0.5]), 1.0, axis=0)
     with pytest.raises(ValueError):
