@@ -567,7 +567,8 @@ static int add_aliases(PyObject *m)
         {"bitwise_left_shift", "left_shift"},
         {"bitwise_right_shift", "right_shift"},
         {"asarray", "array"},       {"empty", "zeros"},
-        {"empty_like", "zeros_like"}};
+        {"empty_like", "zeros_like"}, {"cumulative_sum", "cumsum"},
+        {"cumulative_prod", "cumprod"}};
     for (size_t i = 0; i < sizeof alias / sizeof alias[0]; i++) {
         PyObject *f = PyObject_GetAttrString(m, alias[i][1]);
         if (!f || PyModule_AddObject(m, alias[i][0], f) < 0) {

@@ -1099,6 +1099,246 @@ done:
 }
 
 /* ------------------------------------------------------------------ */
+/* small ones: shapes, dtypes, real/imag, kron, vecdot, searchsorted   */
+/* ------------------------------------------------------------------ */
+
+/* broadcast_shapes(*shapes): NumPy's broadcast of the shapes, a tuple. */
+static PyObject *py_broadcast_shapes(PyObject *self, PyObject *args)
+{
+    int64_t out[KILN_MAX_NDIM];
+    int nout = 0;
+    (void)self;
+    if (PyTuple_GET_SIZE(args) == 0) {
+        PyErr_SetString(PyExc_ValueError, "[broadcast_shapes] needs at "
+                        "least one shape");
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(args); i++) {
+        int64_t sh[KILN_MAX_NDIM];
+        int nd;
+        if (pk_shape(PyTuple_GET_ITEM(args, i), sh, &nd, 0) < 0) {
+            return NULL;
+        }
+        int m = nd > nout ? nd : nout;
+        int64_t r[KILN_MAX_NDIM];
+        for (int k = 1; k <= m; k++) {
+            int64_t a = k <= nout ? out[nout - k] : 1;
+            int64_t b = k <= nd ? sh[nd - k] : 1;
+            if (a != b && a != 1 && b != 1) {
+                PyErr_Format(PyExc_ValueError, "[broadcast_shapes] shapes "
+                             "cannot be broadcast (%lld and %lld)",
+                             (long long)a, (long long)b);
+                return NULL;
+            }
+            r[m - k] = a == 1 ? b : a;
+        }
+        memcpy(out, r, sizeof r[0] * (size_t)m);
+        nout = m;
+    }
+    PyObject *t = PyTuple_New(nout);
+    for (int i = 0; t && i < nout; i++) {
+        PyObject *v = PyLong_FromLongLong(out[i]);
+        if (!v) {
+            Py_CLEAR(t);
+            break;
+        }
+        PyTuple_SET_ITEM(t, i, v);
+    }
+    return t;
+}
+
+/* result_type(*arrays_and_dtypes): the dtype they promote to together. */
+static PyObject *py_result_type(PyObject *self, PyObject *args)
+{
+    int acc = -1;
+    (void)self;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(args); i++) {
+        PyObject *o = PyTuple_GET_ITEM(args, i);
+        int dt;
+        if (PkArray_Check(o)) {
+            dt = (int)kiln_array_dtype(((PkArray *)o)->a);
+        } else if (pk_dtype_from(o, &dt, 0) < 0) {
+            PyErr_Clear();
+            PyErr_SetString(PyExc_ValueError, "[result_type] inputs must "
+                            "be arrays or dtypes");
+            return NULL;
+        }
+        acc = acc < 0 ? dt
+                      : (int)kiln_promote_types((kiln_dtype)acc,
+                                                (kiln_dtype)dt);
+    }
+    if (acc < 0) {
+        PyErr_SetString(PyExc_ValueError, "[result_type] needs at least one "
+                        "array or dtype");
+        return NULL;
+    }
+    return Py_NewRef(pk_dtype_obj((kiln_dtype)acc));
+}
+
+/* checkpoint(fun): fun itself. MLX recomputes fun's intermediates in the
+ * backward pass to save memory; kiln keeps them (the values, and so the
+ * gradients, are the same). */
+static PyObject *py_checkpoint(PyObject *self, PyObject *fun)
+{
+    (void)self;
+    if (!PyCallable_Check(fun)) {
+        PyErr_SetString(PyExc_TypeError, "[checkpoint] needs a callable");
+        return NULL;
+    }
+    return Py_NewRef(fun);
+}
+
+/* real, contiguous: the array (kiln has no complex dtype; arrays are
+ * values, so any layout is as good as contiguous to the caller). */
+static PyObject *py_real(PyObject *self, PyObject *args, PyObject *kw)
+{
+    (void)self;
+    return identity_of(args, kw, "O|$O:real");
+}
+
+static PyObject *py_contiguous(PyObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"", "allow_col_major", "stream", NULL};
+    PyObject *ao, *stream = NULL;
+    int col = 0;
+    (void)self;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|p$O:contiguous", kwlist,
+                                     &ao, &col, &stream)) {
+        return NULL;
+    }
+    kiln_array *a = pk_to_array(ao, -1);
+    return a ? pk_wrap(a) : NULL;
+}
+
+/* imag: zeros of a real array's shape and dtype. */
+static PyObject *py_imag(PyObject *self, PyObject *args, PyObject *kw)
+{
+    (void)self;
+    kiln_array *a = one_array(args, kw, "O|$O:imag");
+    if (!a) {
+        return NULL;
+    }
+    kiln_array *y = kiln_zeros_like(a);
+    kiln_array_release(a);
+    return pk_ops_shape_wrap(y);
+}
+
+/* vecdot(a, b, axis=-1): sum(a * b) over axis, broadcasting. */
+static PyObject *py_vecdot(PyObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"", "", "axis", "stream", NULL};
+    PyObject *ao, *bo, *stream = NULL;
+    int axis = -1;
+    (void)self;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|$iO:vecdot", kwlist, &ao,
+                                     &bo, &axis, &stream)) {
+        return NULL;
+    }
+    kiln_array *a = pk_to_array(ao, -1);
+    kiln_array *b = a ? pk_to_array(bo, -1) : NULL;
+    if (!b) {
+        kiln_array_release(a);
+        return NULL;
+    }
+    kiln_scope_begin();
+    kiln_array *y = kiln_sum(kiln_multiply(a, b), &axis, 1, false);
+    y = kiln_scope_end(y);
+    kiln_array_release(a);
+    kiln_array_release(b);
+    return pk_ops_shape_wrap(y);
+}
+
+/* kron(a, b): the Kronecker product; the shorter shape gets leading 1s,
+ * a's axes interleave with b's, and each pair merges. */
+static PyObject *py_kron(PyObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"", "", "stream", NULL};
+    PyObject *ao, *bo, *stream = NULL;
+    (void)self;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|$O:kron", kwlist, &ao,
+                                     &bo, &stream)) {
+        return NULL;
+    }
+    kiln_array *a = pk_to_array(ao, -1);
+    kiln_array *b = a ? pk_to_array(bo, -1) : NULL;
+    if (!b) {
+        kiln_array_release(a);
+        return NULL;
+    }
+    int na = kiln_array_ndim(a), nb = kiln_array_ndim(b);
+    int nd = na > nb ? na : nb;
+    if (2 * nd > KILN_MAX_NDIM) {
+        kiln_array_release(a);
+        kiln_array_release(b);
+        PyErr_SetString(PyExc_ValueError, "[kron] too many dimensions");
+        return NULL;
+    }
+    int64_t sa[2 * KILN_MAX_NDIM], sb[2 * KILN_MAX_NDIM], so[KILN_MAX_NDIM];
+    for (int i = 0; i < nd; i++) {
+        int64_t x = i < nd - na ? 1 : kiln_array_shape(a)[i - (nd - na)];
+        int64_t y = i < nd - nb ? 1 : kiln_array_shape(b)[i - (nd - nb)];
+        sa[2 * i] = x;
+        sa[2 * i + 1] = 1;
+        sb[2 * i] = 1;
+        sb[2 * i + 1] = y;
+        so[i] = x * y;
+    }
+    kiln_scope_begin();
+    kiln_array *y = kiln_reshape(kiln_multiply(kiln_reshape(a, sa, 2 * nd),
+                                               kiln_reshape(b, sb, 2 * nd)),
+                                 so, nd);
+    y = kiln_scope_end(y);
+    kiln_array_release(a);
+    kiln_array_release(b);
+    return pk_ops_shape_wrap(y);
+}
+
+/* searchsorted(sorted_sequence, values, side='left'): per value, the
+ * number of elements of the 1-D sequence below it ('left') or not above
+ * it ('right'), as uint32 (MLX's). O(len(sequence)) per value. */
+static PyObject *py_searchsorted(PyObject *self, PyObject *args,
+                                 PyObject *kw)
+{
+    static char *kwlist[] = {"", "", "side", "stream", NULL};
+    PyObject *ao, *vo, *stream = NULL;
+    const char *side = "left";
+    (void)self;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|s$O:searchsorted",
+                                     kwlist, &ao, &vo, &side, &stream)) {
+        return NULL;
+    }
+    bool right = strcmp(side, "right") == 0;
+    if (!right && strcmp(side, "left") != 0) {
+        PyErr_Format(PyExc_ValueError, "[searchsorted] side must be 'left' "
+                     "or 'right', got '%s'", side);
+        return NULL;
+    }
+    kiln_array *a = pk_to_array(ao, -1);
+    kiln_array *v = a ? pk_operand(vo) : NULL;
+    if (!v) {
+        kiln_array_release(a);
+        return NULL;
+    }
+    if (kiln_array_ndim(a) != 1) {
+        kiln_array_release(a);
+        kiln_array_release(v);
+        PyErr_SetString(PyExc_ValueError, "[searchsorted] the sorted "
+                        "sequence must be 1-D");
+        return NULL;
+    }
+    kiln_scope_begin();
+    int last = -1;
+    kiln_array *ve = kiln_expand_dims(v, &last, 1);
+    kiln_array *c = right ? kiln_less_equal(a, ve) : kiln_less(a, ve);
+    kiln_array *y = kiln_astype(kiln_sum(c, &last, 1, false),
+                                KILN_DTYPE_UINT32);
+    y = kiln_scope_end(y);
+    kiln_array_release(a);
+    kiln_array_release(v);
+    return pk_ops_shape_wrap(y);
+}
+
+/* ------------------------------------------------------------------ */
 /* kiln.linalg                                                        */
 /* ------------------------------------------------------------------ */
 
@@ -1286,6 +1526,30 @@ static PyMethodDef numpy_methods[] = {
      "put_along_axis(a, /, indices, values, axis=None, *, stream=None)\n"
      "--\n\na with values written at indices along axis (NumPy's; the "
      "flattened a when axis is None)."},
+    {"broadcast_shapes", (PyCFunction)py_broadcast_shapes, METH_VARARGS,
+     "broadcast_shapes(*shapes)\n--\n\nThe shape the shapes broadcast "
+     "to, a tuple."},
+    {"result_type", (PyCFunction)py_result_type, METH_VARARGS,
+     "result_type(*arrays_and_dtypes)\n--\n\nThe dtype they promote to."},
+    {"checkpoint", (PyCFunction)py_checkpoint, METH_O,
+     "checkpoint(fun)\n--\n\nfun itself: kiln keeps intermediates rather "
+     "than recomputing them (same values and gradients)."},
+    {"real", PK_FN(py_real), PK_KW,
+     "real(a, /, *, stream=None)\n--\n\nThe real part: a itself."},
+    {"imag", PK_FN(py_imag), PK_KW,
+     "imag(a, /, *, stream=None)\n--\n\nThe imaginary part: zeros."},
+    {"contiguous", PK_FN(py_contiguous), PK_KW,
+     "contiguous(a, /, allow_col_major=False, *, stream=None)\n--\n\n"
+     "a (kiln arrays are values; layout is kiln's business)."},
+    {"vecdot", PK_FN(py_vecdot), PK_KW,
+     "vecdot(a, b, /, *, axis=-1, stream=None)\n--\n\nsum(a * b) over "
+     "axis."},
+    {"kron", PK_FN(py_kron), PK_KW,
+     "kron(a, b, *, stream=None)\n--\n\nThe Kronecker product."},
+    {"searchsorted", PK_FN(py_searchsorted), PK_KW,
+     "searchsorted(sorted_sequence, values, /, side='left', *, "
+     "stream=None)\n--\n\nInsertion indices of values in a sorted 1-D "
+     "sequence (uint32)."},
     {"tensordot", PK_FN(py_tensordot), PK_KW,
      "tensordot(a, b, /, axes=2, *, stream=None)\n--\n\nSum of products "
      "over the last `axes` axes of a and the first of b, or over two lists "

@@ -211,3 +211,36 @@ def test_put_along_axis():
         mx.put_along_axis(mx.zeros(3), mx.array([0.5]), 1.0, axis=0)
     with pytest.raises(ValueError):
         mx.put_along_axis(mx.zeros((2, 2)), mx.array([0]), 1.0, axis=0)
+
+
+def test_small_mlx_functions():
+    assert mx.broadcast_shapes((2, 1), (3,)) == (2, 3)
+    assert mx.broadcast_shapes((4,)) == (4,)
+    with pytest.raises(ValueError):
+        mx.broadcast_shapes((2,), (3,))
+    assert mx.result_type(mx.float16, mx.array(1)) == mx.float16
+    assert mx.result_type(mx.int8, mx.uint8) == mx.int16
+    with pytest.raises(ValueError):
+        mx.result_type(1.0)
+    assert mx.real(mx.array([1, 2])).tolist() == [1, 2]
+    assert mx.imag(mx.array([1.0, 2.0])).tolist() == [0.0, 0.0]
+    assert mx.contiguous(mx.ones((2, 3)).T).shape == (3, 2)
+    a = np.arange(6, dtype=np.float32).reshape(2, 3)
+    b = np.array([[0, 1], [1, 0]], np.float32)
+    close(mx.kron(mx.array(a), mx.array(b)), np.kron(a, b))
+    close(mx.kron(mx.array(a[0]), mx.array(b)), np.kron(a[0], b))
+    close(mx.vecdot(mx.array(a), mx.array(a[1])), a @ a[1])
+    seq = np.array([1, 2, 2, 3, 5], np.float32)
+    v = np.array([0, 2, 4, 6, 2.5], np.float32)
+    for side in ["left", "right"]:
+        got = mx.searchsorted(mx.array(seq), mx.array(v), side=side)
+        assert got.dtype == mx.uint32
+        assert got.tolist() == np.searchsorted(seq, v, side=side).tolist()
+    with pytest.raises(ValueError):
+        mx.searchsorted(mx.array(seq), mx.array(v), side="middle")
+    assert mx.cumulative_sum(mx.array([1, 2, 3])).tolist() == [1, 3, 6]
+    assert mx.cumulative_prod(mx.array([1, 2, 3])).tolist() == [1, 2, 6]
+    f = mx.checkpoint(lambda x: (x * x).sum())
+    close(mx.grad(f)(mx.array([1.0, 2.0])), [2.0, 4.0])
+    with pytest.raises(TypeError):
+        mx.checkpoint(3)
