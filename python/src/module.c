@@ -362,7 +362,8 @@ PyMODINIT_FUNC PyInit__kiln(void)
         pk_init_ops_shape(m) < 0 ||
         pk_init_compile(m) < 0 || pk_init_transforms(m) < 0 ||
         pk_init_random(m) < 0 || pk_init_device(m) < 0 ||
-        pk_init_eval(m) < 0 || pk_init_ops_numpy(m) < 0 || pk_init_io(m) < 0 ||
+        pk_init_eval(m) < 0 || pk_init_ops_numpy(m) < 0 || pk_init_einsum(m) < 0 ||
+        pk_init_linalg(m) < 0 || pk_init_io(m) < 0 ||
         pk_init_conv(m) < 0 ||
         pk_init_aliases(m) < 0) {
         Py_DECREF(m);

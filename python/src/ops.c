@@ -74,11 +74,6 @@ static int two_arrays(PyObject *ao, PyObject *bo, kiln_array **a,
     return 0;
 }
 
-/* The float dtype an op computing in floating point gives x's values. */
-static kiln_dtype float_dtype(kiln_dtype dt)
-{
-    return kiln_dtype_is_float(dt) ? dt : KILN_DTYPE_FLOAT32;
-}
 
 /* ------------------------------------------------------------------ */
 /* elementwise ops from kiln.h's lists                                */
@@ -256,7 +251,7 @@ static PyObject *scale_angle(PyObject *args, PyObject *kw, double factor,
         return NULL;
     }
     kiln_array *f =
-        kiln_scalar_f64(factor, float_dtype(kiln_array_dtype(a)));
+        kiln_scalar_f64(factor, pk_float_dtype(kiln_array_dtype(a)));
     kiln_array *y = kiln_multiply(a, f);
     kiln_array_release(f);
     kiln_array_release(a);

@@ -128,6 +128,26 @@ int pk_ops_shape_i64(PyObject *o, int64_t *out)
     return 0;
 }
 
+/* Normalises naxes axes of an nd-dim array in place; -1 with IndexError
+ * (out of range) or ValueError (repeated) naming fn. */
+int pk_ops_shape_norm_axes(int *axes, int naxes, int nd, const char *fn)
+{
+    for (int i = 0; i < naxes; i++) {
+        axes[i] = pk_ops_shape_axis(axes[i], nd, fn);
+        if (axes[i] < 0) {
+            return -1;
+        }
+        for (int j = 0; j < i; j++) {
+            if (axes[j] == axes[i]) {
+                PyErr_Format(PyExc_ValueError, "[%s] repeated axis %d", fn,
+                             axes[i]);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
 int pk_ops_shape_axis(int axis, int nd, const char *fn)
 {
     if (axis < -nd || axis >= nd) {

@@ -193,6 +193,15 @@ void pk_ops_shape_free(kiln_array **xs, int n);
 int pk_ops_shape_i64(PyObject *o, int64_t *out);
 /* axis normalised against nd (>= 0); -1 with IndexError naming fn. */
 int pk_ops_shape_axis(int axis, int nd, const char *fn);
+/* naxes axes of an nd-dim array normalised in place; -1 with IndexError
+ * (out of range) or ValueError (repeated) naming fn. */
+int pk_ops_shape_norm_axes(int *axes, int naxes, int nd, const char *fn);
+/* The float dtype a float-valued op gives x's values (float32 for
+ * integers and bool). */
+static inline kiln_dtype pk_float_dtype(kiln_dtype dt)
+{
+    return kiln_dtype_is_float(dt) ? dt : KILN_DTYPE_FLOAT32;
+}
 /* An axis that may be None (*flat = true: the flattened array). */
 int pk_ops_shape_opt_axis(PyObject *o, int *axis, bool *flat);
 
@@ -203,6 +212,9 @@ int pk_init_ops(PyObject *m);
 int pk_init_aliases(PyObject *m);
 /* NumPy-style composites and kiln.linalg (ops_numpy.c). */
 int pk_init_ops_numpy(PyObject *m);
+/* einsum (einsum.c); kiln.linalg (linalg.c). */
+int pk_init_einsum(PyObject *m);
+int pk_init_linalg(PyObject *m);
 /* save, load, savez, savez_compressed (io.c). */
 int pk_init_io(PyObject *m);
 /* conv1d, conv2d (conv.c). */
