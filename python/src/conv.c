@@ -19,9 +19,6 @@
 
 #include <string.h>
 
-#define PK_KW METH_VARARGS | METH_KEYWORDS
-#define PK_FN(f) (PyCFunction)(void (*)(void))(f)
-
 /* An int or a tuple of nd ints, each >= lo, into v; -1 with an
  * exception naming what. */
 static int int_pair(PyObject *o, int nd, int lo, int64_t *v,

@@ -16,9 +16,6 @@
 #include <math.h>
 #include <string.h>
 
-#define PK_KW METH_VARARGS | METH_KEYWORDS
-#define PK_FN(f) (PyCFunction)(void (*)(void))(f)
-
 /* ------------------------------------------------------------------ */
 /* einsum                                                             */
 /* ------------------------------------------------------------------ */

@@ -327,8 +327,6 @@ static PyObject *set_wired_limit(PyObject *self, PyObject *args,
 /* init                                                               */
 /* ------------------------------------------------------------------ */
 
-#define PK_KW(f) (PyCFunction)(void (*)(void))(f), METH_VARARGS | METH_KEYWORDS
-
 static PyMethodDef eval_functions[] = {
     {"eval", eval_fn, METH_VARARGS,
      "eval(*args) -> None\n\nEvaluates every array in args. Each argument "
@@ -339,7 +337,7 @@ static PyMethodDef eval_functions[] = {
      "async_eval(*args) -> None\n\nAs eval. kiln evaluates on the CPU "
      "synchronously, so the arrays are evaluated when this returns (MLX "
      "may return before they are)."},
-    {"export_to_dot", PK_KW(export_to_dot),
+    {"export_to_dot", PK_KWFN(export_to_dot),
      "export_to_dot(file, *args, **kwargs) -> None\n\nWrites the lazy graph "
      "behind the arrays in args (and in kwargs' values), arrays or trees of "
      "arrays, in Graphviz DOT to file: a path (str or os.PathLike) or an "
@@ -359,11 +357,11 @@ static PyMethodDef eval_functions[] = {
     {"clear_cache", clear_cache, METH_NOARGS,
      "clear_cache() -> None\n\nGives the pool's cached buffers back to the "
      "system; get_cache_memory() is 0 afterwards."},
-    {"set_cache_limit", PK_KW(set_cache_limit),
+    {"set_cache_limit", PK_KWFN(set_cache_limit),
      "set_cache_limit(limit) -> int\n\nCaps the recycling pool at limit "
      "bytes (0 disables caching) and returns the previous cap. The default "
      "is a quarter of RAM (or KILN_POOL_LIMIT)."},
-    {"set_memory_limit", PK_KW(set_memory_limit),
+    {"set_memory_limit", PK_KWFN(set_memory_limit),
      "set_memory_limit(limit) -> int\n\nRecords a memory limit in bytes and "
      "returns the previous one (0 restores the default, the machine's "
      "RAM). MLX treats the limit as a guideline; kiln's CPU evaluator does "
@@ -371,7 +369,7 @@ static PyMethodDef eval_functions[] = {
     {"get_memory_limit", get_memory_limit, METH_NOARGS,
      "get_memory_limit() -> int\n\nThe limit set_memory_limit recorded "
      "(default: the machine's RAM)."},
-    {"set_wired_limit", PK_KW(set_wired_limit),
+    {"set_wired_limit", PK_KWFN(set_wired_limit),
      "set_wired_limit(limit) -> int\n\nRecords a wired-memory limit and "
      "returns the previous one (default 0). It only matters to Metal on "
      "macOS; on kiln's CPU it changes nothing."},

@@ -27,9 +27,6 @@
 
 #include <string.h>
 
-#define PK_KW METH_VARARGS | METH_KEYWORDS
-#define PK_FN(f) (PyCFunction)(void (*)(void))(f)
-
 /* NumPy's descr of dt; NULL for bfloat16. */
 static const char *descr_of(kiln_dtype dt)
 {

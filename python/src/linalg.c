@@ -10,9 +10,6 @@
 #include <math.h>
 #include <string.h>
 
-#define PK_KW METH_VARARGS | METH_KEYWORDS
-#define PK_FN(f) (PyCFunction)(void (*)(void))(f)
-
 /* The norm of x over one axis (vector norm) for a numeric ord. */
 static kiln_array *vector_norm(kiln_array *x, int ax, double ord, bool keep)
 {

@@ -74,7 +74,6 @@ static int two_arrays(PyObject *ao, PyObject *bo, kiln_array **a,
     return 0;
 }
 
-
 /* ------------------------------------------------------------------ */
 /* elementwise ops from kiln.h's lists                                */
 /* ------------------------------------------------------------------ */
@@ -488,9 +487,6 @@ static PyObject *py_addmm(PyObject *self, PyObject *args, PyObject *kw)
 /* method table                                                       */
 /* ------------------------------------------------------------------ */
 
-#define PK_KW METH_VARARGS | METH_KEYWORDS
-#define PK_FN(f) (PyCFunction)(void (*)(void))(f)
-
 #define UNARY_ENTRY(name)                                                 \
     {#name, PK_FN(unary_##name), PK_KW,                                   \
      #name "(a, /, *, stream=None)\n--\n\nElement-wise " #name " of a."},
@@ -563,7 +559,7 @@ static int add_aliases(PyObject *m)
         {"bitwise_right_shift", "right_shift"},
         {"asarray", "array"},       {"empty", "zeros"},
         {"empty_like", "zeros_like"}, {"cumulative_sum", "cumsum"},
-        {"cumulative_prod", "cumprod"}};
+        {"cumulative_prod", "cumprod"}, {"conjugate", "conj"}};
     for (size_t i = 0; i < sizeof alias / sizeof alias[0]; i++) {
         PyObject *f = PyObject_GetAttrString(m, alias[i][1]);
         if (!f || PyModule_AddObject(m, alias[i][0], f) < 0) {

@@ -384,38 +384,35 @@ static PyObject *trace(PyObject *self, PyObject *args, PyObject *kw)
 /* registration                                                       */
 /* ------------------------------------------------------------------ */
 
-#define KW METH_VARARGS | METH_KEYWORDS
-#define FN(name) (PyCFunction)(void (*)(void))(name)
-
 static PyMethodDef index_methods[] = {
-    {"take", FN(take), KW,
+    {"take", PK_FN(take), PK_KW,
      "take(a, /, indices, axis=None, *, stream=None)\n--\n\n"
      "Elements of a at indices along axis (None: of the flattened array)."},
-    {"take_along_axis", FN(take_along_axis), KW,
+    {"take_along_axis", PK_FN(take_along_axis), PK_KW,
      "take_along_axis(a, /, indices, axis=None, *, stream=None)\n--\n\n"
      "Values of a at indices matched along axis (None: flattened)."},
-    {"sort", FN(sort), KW,
+    {"sort", PK_FN(sort), PK_KW,
      "sort(a, /, axis=-1, *, stream=None)\n--\n\n"
      "A sorted copy of a (axis None: the flattened array)."},
-    {"argsort", FN(argsort), KW,
+    {"argsort", PK_FN(argsort), PK_KW,
      "argsort(a, /, axis=-1, *, stream=None)\n--\n\n"
      "The uint32 indices that sort a (stable)."},
-    {"partition", FN(partition), KW,
+    {"partition", PK_FN(partition), PK_KW,
      "partition(a, /, kth, axis=-1, *, stream=None)\n--\n\n"
      "a partitioned around its kth element (here fully sorted)."},
-    {"argpartition", FN(argpartition), KW,
+    {"argpartition", PK_FN(argpartition), PK_KW,
      "argpartition(a, /, kth, axis=-1, *, stream=None)\n--\n\n"
      "The uint32 indices that partition a (here that sort it)."},
-    {"topk", FN(topk), KW,
+    {"topk", PK_FN(topk), PK_KW,
      "topk(a, /, k, axis=-1, *, stream=None)\n--\n\n"
      "The k largest elements along axis (not sorted)."},
-    {"diag", FN(diag), KW,
+    {"diag", PK_FN(diag), PK_KW,
      "diag(a, /, k=0, *, stream=None)\n--\n\n"
      "Diagonal k of a 2-D a, or a matrix with a 1-D a on diagonal k."},
-    {"diagonal", FN(diagonal), KW,
+    {"diagonal", PK_FN(diagonal), PK_KW,
      "diagonal(a, offset=0, axis1=0, axis2=1, stream=None)\n--\n\n"
      "The diagonals over axis1 and axis2, as a new last axis."},
-    {"trace", FN(trace), KW,
+    {"trace", PK_FN(trace), PK_KW,
      "trace(a, /, offset=0, axis1=0, axis2=1, dtype=None, *, "
      "stream=None)\n--\n\n"
      "The sum along a diagonal."},

@@ -627,38 +627,35 @@ static PyObject *meshgrid(PyObject *self, PyObject *args, PyObject *kw)
 /* registration                                                       */
 /* ------------------------------------------------------------------ */
 
-#define KW METH_VARARGS | METH_KEYWORDS
-#define FN(name) (PyCFunction)(void (*)(void))(name)
-
 static PyMethodDef layout_methods[] = {
-    {"concatenate", FN(concatenate), KW,
+    {"concatenate", PK_FN(concatenate), PK_KW,
      "concatenate(arrays, /, axis=0, *, stream=None)\n--\n\n"
      "The arrays joined along axis (None: flattened first)."},
-    {"concat", FN(concat), KW,
+    {"concat", PK_FN(concat), PK_KW,
      "concat(arrays, /, axis=0, *, stream=None)\n--\n\n"
      "See concatenate."},
-    {"stack", FN(stack), KW,
+    {"stack", PK_FN(stack), PK_KW,
      "stack(arrays, /, axis=0, *, stream=None)\n--\n\n"
      "The arrays stacked along a new axis."},
-    {"split", FN(split), KW,
+    {"split", PK_FN(split), PK_KW,
      "split(a, /, indices_or_sections, axis=0, *, stream=None)\n--\n\n"
      "A list of parts of a: that many equal sections, or cut at the "
      "given indices."},
-    {"pad", FN(pad), KW,
+    {"pad", PK_FN(pad), PK_KW,
      "pad(a, /, pad_width, mode='constant', constant_values=0, *, "
      "stream=None)\n--\n\n"
      "a padded with a constant ('constant'), its edge values ('edge') or "
      "its mirror image ('reflect', 'symmetric')."},
-    {"tile", FN(tile), KW,
+    {"tile", PK_FN(tile), PK_KW,
      "tile(a, reps, /, *, stream=None)\n--\n\n"
      "a repeated reps times along each axis."},
-    {"repeat", FN(repeat), KW,
+    {"repeat", PK_FN(repeat), PK_KW,
      "repeat(array, /, repeats, axis=None, *, stream=None)\n--\n\n"
      "Each element repeated along axis (None: of the flattened array)."},
-    {"roll", FN(roll), KW,
+    {"roll", PK_FN(roll), PK_KW,
      "roll(a, /, shift, axis=None, *, stream=None)\n--\n\n"
      "a with elements shifted circularly along axis (None: flattened)."},
-    {"meshgrid", FN(meshgrid), KW,
+    {"meshgrid", PK_FN(meshgrid), PK_KW,
      "meshgrid(*arrays, sparse=False, indexing='xy', stream=None)\n--\n\n"
      "Coordinate grids from 1-D coordinate arrays, as a list."},
     {NULL, NULL, 0, NULL},

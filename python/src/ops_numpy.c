@@ -23,11 +23,6 @@
 #include <math.h>
 #include <string.h>
 
-#define PK_KW METH_VARARGS | METH_KEYWORDS
-#define PK_FN(f) (PyCFunction)(void (*)(void))(f)
-
-
-
 /* One array argument and `stream`; the array (new reference) or NULL. */
 static kiln_array *one_array(PyObject *args, PyObject *kw, const char *fmt)
 {
@@ -62,7 +57,8 @@ static PyObject *py_trunc(PyObject *self, PyObject *args, PyObject *kw)
     return pk_ops_shape_wrap(y);
 }
 
-/* positive, conj, conjugate: the array itself (kiln has no complex). */
+/* positive, conj (conjugate is its alias): the array itself (kiln has no
+ * complex dtype). */
 static PyObject *identity_of(PyObject *args, PyObject *kw, const char *fmt)
 {
     kiln_array *a = one_array(args, kw, fmt);
@@ -79,12 +75,6 @@ static PyObject *py_conj(PyObject *self, PyObject *args, PyObject *kw)
 {
     (void)self;
     return identity_of(args, kw, "O|$O:conj");
-}
-
-static PyObject *py_conjugate(PyObject *self, PyObject *args, PyObject *kw)
-{
-    (void)self;
-    return identity_of(args, kw, "O|$O:conjugate");
 }
 
 static PyObject *py_logical_xor(PyObject *self, PyObject *args,
@@ -928,8 +918,6 @@ static PyMethodDef numpy_methods[] = {
     {"conj", PK_FN(py_conj), PK_KW,
      "conj(a, /, *, stream=None)\n--\n\nThe complex conjugate: kiln has no "
      "complex dtype, so a itself."},
-    {"conjugate", PK_FN(py_conjugate), PK_KW,
-     "conjugate(a, /, *, stream=None)\n--\n\nThe same as conj."},
     {"logical_xor", PK_FN(py_logical_xor), PK_KW,
      "logical_xor(a, b, /, *, stream=None)\n--\n\nElementwise exclusive or "
      "of the truth values."},

@@ -216,9 +216,6 @@ KILN_SCAN_OP_LIST(SCAN_WRAPPER)
 /* method table                                                       */
 /* ------------------------------------------------------------------ */
 
-#define PK_KW METH_VARARGS | METH_KEYWORDS
-#define PK_FN(f) (PyCFunction)(void (*)(void))(f)
-
 #define REDUCE_ENTRY(name)                                                \
     {#name, PK_FN(reduce_##name), PK_KW,                                  \
      #name "(a, /, axis=None, keepdims=False, *, stream=None)\n--\n\n"    \

@@ -827,91 +827,88 @@ static PyObject *atleast_3d(PyObject *self, PyObject *args, PyObject *kw)
 /* registration                                                       */
 /* ------------------------------------------------------------------ */
 
-#define KW METH_VARARGS | METH_KEYWORDS
-#define FN(name) (PyCFunction)(void (*)(void))(name)
-
 static PyMethodDef shape_methods[] = {
-    {"zeros", FN(zeros), KW,
+    {"zeros", PK_FN(zeros), PK_KW,
      "zeros(shape, dtype=None, *, stream=None)\n--\n\n"
      "An array of zeros of the given shape and dtype (None: float32)."},
-    {"ones", FN(ones), KW,
+    {"ones", PK_FN(ones), PK_KW,
      "ones(shape, dtype=None, *, stream=None)\n--\n\n"
      "An array of ones of the given shape and dtype (None: float32)."},
-    {"full", FN(full), KW,
+    {"full", PK_FN(full), PK_KW,
      "full(shape, vals, dtype=None, *, stream=None)\n--\n\n"
      "An array of the given shape filled with vals (a scalar or an array "
      "broadcast to shape); dtype None takes vals' dtype."},
-    {"zeros_like", FN(zeros_like), KW,
+    {"zeros_like", PK_FN(zeros_like), PK_KW,
      "zeros_like(a, /, dtype=None, *, stream=None)\n--\n\n"
      "Zeros of a's shape and dtype."},
-    {"ones_like", FN(ones_like), KW,
+    {"ones_like", PK_FN(ones_like), PK_KW,
      "ones_like(a, /, dtype=None, *, stream=None)\n--\n\n"
      "Ones of a's shape and dtype."},
-    {"arange", FN(arange), KW,
+    {"arange", PK_FN(arange), PK_KW,
      "arange(start, stop, step=None, dtype=None, *, stream=None)\n"
      "arange(stop, step=None, dtype=None, *, stream=None)\n\n"
      "Numbers in [start, stop) in increments of step; int arguments give "
      "int32, any float float32."},
-    {"linspace", FN(linspace), KW,
+    {"linspace", PK_FN(linspace), PK_KW,
      "linspace(start, stop, num=50, dtype=None, stream=None)\n--\n\n"
      "num evenly spaced numbers over [start, stop] (dtype None: "
      "float32)."},
-    {"eye", FN(eye), KW,
+    {"eye", PK_FN(eye), PK_KW,
      "eye(n, m=None, k=0, dtype=None, *, stream=None)\n--\n\n"
      "An n x m matrix with ones on diagonal k (dtype None: float32)."},
-    {"identity", FN(identity), KW,
+    {"identity", PK_FN(identity), PK_KW,
      "identity(n, dtype=None, *, stream=None)\n--\n\n"
      "The n x n identity matrix (dtype None: float32)."},
-    {"tri", FN(tri), KW,
+    {"tri", PK_FN(tri), PK_KW,
      "tri(n, m=None, k=0, dtype=None, *, stream=None)\n--\n\n"
      "An n x m array with ones at and below diagonal k (dtype None: "
      "float32)."},
-    {"tril", FN(tril), KW,
+    {"tril", PK_FN(tril), PK_KW,
      "tril(x, k=0, *, stream=None)\n--\n\n"
      "x with the elements above diagonal k zeroed (last two axes)."},
-    {"triu", FN(triu), KW,
+    {"triu", PK_FN(triu), PK_KW,
      "triu(x, k=0, *, stream=None)\n--\n\n"
      "x with the elements below diagonal k zeroed (last two axes)."},
-    {"reshape", FN(reshape), KW,
+    {"reshape", PK_FN(reshape), PK_KW,
      "reshape(a, /, shape, *, stream=None)\n--\n\n"
      "a with a new shape of the same size (one entry may be -1)."},
-    {"flatten", FN(flatten), KW,
+    {"flatten", PK_FN(flatten), PK_KW,
      "flatten(a, /, start_axis=0, end_axis=-1, *, stream=None)\n--\n\n"
      "a with axes start_axis..end_axis (inclusive) merged into one."},
-    {"unflatten", FN(unflatten), KW,
+    {"unflatten", PK_FN(unflatten), PK_KW,
      "unflatten(a, /, axis, shape, *, stream=None)\n--\n\n"
      "a with axis split into shape (one entry may be -1)."},
-    {"squeeze", FN(squeeze), KW,
+    {"squeeze", PK_FN(squeeze), PK_KW,
      "squeeze(a, /, axis=None, *, stream=None)\n--\n\n"
      "a without the given size-one axes (None: all of them)."},
-    {"expand_dims", FN(expand_dims), KW,
+    {"expand_dims", PK_FN(expand_dims), PK_KW,
      "expand_dims(a, /, axis, *, stream=None)\n--\n\n"
      "a with size-one axes inserted at the given positions."},
-    {"transpose", FN(transpose), KW,
+    {"transpose", PK_FN(transpose), PK_KW,
      "transpose(a, /, axes=None, *, stream=None)\n--\n\n"
      "a with its axes permuted (None reverses them)."},
-    {"permute_dims", FN(permute_dims), KW,
+    {"permute_dims", PK_FN(permute_dims), PK_KW,
      "permute_dims(a, /, axes=None, *, stream=None)\n--\n\n"
      "See transpose."},
-    {"swapaxes", FN(swapaxes), KW,
+    {"swapaxes", PK_FN(swapaxes), PK_KW,
      "swapaxes(a, /, axis1, axis2, *, stream=None)\n--\n\n"
      "a with two axes swapped."},
-    {"moveaxis", FN(moveaxis), KW,
+    {"moveaxis", PK_FN(moveaxis), PK_KW,
      "moveaxis(a, /, source, destination, *, stream=None)\n--\n\n"
      "a with one axis moved to a new position."},
-    {"broadcast_to", FN(broadcast_to), KW,
+    {"broadcast_to", PK_FN(broadcast_to), PK_KW,
      "broadcast_to(a, /, shape, *, stream=None)\n--\n\n"
      "a broadcast to shape (numpy's rules)."},
-    {"broadcast_arrays", FN(broadcast_arrays), KW,
+    {"broadcast_arrays", PK_FN(broadcast_arrays), PK_KW,
      "broadcast_arrays(*arrays, stream=None)\n--\n\n"
      "The arrays broadcast against one another, as a list."},
-    {"atleast_1d", FN(atleast_1d), KW,
+    {"atleast_1d", PK_FN(atleast_1d), PK_KW,
      "atleast_1d(*arys, stream=None)\n--\n\n"
      "The arrays with at least one dimension (one array, or a list)."},
-    {"atleast_2d", FN(atleast_2d), KW,
+    {"atleast_2d", PK_FN(atleast_2d), PK_KW,
      "atleast_2d(*arys, stream=None)\n--\n\n"
      "The arrays with at least two dimensions (one array, or a list)."},
-    {"atleast_3d", FN(atleast_3d), KW,
+    {"atleast_3d", PK_FN(atleast_3d), PK_KW,
      "atleast_3d(*arys, stream=None)\n--\n\n"
      "The arrays with at least three dimensions (one array, or a list)."},
     {NULL, NULL, 0, NULL},

@@ -205,6 +205,12 @@ static inline kiln_dtype pk_float_dtype(kiln_dtype dt)
 /* An axis that may be None (*flat = true: the flattened array). */
 int pk_ops_shape_opt_axis(PyObject *o, int *axis, bool *flat);
 
+/* A PyMethodDef's function and flags for a (self, args, kwargs) C
+ * function. */
+#define PK_FN(f) (PyCFunction)(void (*)(void))(f)
+#define PK_KW METH_VARARGS | METH_KEYWORDS
+#define PK_KWFN(f) PK_FN(f), PK_KW
+
 /* Module sections: each adds its functions and types to the module. */
 int pk_init_array(PyObject *m);
 int pk_init_ops(PyObject *m);

@@ -645,51 +645,49 @@ static PyObject *permutation(PyObject *self, PyObject *args, PyObject *kw)
 /* module                                                             */
 /* ------------------------------------------------------------------ */
 
-#define PK_KW(f) (PyCFunction)(void (*)(void))(f), METH_VARARGS | METH_KEYWORDS
-
 static PyMethodDef random_functions[] = {
-    {"seed", PK_KW(seed),
+    {"seed", PK_KWFN(seed),
      "seed(seed) -> None\n\nSeeds the global PRNG: state[0] = key(seed)."},
-    {"key", PK_KW(key),
+    {"key", PK_KWFN(key),
      "key(seed) -> array\n\nA PRNG key (uint32, shape (2,)) from a seed in "
      "[0, 2**64)."},
-    {"split", PK_KW(split),
+    {"split", PK_KWFN(split),
      "split(key, num=2, stream=None) -> array\n\nSplits a PRNG key into num "
      "subkeys, an array of shape (num, 2)."},
-    {"uniform", PK_KW(uniform),
+    {"uniform", PK_KWFN(uniform),
      "uniform(low=0, high=1, shape=[], dtype=float32, key=None, "
      "stream=None) -> array\n\nUniform samples in [low, high); low and "
      "high (scalars or arrays) must broadcast to shape."},
-    {"normal", PK_KW(normal),
+    {"normal", PK_KWFN(normal),
      "normal(shape=[], dtype=float32, loc=0.0, scale=1.0, key=None, "
      "stream=None) -> array\n\nNormal samples with mean loc and standard "
      "deviation scale."},
-    {"randint", PK_KW(randint),
+    {"randint", PK_KWFN(randint),
      "randint(low, high, shape=[], dtype=int32, key=None, stream=None) -> "
      "array\n\nRandom integers in [low, high); low and high must broadcast "
      "to shape."},
-    {"bernoulli", PK_KW(bernoulli),
+    {"bernoulli", PK_KWFN(bernoulli),
      "bernoulli(p=0.5, shape=None, key=None, stream=None) -> array\n\n"
      "Booleans, True with probability p (a float or float array that "
      "broadcasts to shape; shape defaults to p's)."},
-    {"truncated_normal", PK_KW(truncated_normal),
+    {"truncated_normal", PK_KWFN(truncated_normal),
      "truncated_normal(lower, upper, shape=None, dtype=float32, key=None, "
      "stream=None) -> array\n\nStandard normal samples truncated to "
      "[lower, upper]; shape defaults to the bounds' broadcast shape."},
-    {"categorical", PK_KW(categorical),
+    {"categorical", PK_KWFN(categorical),
      "categorical(logits, axis=-1, shape=None, num_samples=None, key=None, "
      "stream=None) -> array\n\nSamples (uint32 indices) from the "
      "categorical distributions of unnormalised log-probabilities logits "
      "along axis. At most one of shape and num_samples; by default one "
      "sample per distribution; num_samples adds a last axis."},
-    {"gumbel", PK_KW(gumbel),
+    {"gumbel", PK_KWFN(gumbel),
      "gumbel(shape=[], dtype=float32, key=None, stream=None) -> array\n\n"
      "Samples of the standard Gumbel distribution (CDF exp(-exp(-x)))."},
-    {"laplace", PK_KW(laplace),
+    {"laplace", PK_KWFN(laplace),
      "laplace(shape=[], dtype=float32, loc=0.0, scale=1.0, key=None, "
      "stream=None) -> array\n\nSamples of the Laplace distribution with "
      "mean loc and scale b = scale."},
-    {"permutation", PK_KW(permutation),
+    {"permutation", PK_KWFN(permutation),
      "permutation(x, axis=0, key=None, stream=None) -> array\n\nA random "
      "permutation of arange(x) (x an int) or of x's entries along axis."},
     {NULL, NULL, 0, NULL},
