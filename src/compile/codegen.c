@@ -13,6 +13,9 @@
  * double ($o = f64) and rounded once by kiln_f64_to_f16/bf16, as eager's
  * astype does.
  *
+ * Half values read by other values of a loop that does not fold are
+ * rounded a block at a time through the hardware (plan_round, below).
+ *
  * Half stores and staging (plan_half). A stored half OP result keeps its
  * unrounded float w<i> for the store (narrowing it gives the same half
  * as narrowing the rounded v<i>), so a value that is only stored is
@@ -102,6 +105,9 @@ typedef struct gen {
     bool *sw;           /* [nvals] half OP result stored unrounded (w<i>) */
     bool stage[KILN_REGION_MAX_OPERANDS]; /* operand staged (fast variant) */
     int share;          /* staged output writing into an input's row, or -1 */
+    int *seg;           /* [nvals] segment computing the value (plan_round) */
+    bool *rnd;          /* [nvals] float16 value rounded a block at a time */
+    bool *mark;         /* [nvals] scratch: values of the segment emitted */
     int pass;           /* the pass being emitted */
     int pf;             /* pass prefetching the next row, or 0: none */
 } gen;
@@ -1037,10 +1043,173 @@ static void put_ivdep(gen *g)
     }
 }
 
+/*
+ * Rounding in blocks (fast variant, loops that do not fold). A float16 OP
+ * result that another value of the loop reads must be rounded to float16
+ * (kiln_f16_round, 11 vector instructions on the two FP ports); a block of
+ * them goes through the hardware conversion and back (kiln_f16_round_n:
+ * 4, plus a load and a store). So the loop is cut into segments over a
+ * block of STAGE elements: segment s computes, unrounded, into h<i>[], the
+ * rounded values of segment s (seg[i] == s), which kiln_f16_round_n then
+ * rounds in place; a later segment reads them back and recomputes any
+ * other value it needs (its inputs are loads, constants and rounded
+ * values, all still at hand). The last segment S computes the stores.
+ * seg[i] is the first segment in which all of value i's arguments exist:
+ * the largest of seg[a] + rnd[a] over its loop arguments, so a rounded
+ * value's readers come strictly after it. Same bits as the plain loop:
+ * every value is the same expression of the same rounded values.
+ * Returns S (0: one segment, nothing to cut).
+ */
+static int plan_round(gen *g)
+{
+    const kiln_region *r = g->r;
+    int last = 0;
+    if (!g->fast) {
+        return 0;
+    }
+    for (int i = 0; i < r->nvals; i++) {
+        g->rnd[i] = false;
+    }
+    for (int i = 0; i < r->nvals; i++) {
+        const kiln_rval *v = &r->vals[i];
+        g->seg[i] = 0;
+        if (!g->need[i] || v->kind != KILN_RVAL_OP || cached_here(g, i)) {
+            continue;
+        }
+        for (int k = 0; k < v->nargs; k++) {
+            int a = v->args[k];
+            if (g->need[a]) {
+                g->rnd[a] = g->rnd[a] ||
+                            (r->vals[a].kind == KILN_RVAL_OP &&
+                             r->vals[a].dtype == KILN_DTYPE_FLOAT16 &&
+                             !g->wide[a] && !cached_here(g, a));
+                int sa = g->seg[a] + (g->rnd[a] ? 1 : 0);
+                g->seg[i] = sa > g->seg[i] ? sa : g->seg[i];
+            }
+        }
+        last = g->seg[i] > last ? g->seg[i] : last;
+    }
+    return last;
+}
+
+/* Whether value vi is stored by the loop of pass `pass`. */
+static bool stored_here(const gen *g, int vi, int pass)
+{
+    const kiln_region *r = g->r;
+    for (int o = 0; o < r->noutputs; o++) {
+        if (r->out_val[o] == vi &&
+            (!g->reduce || (r->vals[vi].inner && g->lev[vi] == pass))) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Segment s of a cut loop at element index i (plan_round): marks what it
+ * computes (back from its targets: the rounded values of segment s, or
+ * the stores in the last one), then emits those values in order. */
+static kiln_status put_segment(gen *g, int s, int last, int pass)
+{
+    const kiln_region *r = g->r;
+    for (int i = r->nvals - 1; i >= 0; i--) {
+        g->mark[i] = g->need[i] &&
+                     (s == last ? stored_here(g, i, pass)
+                                : g->rnd[i] && g->seg[i] == s);
+    }
+    for (int i = r->nvals - 1; i >= 0; i--) {
+        const kiln_rval *v = &r->vals[i];
+        bool back = g->rnd[i] && g->seg[i] < s; /* read from h<i> */
+        if (g->mark[i] && !back && v->kind == KILN_RVAL_OP &&
+            !cached_here(g, i)) {
+            for (int k = 0; k < v->nargs; k++) {
+                g->mark[v->args[k]] = g->need[v->args[k]];
+            }
+        }
+    }
+    for (int i = 0; i < r->nvals; i++) {
+        if (!g->mark[i]) {
+            continue;
+        }
+        if (g->rnd[i] && g->seg[i] < s) {
+            ind(g);
+            kiln__text_printf(g->t, "const float v%d = h%d[i - kb];\n", i,
+                              i);
+            if (g->sw[i]) {
+                /* narrowing the rounded value gives the same half */
+                ind(g);
+                kiln__text_printf(g->t, "const float w%d = v%d;\n", i, i);
+            }
+        } else if (g->rnd[i]) {
+            ind(g);
+            kiln__text_printf(g->t, "h%d[i - kb] = ", i);
+            if (put_op_expr(g, i, false) != KILN_OK) {
+                return kiln_errcode();
+            }
+            kiln__text_puts(g->t, ";\n");
+        } else if (put_value(g, i, "i") != KILN_OK) {
+            return kiln_errcode();
+        }
+    }
+    if (s == last) {
+        for (int o = 0; o < r->noutputs; o++) {
+            int v = r->out_val[o];
+            if (stored_here(g, v, pass)) {
+                put_store(g, o, v, "i", true);
+            }
+        }
+    }
+    return KILN_OK;
+}
+
+/* A loop cut into segments over blocks of STAGE elements (plan_round). */
+static kiln_status put_cut_loop(gen *g, const char *count, int pass,
+                                int last)
+{
+    const kiln_region *r = g->r;
+    char head[96];
+    snprintf(head, sizeof head, "for (int64_t kb = 0; kb < %s; kb += %d) ",
+             count, STAGE);
+    open_block(g, head);
+    ind(g);
+    kiln__text_printf(g->t,
+                      "const int64_t ke = %s - kb < %d ? %s : kb + %d;\n",
+                      count, STAGE, count, STAGE);
+    for (int i = 0; i < r->nvals; i++) {
+        if (g->rnd[i]) {
+            ind(g);
+            kiln__text_printf(g->t, "float h%d[%d];\n", i, STAGE);
+        }
+    }
+    put_stage(g, true, "ke - kb");
+    for (int s = 0; s <= last; s++) {
+        put_ivdep(g);
+        open_block(g, "for (int64_t i = kb; i < ke; i++) ");
+        if (put_segment(g, s, last, pass) != KILN_OK) {
+            return kiln_errcode();
+        }
+        close_block(g);
+        for (int i = 0; i < r->nvals && s < last; i++) {
+            if (g->rnd[i] && g->seg[i] == s) {
+                ind(g);
+                kiln__text_printf(g->t, "kiln_f16_round_n(h%d, ke - kb);\n",
+                                  i);
+            }
+        }
+    }
+    put_stage(g, false, "ke - kb");
+    close_block(g);
+    return KILN_OK;
+}
+
 /* `for (i < count) body` of pass `pass`; with staged operands, in blocks
- * of STAGE elements between their conversions. */
+ * of STAGE elements between their conversions; cut into segments where
+ * float16 values are rounded (plan_round). */
 static kiln_status put_flat_loop(gen *g, const char *count, int pass)
 {
+    int last = plan_round(g);
+    if (last > 0) {
+        return put_cut_loop(g, count, pass, last);
+    }
     if (!stage_any(g)) {
         char head[64];
         snprintf(head, sizeof head, "for (int64_t i = 0; i < %s; i++) ",
@@ -1716,8 +1885,8 @@ kiln_status kiln__codegen_region(const kiln_region *r, const char *symbol,
     g.r = r;
     g.t = out;
     g.reduce = r->nreduce > 0;
-    int *ints = malloc((3 * nv + ni) * sizeof *ints);
-    unsigned char *bytes = malloc(nv * (1 + 4 * sizeof(bool)));
+    int *ints = malloc((4 * nv + ni) * sizeof *ints);
+    unsigned char *bytes = malloc(nv * (1 + 6 * sizeof(bool)));
     if (!ints || !bytes) {
         free(ints);
         free(bytes);
@@ -1727,6 +1896,7 @@ kiln_status kiln__codegen_region(const kiln_region *r, const char *symbol,
     g.folds = ints + nv;
     g.in_val = ints + 2 * nv;
     g.cache = ints + 2 * nv + ni;
+    g.seg = ints + 3 * nv + ni;
     for (size_t i = 0; i < nv; i++) {
         g.cache[i] = -1;
     }
@@ -1735,6 +1905,8 @@ kiln_status kiln__codegen_region(const kiln_region *r, const char *symbol,
     g.need = g.live + nv;
     g.wide = g.need + nv;
     g.sw = g.wide + nv;
+    g.rnd = g.sw + nv;
+    g.mark = g.rnd + nv;
     kiln_status st = analyse(&g);
     if (st == KILN_OK) {
         plan_half(&g);

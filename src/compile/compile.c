@@ -210,11 +210,40 @@ static kiln_status build_kernels(kiln_fn *inner, kiln_fused **fl, int n,
         kiln__cache_count(inner, KILN_CC_INTERPRETED, n);
         return KILN_OK;
     }
+    /* Regions whose code is the same (a model's repeated layers) share
+     * one kernel: each is generated under a neutral name first and
+     * compared with the kernels kept so far (text[], the first nuniq
+     * entries of which hold the kept ones' code, their names in uniq[]). */
+    kiln_text text[KILN_JOBS_MAX_KERNELS];
+    int uniq[KILN_JOBS_MAX_KERNELS], nuniq = 0;
+    memset(text, 0, sizeof text);
     for (int i = 0; i < n && st == KILN_OK; i++) {
+        int same = -1;
         snprintf(names[i], sizeof names[i], "kiln_region_%d", i);
         syms[i] = names[i];
-        st = kiln__codegen_region(fl[i]->region, names[i], &src);
-        kiln__text_puts(&src, "\n");
+        st = kiln__codegen_region(fl[i]->region, "kiln_region",
+                                  &text[nuniq]);
+        if (st == KILN_OK && !kiln__text_ok(&text[nuniq], "compile")) {
+            st = kiln_errcode();
+        }
+        for (int u = 0; u < nuniq && st == KILN_OK && same < 0; u++) {
+            if (text[u].len == text[nuniq].len &&
+                memcmp(text[u].s, text[nuniq].s, text[u].len) == 0) {
+                same = uniq[u];
+            }
+        }
+        if (st == KILN_OK && same >= 0) {
+            syms[i] = names[same];
+            kiln__text_free(&text[nuniq]);
+            memset(&text[nuniq], 0, sizeof text[nuniq]);
+        } else if (st == KILN_OK) {
+            uniq[nuniq++] = i;
+            st = kiln__codegen_region(fl[i]->region, names[i], &src);
+            kiln__text_puts(&src, "\n");
+        }
+    }
+    for (int u = 0; u <= nuniq && u < KILN_JOBS_MAX_KERNELS; u++) {
+        kiln__text_free(&text[u]);
     }
     if (st == KILN_OK && !kiln__text_ok(&src, "compile")) {
         st = kiln_errcode();

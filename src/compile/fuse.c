@@ -20,7 +20,8 @@
  *   the seed, which depends on them all, is sure to have (t = x * u
  *   stored beside t + y would come back y's shape when x and u shrink);
  * - the limits hold: at most KILN_REGION_MAX_OPERANDS operands,
- *   KILN_MAX_OUTPUTS outputs and MAX_MEMBERS steps.
+ *   KILN_MAX_OUTPUTS outputs, MAX_MEMBERS steps and MAX_FOLDS
+ *   reductions.
  * A region of one step stays that step (eager kernels already run single
  * ops at full speed).
  *
@@ -52,6 +53,14 @@
 #include "ptrmap.h"
 
 #define MAX_MEMBERS 96
+/* Reductions a region grows to hold: a layer norm's or a softmax's two.
+ * Ten chained float16 layer norms (1000, 4096) compiled as one function
+ * grew two regions of ~10 folds each: gcc took 8-10 s and gave up
+ * inlining the helpers (scalar code), 190 ms a call; with 2, ten regions
+ * of one layer norm each: 3.5 s, 23 ms (as ten calls of a compiled layer
+ * norm); with 4, 8 s and 43 ms. Merged siblings (merge_siblings) may hold
+ * more: they fold in the same pass. */
+#define MAX_FOLDS 2
 
 typedef struct region_b {
     int id;                   /* index in the fuser's regions */
@@ -205,6 +214,18 @@ static void count(const fuser *f, const region_b *r, int joining, int *nin,
 
 /* Whether value v (defined in or joining r) is outer: computed from the
  * members' structure (a reduction's result, or only outer operands). */
+/* The reductions among r's members. */
+static int folds(const fuser *f, const region_b *r)
+{
+    int n = 0;
+    for (int i = 0; i < r->n; i++) {
+        int k = 0;
+        bool keep = false;
+        n += is_red(f->g, &f->g->steps[r->members[i]], &k, &keep);
+    }
+    return n;
+}
+
 static bool absorb(fuser *f, region_b *r, int p)
 {
     const kiln_graph *g = f->g;
@@ -213,6 +234,9 @@ static bool absorb(fuser *f, region_b *r, int p)
     bool keep = false;
     bool ew = is_ew(s), red = !ew && is_red(g, s, &k, &keep);
     if ((!ew && !red) || r->n >= MAX_MEMBERS) {
+        return false;
+    }
+    if (red && folds(f, r) >= MAX_FOLDS) {
         return false;
     }
     const kiln_meta *om = &g->vals[s->out0].meta;

@@ -236,6 +236,33 @@ static inline void kiln_f16_to_f32_n(const kiln_f16 *x, float *y, int64_t n)
     }
 }
 
+/* x[i] = kiln_f16_round(x[i]) for i < n, in place: with the hardware,
+ * KILN_HALF_HW at a time narrowed and widened back (the same bits but on
+ * NaN, so a group holding a NaN is done again by the scalar function from
+ * the values it had). */
+static inline void kiln_f16_round_n(float *x, int64_t n)
+{
+    int64_t i = 0;
+#ifdef KILN_HALF_HW
+    for (; i + KILN_HALF_HW <= n; i += KILN_HALF_HW) {
+        kiln__half_vsf f, b;
+        memcpy(&f, x + i, sizeof f);
+        b = kiln__half_widen(kiln__half_narrow(f));
+        memcpy(x + i, &b, sizeof b);
+        if (__builtin_expect(kiln__half_any_nan(f), 0)) {
+            float a[KILN_HALF_HW];
+            memcpy(a, &f, sizeof a);
+            for (int k = 0; k < KILN_HALF_HW; k++) {
+                x[i + k] = kiln_f16_round(a[k]);
+            }
+        }
+    }
+#endif
+    for (; i < n; i++) {
+        x[i] = kiln_f16_round(x[i]);
+    }
+}
+
 static inline void kiln_f32_to_f16_n(const float *x, kiln_f16 *y, int64_t n)
 {
     int64_t i = 0;

@@ -856,7 +856,7 @@ static kiln_status half_body(void *ctx, const kiln_list *args,
     int last = -1;
     kiln_scope_begin();
     kiln_array *x16 = kiln_list_get(args, 0);
-    kiln_array *r[13];
+    kiln_array *r[14];
     int n;
     if (*(const int *)ctx == 2) {
         /* x16 and q staged, either broadcast over the rows of float32 z:
@@ -890,7 +890,10 @@ static kiln_status half_body(void *ctx, const kiln_list *args,
         r[10] = kiln_astype(x32, bf);
         r[11] = kiln_multiply(r[10], yb);
         r[12] = kiln_add(kiln_astype(kiln_multiply(x32, x32), f16), y16);
-        n = 13;
+        /* a rounded float16 value widened for a float32 output: a NaN
+         * must come out as eager's (rounding gives the canonical NaN) */
+        r[13] = kiln_astype(kiln_multiply(r[6], x16), F32);
+        n = 14;
     } else {
         kiln_array *xf = kiln_astype(x16, F32);
         kiln_array *mu = kiln_mean(xf, &last, 1, true);
@@ -907,6 +910,29 @@ static kiln_status half_body(void *ctx, const kiln_list *args,
     kiln_status s = push_all(res, n, r);
     kiln_scope_end(NULL);
     return s;
+}
+
+/* Whether the JIT builds kernels here: a compiled gelu got one
+ * (false with KILN_JIT=0 or without a working C compiler). */
+static bool jit_works(void)
+{
+    kiln_compile_stats cs;
+    kiln_fn *f = kiln_fn_new(gelu_body, NULL, NULL, "jit probe");
+    kiln_fn *cf = kiln_compile(f, NULL);
+    kiln_list *r = NULL;
+    kiln_scope_begin();
+    kiln_array *x = kiln_arange(0, 8, 1, F32);
+    r = call_n(cf, 1, &x);
+    bool ok = r && kiln_list_size(r) == 1 &&
+              kiln_array_eval(kiln_list_get(r, 0)) == KILN_OK &&
+              kiln_compile_stats_get(cf, &cs) == KILN_OK &&
+              cs.kernels_built + cs.kernels_loaded > 0;
+    kiln_scope_end(NULL);
+    kiln_list_free(r);
+    kiln_fn_release(cf);
+    kiln_fn_release(f);
+    kiln_errclear();
+    return ok;
 }
 
 /* e's and c's results have the same bytes; with nan_any, two NaNs of
@@ -1007,6 +1033,18 @@ TEST(compile_half_edges_bitwise)
     kiln_fn *fe = kiln_fn_new(half_body, &which[0], NULL, "half ew");
     kiln_fn *ce = kiln_compile(fe, NULL);
     check_bits(fe, ce, 6, in, false, "half elementwise");
+    if (jit_works()) {
+        /* the kernel compiled (generated code the compiler rejects would
+         * fall back to the interpreter and still give eager's bits), and
+         * its float16 values read by other ops are rounded in blocks */
+        kiln_compile_stats cs;
+        char *src = kiln_compile_dump(ce, KILN_DUMP_SOURCE);
+        CHECK(kiln_compile_stats_get(ce, &cs) == KILN_OK &&
+              cs.interpreted == 0);
+        CHECK_MSG(src && strstr(src, "kiln_f16_round_n(h"), "%s",
+                  src ? src : kiln_errmsg());
+        kiln_free(src);
+    }
     {
         /* every op ran inside a fused region (siblings merge, so there
          * are fewer regions than values): the fused graph's steps are
@@ -2173,6 +2211,74 @@ TEST(compile_long_chain_of_one_scalar)
                 (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
                     (double)(t1.tv_nsec - t0.tv_nsec) * 1e-6);
     }
+    kiln_fn_release(cf);
+    kiln_fn_release(f);
+    kiln_scope_end(NULL);
+}
+
+/* Layers repeated: y = gelu(y @ w) four times, then three layer norms
+ * in a row. The gelu regions have the same code and share one
+ * kernel (one _strided function in the source); a region grows to at
+ * most two reductions (fuse.c MAX_FOLDS), so the layer norms make three
+ * regions, not one huge one. Results agree with eager. */
+static kiln_status layers_body(void *ctx, const kiln_list *args,
+                               kiln_list *res)
+{
+    (void)ctx;
+    int last = -1;
+    kiln_scope_begin();
+    kiln_array *y = kiln_list_get(args, 0), *w = kiln_list_get(args, 1);
+    for (int i = 0; i < 4; i++) {
+        y = gelu(kiln_matmul(y, w));
+    }
+    for (int i = 0; i < 3; i++) {
+        kiln_array *mu = kiln_mean(y, &last, 1, true);
+        kiln_array *v = kiln_var(y, &last, 1, true, 0);
+        y = kiln_multiply(kiln_subtract(y, mu),
+                          kiln_rsqrt(kiln_add(v, kiln_weak_f64(1e-5))));
+    }
+    kiln_status s = y ? kiln_list_push(res, y) : kiln_errcode();
+    kiln_scope_end(NULL);
+    return s;
+}
+
+TEST(compile_repeated_layers)
+{
+    kiln_errclear();
+    kiln_scope_begin();
+    kiln_fn *f = kiln_fn_new(layers_body, NULL, NULL, "layers");
+    kiln_fn *cf = kiln_compile(f, NULL);
+    int64_t sh[2] = {16, 64}, sw[2] = {64, 64};
+    kiln_array *xs[2] = {rand_arr(sh, 2, F32, -1, 1, 0),
+                         rand_arr(sw, 2, F32, -0.2, 0.2, 0)};
+    kiln_list *c = call_n(cf, 2, xs), *e = call_n(f, 2, xs);
+    CHECK_MSG(c && e, "%s", kiln_errmsg());
+    if (c && e) {
+        CHECK_AGREE(kiln_list_get(c, 0), kiln_list_get(e, 0), 1e-5, 1e-6,
+                    "repeated layers");
+    }
+    char *d = kiln_compile_dump(cf, KILN_DUMP_FUSED);
+    int regions = 0;
+    for (const char *q = d; q && (q = strstr(q, "= fused(")); q++) {
+        regions++;
+    }
+    CHECK_MSG(d && regions >= 6, "%d regions in:\n%s", regions,
+              d ? d : kiln_errmsg());
+    kiln_free(d);
+    if (jit_works()) {
+        char *src = kiln_compile_dump(cf, KILN_DUMP_SOURCE);
+        int kernels = 0;
+        for (const char *q = src; q && (q = strstr(q, "_strided(void")); q++) {
+            kernels++;
+        }
+        /* the first three gelus once (the fourth joins the first layer
+         * norm's region); the layer norm regions differ from each other */
+        CHECK_MSG(src && kernels >= 2 && kernels <= regions - 2,
+                  "%d kernels for %d regions", kernels, regions);
+        kiln_free(src);
+    }
+    kiln_list_free(c);
+    kiln_list_free(e);
     kiln_fn_release(cf);
     kiln_fn_release(f);
     kiln_scope_end(NULL);

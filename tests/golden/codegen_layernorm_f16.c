@@ -101,19 +101,34 @@ codegen_layernorm_f16_fast(int64_t len, const float v5, const float v11, float *
     const float v12 = kiln_s_add_f32(v10, v11);
     const float v13 = kiln_s_rsqrt_f32(v12);
     /* pass 2 */
+    for (int64_t kb = 0; kb < len; kb += 512) {
+        const int64_t ke = len - kb < 512 ? len : kb + 512;
+        float h15[512];
+        float h16[512];
 KILN_IVDEP
-    for (int64_t i = 0; i < len; i++) {
-        const float v0 = x1[i];
-        const float v1 = x2[i];
-        const float v2 = x3[i];
-        const float v3 = kiln_cvt_f32(v0);
-        const float v7 = kiln_s_subtract_f32(v3, v6);
-        const float v14 = kiln_s_multiply_f32(v7, v13);
-        const float v15 = kiln_f16_round((kiln_cvt_f32(v14)));
-        const float v16 = kiln_f16_round((kiln_s_multiply_f32(v1, v15)));
-        const float w17 = kiln_s_add_f32(v16, v2);
-        const float v17 = kiln_f16_round(w17);
-        y0[i] = w17;
+        for (int64_t i = kb; i < ke; i++) {
+            const float v0 = x1[i];
+            const float v3 = kiln_cvt_f32(v0);
+            const float v7 = kiln_s_subtract_f32(v3, v6);
+            const float v14 = kiln_s_multiply_f32(v7, v13);
+            h15[i - kb] = kiln_cvt_f32(v14);
+        }
+        kiln_f16_round_n(h15, ke - kb);
+KILN_IVDEP
+        for (int64_t i = kb; i < ke; i++) {
+            const float v1 = x2[i];
+            const float v15 = h15[i - kb];
+            h16[i - kb] = kiln_s_multiply_f32(v1, v15);
+        }
+        kiln_f16_round_n(h16, ke - kb);
+KILN_IVDEP
+        for (int64_t i = kb; i < ke; i++) {
+            const float v2 = x3[i];
+            const float v16 = h16[i - kb];
+            const float w17 = kiln_s_add_f32(v16, v2);
+            const float v17 = kiln_f16_round(w17);
+            y0[i] = w17;
+        }
     }
 }
 static KILN_STRIDED_ATTR void

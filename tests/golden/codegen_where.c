@@ -27,19 +27,40 @@ codegen_where_fast(int64_t n, const int32_t v3, kiln_f16 *y0, int8_t *y1, kiln_b
     float c4[512];
     for (int64_t kb = 0; kb < n; kb += 512) {
         const int64_t ke = n - kb < 512 ? n : kb + 512;
+        float h6[512];
+        float h7[512];
+        float h9[512];
         kiln_f16_to_f32_n(x4 + kb, c4, ke - kb);
 KILN_IVDEP
         for (int64_t i = kb; i < ke; i++) {
             const int32_t v0 = x3[i];
             const float v1 = c4[i - kb];
-            const double v2 = x5[i];
             const kiln_b v4 = kiln_s_less_i32(v0, v3);
             const float v5 = kiln_f16_to_f32(kiln_f64_to_f16(kiln_cvt_f64(v0)));
-            const float v6 = kiln_f16_round(((v4 ? v1 : v5)));
-            const float v7 = kiln_f16_round((kiln_s_add_f32(v6, v1)));
+            h6[i - kb] = (v4 ? v1 : v5);
+        }
+        kiln_f16_round_n(h6, ke - kb);
+KILN_IVDEP
+        for (int64_t i = kb; i < ke; i++) {
+            const float v1 = c4[i - kb];
+            const float v6 = h6[i - kb];
+            h7[i - kb] = kiln_s_add_f32(v6, v1);
+        }
+        kiln_f16_round_n(h7, ke - kb);
+KILN_IVDEP
+        for (int64_t i = kb; i < ke; i++) {
+            const double v2 = x5[i];
+            const float v7 = h7[i - kb];
             const float v8 = kiln_f16_to_f32(kiln_f64_to_f16(kiln_cvt_f64(v2)));
-            const float w9 = kiln_s_multiply_f32(v7, v8);
-            const float v9 = kiln_f16_round(w9);
+            h9[i - kb] = kiln_s_multiply_f32(v7, v8);
+        }
+        kiln_f16_round_n(h9, ke - kb);
+KILN_IVDEP
+        for (int64_t i = kb; i < ke; i++) {
+            const int32_t v0 = x3[i];
+            const kiln_b v4 = kiln_s_less_i32(v0, v3);
+            const float v9 = h9[i - kb];
+            const float w9 = v9;
             const int8_t v10 = kiln_cvt_i8(v9);
             c0[i - kb] = w9;
             y1[i] = v10;
