@@ -238,23 +238,21 @@ static inline void kiln_f16_to_f32_n(const kiln_f16 *x, float *y, int64_t n)
 
 /* x[i] = kiln_f16_round(x[i]) for i < n, in place: with the hardware,
  * KILN_HALF_HW at a time narrowed and widened back (the same bits but on
- * NaN, so a group holding a NaN is done again by the scalar function from
- * the values it had). */
+ * NaN, so a group holding a NaN goes through the scalar function). */
 static inline void kiln_f16_round_n(float *x, int64_t n)
 {
     int64_t i = 0;
 #ifdef KILN_HALF_HW
     for (; i + KILN_HALF_HW <= n; i += KILN_HALF_HW) {
-        kiln__half_vsf f, b;
+        kiln__half_vsf f;
         memcpy(&f, x + i, sizeof f);
-        b = kiln__half_widen(kiln__half_narrow(f));
-        memcpy(x + i, &b, sizeof b);
         if (__builtin_expect(kiln__half_any_nan(f), 0)) {
-            float a[KILN_HALF_HW];
-            memcpy(a, &f, sizeof a);
             for (int k = 0; k < KILN_HALF_HW; k++) {
-                x[i + k] = kiln_f16_round(a[k]);
+                x[i + k] = kiln_f16_round(x[i + k]);
             }
+        } else {
+            f = kiln__half_widen(kiln__half_narrow(f));
+            memcpy(x + i, &f, sizeof f);
         }
     }
 #endif
