@@ -86,18 +86,43 @@ static kiln_array *reduce_mask(const kiln_prim *p, kiln_array *x,
  * ct array, a node reading x's shape (number_of_elements) rather than a
  * constant, so that a shapeless compiled replay divides by the new
  * count. */
+/* The input of x's pending elementwise step whose shape is x's on every
+ * replay, or NULL: its one array argument when each other argument is
+ * that same array or has rank 0 (astype(a), a * a, a * 2, a ** 2), which
+ * a shapeless replay keeps at rank 0, so the broadcast is that array's
+ * shape whatever it becomes. */
+static kiln_array *same_shape_input(const kiln_array *x)
+{
+    const kiln_node *n = x->buf ? NULL : x->node;
+    kiln_array *a = NULL;
+    if (!n || !(n->prim->flags & KILN_PRIM_ELEMENTWISE)) {
+        return NULL;
+    }
+    for (int i = 0; i < n->nin; i++) {
+        kiln_array *in = n->in[i];
+        if (in->ndim == 0) {
+            continue;
+        }
+        if (a && in != a) {
+            return NULL;
+        }
+        a = in;
+    }
+    return a && kiln__shape_equal(a->shape, a->ndim, x->shape, x->ndim)
+               ? a
+               : NULL;
+}
+
 static kiln_array *count_of(kiln_array *x, uint32_t mask, int64_t ddof,
                             kiln_dtype ct, const char *fn)
 {
-    /* counted on the first array up a chain of one-input elementwise
-     * steps (astype, exp, ...), whose shapes always equal x's: a pending
-     * x then has no consumer outside a fused region, which would make a
-     * shapeless compile store it (layer norm's astype of its input) */
-    while (x && !x->buf && x->node && x->node->nin == 1 &&
-           (x->node->prim->flags & KILN_PRIM_ELEMENTWISE) &&
-           kiln__shape_equal(x->node->in[0]->shape, x->node->in[0]->ndim,
-                             x->shape, x->ndim)) {
-        x = x->node->in[0];
+    /* counted on the first array up a chain of elementwise steps whose
+     * shape always equals x's: a pending x then has no consumer outside a
+     * fused region, which would make a shapeless compile store it (layer
+     * norm's astype of its input, RMS norm's x * x) */
+    for (kiln_array *up = x ? same_shape_input(x) : NULL; up;
+         up = same_shape_input(up)) {
+        x = up;
     }
     kiln_count_params cp;
     memset(&cp, 0, sizeof cp);

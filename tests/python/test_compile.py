@@ -725,6 +725,30 @@ def test_shapeless_layer_norm_stays_one_kernel():
     assert not any("astype(" in l for l in steps)  # not stored apart
 
 
+def test_shapeless_rms_norm_stays_one_kernel():
+    # mean(x * x) and mean(x ** 2 * 0.5) count x's elements: x * x is not
+    # stored for the count (its shape is x's on every replay)
+    def rms(x, w):
+        x = x.astype(mx.float32)
+        a = x * mx.rsqrt((x * x).mean(-1, keepdims=True) + 1e-5)
+        b = x * mx.rsqrt((x ** 2 * 0.5).mean(-1, keepdims=True) + 1e-5)
+        return w * (a + b)
+    cf = mx.compile(rms, shapeless=True)
+    rng = np.random.default_rng(1)
+    for shape in [(4, 8), (3, 5), (1, 8)]:
+        a = rng.standard_normal(shape).astype(np.float16)
+        w = rng.standard_normal(shape[-1:]).astype(np.float32)
+        x = a.astype(np.float32)
+        want = w * (x / np.sqrt((x * x).mean(-1, keepdims=True) + 1e-5) +
+                    x / np.sqrt((x ** 2 * 0.5).mean(-1, keepdims=True) +
+                                1e-5))
+        close(cf(mx.array(a), mx.array(w)), want, 1e-4)
+    steps = [l for l in cf.dump("fused").splitlines()
+             if l.startswith("v")]
+    assert sum("fused(" in l for l in steps) == 1, steps
+    assert not any("multiply(" in l or "power(" in l for l in steps)
+
+
 def test_shapeless_edge_pad_and_topk_gradient():
     cf = mx.compile(lambda x: mx.pad(x, [(1, 1)], mode="edge"),
                     shapeless=True)
