@@ -52,7 +52,7 @@
 static bool bcast_ok(const gen *g, int o)
 {
     return !g->reduce && o >= g->r->noutputs &&
-           kiln__cg_role(g, o) == ROLE_MOVING;
+           kiln__codegen_plan_role(g, o) == ROLE_MOVING;
 }
 
 /* The fast-path condition: every moving operand's stride (array sname) is
@@ -63,7 +63,7 @@ static void put_fast_cond(gen *g, const char *sname)
     ind(g);
     kiln__text_puts(g->t, "if (");
     for (int o = 0; o < noperands(g); o++) {
-        if (kiln__cg_role(g, o) != ROLE_MOVING) {
+        if (kiln__codegen_plan_role(g, o) != ROLE_MOVING) {
             continue;
         }
         size_t es = kiln_dtype_size(op_dtype(g, o));
@@ -102,7 +102,7 @@ static void put_params(gen *g)
         }
     }
     for (int o = 0; o < noperands(g); o++) {
-        int ro = kiln__cg_role(g, o);
+        int ro = kiln__codegen_plan_role(g, o);
         bool out = o < r->noutputs;
         const char *st = g->reduce && g->stage[o] ? "float"
                                                   : stype(op_dtype(g, o));
@@ -112,7 +112,7 @@ static void put_params(gen *g)
                               g->reduce && !row_may_alias(g, o) ? "restrict "
                                                           : "",
                               out ? 'y' : 'x', o);
-            if (kiln__cg_prefetched(g, o)) {
+            if (kiln__codegen_plan_prefetched(g, o)) {
                 kiln__text_printf(g->t, ", const char *f%d", o);
             }
         } else if (ro == ROLE_OUTER) {
@@ -140,7 +140,7 @@ static void put_row_call(gen *g, const char *fn)
     kiln__text_printf(g->t, "%s(len", fn);
     put_uniform_args(g);
     for (int o = 0; o < noperands(g); o++) {
-        int ro = kiln__cg_role(g, o);
+        int ro = kiln__codegen_plan_role(g, o);
         bool out = o < r->noutputs;
         if (ro == ROLE_MOVING && g->stage[o]) {
             kiln__text_printf(g->t, ", c%d", o);
@@ -152,7 +152,7 @@ static void put_row_call(gen *g, const char *fn)
                               "    (%s%s *)(%svoid *)(p[%d] + row * s[%d])",
                               out ? "" : "const ", st, out ? "" : "const ",
                               o, o);
-            if (kiln__cg_prefetched(g, o)) {
+            if (kiln__codegen_plan_prefetched(g, o)) {
                 /* the next row of this chunk (the last row: itself) */
                 kiln__text_printf(g->t,
                                   ",\n%*s    p[%d] + (row + 1 < n ? row + 1 "
@@ -182,7 +182,7 @@ static void put_ew_call(gen *g, const char *fn)
     ind(g);
     kiln__text_printf(g->t, "int64_t step = nt ? %d : n;\n", STAGE);
     for (int o = 0; o < r->noutputs; o++) {
-        if (kiln__cg_role(g, o) == ROLE_MOVING) {
+        if (kiln__codegen_plan_role(g, o) == ROLE_MOVING) {
             ind(g);
             kiln__text_printf(g->t, "%s o%d[%d];\n", stype(op_dtype(g, o)),
                               o, STAGE);
@@ -216,7 +216,7 @@ static void put_ew_call(gen *g, const char *fn)
     kiln__text_printf(g->t, "%s(m", fn);
     put_uniform_args(g);
     for (int o = 0; o < noperands(g); o++) {
-        if (kiln__cg_role(g, o) != ROLE_MOVING) {
+        if (kiln__codegen_plan_role(g, o) != ROLE_MOVING) {
             continue;
         }
         bool out = o < r->noutputs;
@@ -236,7 +236,7 @@ static void put_ew_call(gen *g, const char *fn)
     kiln__text_puts(g->t, ");\n");
     open_block(g, "if (nt) ");
     for (int o = 0; o < r->noutputs; o++) {
-        if (kiln__cg_role(g, o) == ROLE_MOVING) {
+        if (kiln__codegen_plan_role(g, o) == ROLE_MOVING) {
             size_t es = kiln_dtype_size(op_dtype(g, o));
             ind(g);
             kiln__text_printf(g->t,
@@ -257,7 +257,7 @@ static void put_ew_call(gen *g, const char *fn)
 static void put_row_pointers(gen *g)
 {
     for (int o = 0; o < noperands(g); o++) {
-        if (kiln__cg_role(g, o) != ROLE_NONE) {
+        if (kiln__codegen_plan_role(g, o) != ROLE_NONE) {
             ind(g);
             kiln__text_printf(g->t, "%schar *r%d = p[%d] + row * s[%d];\n",
                               o < g->r->noutputs ? "" : "const ", o, o, o);
@@ -317,7 +317,7 @@ static void put_ctx(gen *g)
  * moving operands (one row of a reduction, or the n elements). */
 static kiln_status put_fast(gen *g, const char *symbol)
 {
-    kiln__cg_plan_cache(g);
+    kiln__codegen_plan_cache(g);
     kiln__text_printf(g->t,
                       "static inline __attribute__((always_inline)) "
                       "KILN_KERNEL_ATTR void\n%s_fast(",
@@ -332,7 +332,8 @@ static kiln_status put_fast(gen *g, const char *symbol)
             kiln__text_printf(g->t, "float c%d[%d];\n", o, STAGE);
         }
     }
-    kiln_status st = g->reduce ? kiln__cg_put_row(g) : kiln__cg_put_ew_loop(g);
+    kiln_status st = g->reduce ? kiln__codegen_loop_put_row(g)
+                               : kiln__codegen_loop_put_ew(g);
     kiln__text_puts(g->t, "}\n");
     return st;
 }
@@ -352,17 +353,17 @@ static kiln_status put_strided(gen *g, const char *symbol)
         ind(g);
         kiln__text_puts(g->t, "(void)ctx;\n");
     }
-    if (kiln__cg_put_values(g, CLS_UNIFORM, 0, 1 << 30) != KILN_OK) {
+    if (kiln__codegen_value_put_all(g, CLS_UNIFORM, 0, 1 << 30) != KILN_OK) {
         return kiln_errcode();
     }
     kiln_status st;
     if (g->reduce) {
         open_block(g, "for (int64_t row = 0; row < n; row++) ");
         put_row_pointers(g);
-        st = kiln__cg_put_row(g);
+        st = kiln__codegen_loop_put_row(g);
         close_block(g);
     } else {
-        st = kiln__cg_put_ew_loop(g);
+        st = kiln__codegen_loop_put_ew(g);
     }
     kiln__text_puts(g->t, "}\n");
     return st;
@@ -472,7 +473,7 @@ static kiln_status put_kernel(gen *g, const char *symbol)
     }
     put_fast_cond(g, g->reduce ? "st" : "s");
     g->depth++;
-    if (kiln__cg_put_values(g, CLS_UNIFORM, 0, 1 << 30) != KILN_OK) {
+    if (kiln__codegen_value_put_all(g, CLS_UNIFORM, 0, 1 << 30) != KILN_OK) {
         return kiln_errcode();
     }
     if (g->reduce) {
@@ -529,7 +530,7 @@ kiln_status kiln__codegen_region(const kiln_region *r, const char *symbol,
     if (!is_ident(symbol) || strlen(symbol) > 100) {
         return kiln__err(KILN_ERR_VALUE, "[%s] bad symbol name", FN);
     }
-    if (kiln__cg_check(r) != KILN_OK) {
+    if (kiln__codegen_plan_check(r) != KILN_OK) {
         return kiln_errcode();
     }
     size_t nv = (size_t)r->nvals;
@@ -560,11 +561,11 @@ kiln_status kiln__codegen_region(const kiln_region *r, const char *symbol,
     g.sw = g.wide + nv;
     g.rnd = g.sw + nv;
     g.mark = g.rnd + nv;
-    kiln_status st = kiln__cg_analyse(&g);
+    kiln_status st = kiln__codegen_plan_analyse(&g);
     if (st == KILN_OK) {
-        kiln__cg_plan_half(&g);
-        kiln__cg_plan_share(&g);
-        kiln__cg_plan_prefetch(&g);
+        kiln__codegen_plan_half(&g);
+        kiln__codegen_plan_share(&g);
+        kiln__codegen_plan_prefetch(&g);
     }
     if (st == KILN_OK && !g.reduce) {
         for (int i = 0; i < r->nvals; i++) {

@@ -33,7 +33,7 @@
 
 enum { CLS_UNIFORM, CLS_OUTER, CLS_INNER };
 
-/* An operand's part in the loop (kiln__cg_role). */
+/* An operand's part in the loop (kiln__codegen_plan_role). */
 enum { ROLE_NONE, ROLE_MOVING, ROLE_OUTER };
 
 typedef struct gen {
@@ -133,31 +133,31 @@ static inline bool cached_here(const gen *g, int vi)
 /* KILN_OK when r keeps the invariants codegen relies on; else
  * KILN_ERR_VALUE (naming the value, input or output), or
  * KILN_ERR_UNSUPPORTED for a primitive without an emit facet. */
-kiln_status kiln__cg_check(const kiln_region *r);
+kiln_status kiln__codegen_plan_check(const kiln_region *r);
 
 /* Fills g's cls, lev, live, wide, in_val and last from a checked region;
  * KILN_ERR_VALUE when an input appears twice or an outer value reads an
  * inner one. */
-kiln_status kiln__cg_analyse(gen *g);
+kiln_status kiln__codegen_plan_analyse(gen *g);
 
 /* Operand o's ROLE_* (needs analyse). */
-int kiln__cg_role(const gen *g, int o);
+int kiln__codegen_plan_role(const gen *g, int o);
 
 /* Sets g->need to the inner values pass l computes and g->pass to l;
  * returns whether the pass folds or stores anything, *folds whether it
  * folds. */
-bool kiln__cg_plan_pass(gen *g, int l, bool *folds);
+bool kiln__codegen_plan_pass(gen *g, int l, bool *folds);
 
 /* The plans (codegen_plan.c's file comment); each fills fields of g and
  * cannot fail. plan_half: sw and stage; plan_share: share; plan_prefetch:
  * pf; plan_cache (start of the fast variant, may clear g->fast): cache. */
-void kiln__cg_plan_half(gen *g);
-void kiln__cg_plan_share(gen *g);
-void kiln__cg_plan_prefetch(gen *g);
-void kiln__cg_plan_cache(gen *g);
+void kiln__codegen_plan_half(gen *g);
+void kiln__codegen_plan_share(gen *g);
+void kiln__codegen_plan_prefetch(gen *g);
+void kiln__codegen_plan_cache(gen *g);
 
 /* Whether operand o's next row is prefetched (as f<o>) by pass g->pf. */
-bool kiln__cg_prefetched(const gen *g, int o);
+bool kiln__codegen_plan_prefetched(const gen *g, int o);
 
 /* ------------------------------------------------------------------ */
 /* codegen_value.c                                                    */
@@ -167,20 +167,22 @@ bool kiln__cg_prefetched(const gen *g, int o);
  * primitive's emit template is malformed (the text is then partial). */
 
 /* The expression of OP value vi, rounded to its half dtype if `round`. */
-kiln_status kiln__cg_put_op_expr(gen *g, int vi, bool round);
+kiln_status kiln__codegen_value_put_op_expr(gen *g, int vi, bool round);
 /* The register v<i> (and w<i>) of value vi at element index text j. */
-kiln_status kiln__cg_put_value(gen *g, int vi, const char *j);
+kiln_status kiln__codegen_value_put(gen *g, int vi, const char *j);
 /* `<acc> = combine(<acc>, <x>);` for REDUCE value vi. */
-kiln_status kiln__cg_put_fold(gen *g, int vi, const char *acc,
+kiln_status kiln__codegen_value_put_fold(gen *g, int vi, const char *acc,
                               const char *x);
 /* Folds the element just computed into REDUCE value vi's accumulator. */
-kiln_status kiln__cg_put_fold_elem(gen *g, int vi, const char *acc);
+kiln_status kiln__codegen_value_put_fold_elem(gen *g, int vi, const char *acc);
 /* The uniform or outer values of class cls with levels in lo..hi. */
-kiln_status kiln__cg_put_values(gen *g, int cls, int lev_lo, int lev_hi);
+kiln_status kiln__codegen_value_put_all(gen *g, int cls, int lev_lo,
+                                        int lev_hi);
 /* The identity of REDUCE value i in its compute type (cannot fail). */
-void kiln__cg_put_id(gen *g, int i);
+void kiln__codegen_value_put_id(gen *g, int i);
 /* Store of value vi into output `out` (cannot fail). */
-void kiln__cg_put_store(gen *g, int out, int vi, const char *j, bool inner);
+void kiln__codegen_value_put_store(gen *g, int out, int vi, const char *j,
+                                   bool inner);
 
 /* ------------------------------------------------------------------ */
 /* codegen_loop.c                                                     */
@@ -188,7 +190,7 @@ void kiln__cg_put_store(gen *g, int out, int vi, const char *j, bool inner);
 
 /* The elementwise loop over n elements, and one row of a reduction
  * region, in the variant g->fast; KILN_OK or KILN_ERR_VALUE as above. */
-kiln_status kiln__cg_put_ew_loop(gen *g);
-kiln_status kiln__cg_put_row(gen *g);
+kiln_status kiln__codegen_loop_put_ew(gen *g);
+kiln_status kiln__codegen_loop_put_row(gen *g);
 
 #endif

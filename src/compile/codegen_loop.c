@@ -38,14 +38,14 @@ static kiln_status put_body(gen *g, const char *j, int pass)
 {
     const kiln_region *r = g->r;
     for (int i = 0; i < r->nvals; i++) {
-        if (g->need[i] && kiln__cg_put_value(g, i, j) != KILN_OK) {
+        if (g->need[i] && kiln__codegen_value_put(g, i, j) != KILN_OK) {
             return kiln_errcode();
         }
     }
     for (int o = 0; o < r->noutputs; o++) {
         int v = r->out_val[o];
         if (!g->reduce || (r->vals[v].inner && g->lev[v] == pass)) {
-            kiln__cg_put_store(g, o, v, j, true);
+            kiln__codegen_value_put_store(g, o, v, j, true);
         }
     }
     return KILN_OK;
@@ -130,9 +130,13 @@ static void put_ivdep(gen *g)
  * seg[i] is the first segment in which all of value i's arguments exist:
  * the largest of seg[a] + rnd[a] over its loop arguments, so a rounded
  * value's readers come strictly after it. Same bits as the plain loop:
- * every value is the same expression of the same rounded values.
+ * every value is the same expression of the same rounded values. A loop
+ * with more than MAX_ROUNDED such values is not cut (each block is 2 KB
+ * of stack: at most 32 KB, on top of the staging blocks, whatever the
+ * region; beyond that they round inline, the same bits).
  * Returns S (0: one segment, nothing to cut).
  */
+#define MAX_ROUNDED 16
 static int plan_round(gen *g)
 {
     const kiln_region *r = g->r;
@@ -161,6 +165,16 @@ static int plan_round(gen *g)
             }
         }
         last = g->seg[i] > last ? g->seg[i] : last;
+    }
+    int nrnd = 0;
+    for (int i = 0; i < r->nvals; i++) {
+        nrnd += g->rnd[i];
+    }
+    if (nrnd > MAX_ROUNDED) {
+        for (int i = 0; i < r->nvals; i++) {
+            g->rnd[i] = false;
+        }
+        return 0; /* rounded inline: the stack stays bounded */
     }
     return last;
 }
@@ -215,11 +229,11 @@ static kiln_status put_segment(gen *g, int s, int last, int pass)
         } else if (g->rnd[i]) {
             ind(g);
             kiln__text_printf(g->t, "h%d[i - kb] = ", i);
-            if (kiln__cg_put_op_expr(g, i, false) != KILN_OK) {
+            if (kiln__codegen_value_put_op_expr(g, i, false) != KILN_OK) {
                 return kiln_errcode();
             }
             kiln__text_puts(g->t, ";\n");
-        } else if (kiln__cg_put_value(g, i, "i") != KILN_OK) {
+        } else if (kiln__codegen_value_put(g, i, "i") != KILN_OK) {
             return kiln_errcode();
         }
     }
@@ -227,7 +241,7 @@ static kiln_status put_segment(gen *g, int s, int last, int pass)
         for (int o = 0; o < r->noutputs; o++) {
             int v = r->out_val[o];
             if (stored_here(g, v, pass)) {
-                kiln__cg_put_store(g, o, v, "i", true);
+                kiln__codegen_value_put_store(g, o, v, "i", true);
             }
         }
     }
@@ -319,7 +333,7 @@ static kiln_status put_flat_loop(gen *g, const char *count, int pass)
     return KILN_OK;
 }
 
-kiln_status kiln__cg_put_ew_loop(gen *g)
+kiln_status kiln__codegen_loop_put_ew(gen *g)
 {
     return put_flat_loop(g, "n", 0);
 }
@@ -353,7 +367,7 @@ static kiln_status put_combines(gen *g, int nf, const char *afmt,
         int i = g->folds[k];
         snprintf(acc, sizeof acc, afmt, i);
         snprintf(x, sizeof x, bfmt, i);
-        if (kiln__cg_put_fold(g, i, acc, x) != KILN_OK) {
+        if (kiln__codegen_value_put_fold(g, i, acc, x) != KILN_OK) {
             return kiln_errcode();
         }
     }
@@ -371,7 +385,7 @@ static kiln_status put_pass_body(gen *g, int l, const char *j,
     }
     for (int k = 0; k < nf; k++) {
         snprintf(acc, sizeof acc, accfmt, g->folds[k]);
-        if (kiln__cg_put_fold_elem(g, g->folds[k], acc) != KILN_OK) {
+        if (kiln__codegen_value_put_fold_elem(g, g->folds[k], acc) != KILN_OK) {
             return kiln_errcode();
         }
     }
@@ -383,7 +397,7 @@ static kiln_status put_pass_body(gen *g, int l, const char *j,
 static void put_prefetch(gen *g)
 {
     for (int o = 0; o < noperands(g); o++) {
-        if (!kiln__cg_prefetched(g, o)) {
+        if (!kiln__codegen_plan_prefetched(g, o)) {
             continue;
         }
         size_t bytes = LANES * kiln_dtype_size(op_dtype(g, o));
@@ -410,7 +424,7 @@ static kiln_status put_pass(gen *g, int l)
 {
     bool folds;
     char head[96];
-    if (!kiln__cg_plan_pass(g, l, &folds)) {
+    if (!kiln__codegen_plan_pass(g, l, &folds)) {
         return KILN_OK;
     }
     ind(g);
@@ -430,7 +444,7 @@ static kiln_status put_pass(gen *g, int l)
         const char *ct = ctype(g->r->vals[i].dtype);
         ind(g);
         kiln__text_printf(g->t, "const %s id%d = ", ct, i);
-        kiln__cg_put_id(g, i);
+        kiln__codegen_value_put_id(g, i);
         kiln__text_puts(g->t, ";\n");
         ind(g);
         kiln__text_printf(g->t, "%s t%d = id%d, u%d = id%d, a%d[%d];\n", ct,
@@ -509,22 +523,23 @@ static kiln_status put_pass(gen *g, int l)
 }
 
 /* One row: outer values by level, the passes, the outer stores. */
-kiln_status kiln__cg_put_row(gen *g)
+kiln_status kiln__codegen_loop_put_row(gen *g)
 {
     const kiln_region *r = g->r;
     for (int l = 0; l <= g->last; l++) {
-        if (kiln__cg_put_values(g, CLS_OUTER, l, l) != KILN_OK ||
+        if (kiln__codegen_value_put_all(g, CLS_OUTER, l, l) != KILN_OK ||
             put_pass(g, l) != KILN_OK) {
             return kiln_errcode();
         }
     }
-    if (kiln__cg_put_values(g, CLS_OUTER, g->last + 1, 1 << 30) != KILN_OK) {
+    if (kiln__codegen_value_put_all(g, CLS_OUTER, g->last + 1, 1 << 30) !=
+        KILN_OK) {
         return kiln_errcode();
     }
     for (int o = 0; o < r->noutputs; o++) {
         int v = r->out_val[o];
         if (!r->vals[v].inner) {
-            kiln__cg_put_store(g, o, v, "", false);
+            kiln__codegen_value_put_store(g, o, v, "", false);
         }
     }
     return KILN_OK;

@@ -37,7 +37,7 @@
 /* ------------------------------------------------------------------ */
 
 /* Checks the invariants codegen relies on. */
-kiln_status kiln__cg_check(const kiln_region *r)
+kiln_status kiln__codegen_plan_check(const kiln_region *r)
 {
     if (r->nvals <= 0 || !r->vals || r->noutputs <= 0 || !r->out_val ||
         r->ninputs < 0 || r->ndim < 0 || r->nreduce < 0 ||
@@ -114,7 +114,7 @@ kiln_status kiln__cg_check(const kiln_region *r)
 }
 
 /* Fills cls, lev, live, wide, in_val and last. */
-kiln_status kiln__cg_analyse(gen *g)
+kiln_status kiln__codegen_plan_analyse(gen *g)
 {
     const kiln_region *r = g->r;
     for (int i = 0; i < r->ninputs; i++) {
@@ -194,7 +194,7 @@ kiln_status kiln__cg_analyse(gen *g)
 
 /* How operand o takes part: moving along the loop (inner), once per row
  * (outer), or not at all (unused, or a rank-0 input read at entry). */
-int kiln__cg_role(const gen *g, int o)
+int kiln__codegen_plan_role(const gen *g, int o)
 {
     const kiln_region *r = g->r;
     if (o < r->noutputs) {
@@ -214,7 +214,7 @@ int kiln__cg_role(const gen *g, int o)
 
 /* Marks the inner values pass l computes; returns whether it folds or
  * stores anything. */
-bool kiln__cg_plan_pass(gen *g, int l, bool *folds)
+bool kiln__codegen_plan_pass(gen *g, int l, bool *folds)
 {
     const kiln_region *r = g->r;
     bool any = false;
@@ -255,22 +255,22 @@ bool kiln__cg_plan_pass(gen *g, int l, bool *folds)
  * for the next row of every moving input (the hardware prefetcher does
  * not cross to it while the core computes), so that row's pass 0 finds it
  * near. A region of one pass has nothing to overlap. */
-void kiln__cg_plan_prefetch(gen *g)
+void kiln__codegen_plan_prefetch(gen *g)
 {
     bool folds = false;
     g->pf = 0;
     for (int l = 1; g->reduce && l <= g->last && g->pf == 0; l++) {
-        if (kiln__cg_plan_pass(g, l, &folds) && folds) {
+        if (kiln__codegen_plan_pass(g, l, &folds) && folds) {
             g->pf = l;
         }
     }
 }
 
 /* Whether operand o's next row is prefetched (as f<o>) by pass g->pf. */
-bool kiln__cg_prefetched(const gen *g, int o)
+bool kiln__codegen_plan_prefetched(const gen *g, int o)
 {
     return g->pf > 0 && o >= g->r->noutputs &&
-           kiln__cg_role(g, o) == ROLE_MOVING && !g->stage[o];
+           kiln__codegen_plan_role(g, o) == ROLE_MOVING && !g->stage[o];
 }
 
 /* ------------------------------------------------------------------ */
@@ -287,7 +287,7 @@ bool kiln__cg_prefetched(const gen *g, int o)
  * rounding), one value per output, the latest-defined candidate (it holds
  * the most work).
  */
-void kiln__cg_plan_cache(gen *g)
+void kiln__codegen_plan_cache(gen *g)
 {
     const kiln_region *r = g->r;
     bool folds;
@@ -306,7 +306,7 @@ void kiln__cg_plan_cache(gen *g)
             continue;
         }
         g->fast = false; /* plan without caches */
-        kiln__cg_plan_pass(g, L, &folds);
+        kiln__codegen_plan_pass(g, L, &folds);
         int best = -1;
         for (int i = 0; i < r->nvals; i++) {
             const kiln_rval *v = &r->vals[i];
@@ -320,7 +320,7 @@ void kiln__cg_plan_cache(gen *g)
             continue;
         }
         /* it must be computed over the whole row in its own pass */
-        kiln__cg_plan_pass(g, g->lev[best], &folds);
+        kiln__codegen_plan_pass(g, g->lev[best], &folds);
         if (g->need[best]) {
             bool taken = false;
             for (int i = 0; i < r->nvals; i++) {
@@ -336,11 +336,11 @@ void kiln__cg_plan_cache(gen *g)
 /*
  * Half-precision plans (file comment). sw: a float16/bfloat16 OP result
  * stored as an inner output, which keeps its unrounded w<i> for the store
- * (kiln__cg_put_value). stage: a moving float16 operand of the fast
+ * (kiln__codegen_value_put). stage: a moving float16 operand of the fast
  * variant, read or written through a float block (put_flat_loop) or row
  * (put_row_stage).
  */
-void kiln__cg_plan_half(gen *g)
+void kiln__codegen_plan_half(gen *g)
 {
     const kiln_region *r = g->r;
     for (int i = 0; i < r->nvals; i++) {
@@ -354,7 +354,7 @@ void kiln__cg_plan_half(gen *g)
                     g->cls[v] == CLS_INNER);
     }
     for (int o = 0; o < noperands(g); o++) {
-        g->stage[o] = kiln__cg_role(g, o) == ROLE_MOVING &&
+        g->stage[o] = kiln__codegen_plan_role(g, o) == ROLE_MOVING &&
                       op_dtype(g, o) == KILN_DTYPE_FLOAT16;
     }
 }
@@ -372,7 +372,7 @@ void kiln__cg_plan_half(gen *g)
  * since one whose rows repeat (row stride 0) is converted once for all
  * rows and must keep its row; with none, the output has its own row.
  */
-void kiln__cg_plan_share(gen *g)
+void kiln__codegen_plan_share(gen *g)
 {
     const kiln_region *r = g->r;
     bool folds = true, any = false;
@@ -380,7 +380,7 @@ void kiln__cg_plan_share(gen *g)
     for (int q = r->noutputs; q < noperands(g); q++) {
         any = any || g->stage[q];
     }
-    if (!g->reduce || !any || !kiln__cg_plan_pass(g, g->last, &folds) ||
+    if (!g->reduce || !any || !kiln__codegen_plan_pass(g, g->last, &folds) ||
         folds) {
         return;
     }

@@ -2,7 +2,9 @@
  * codegen_value.c - the C text of one value of a region: its register,
  * its store and its fold (the generator's map: codegen.c).
  *
- * Every live value becomes a `const <compute type> v<i>` register:
+ * Every live value becomes a `const <compute type> v<i>` register (a
+ * float16 value rounded in blocks is written to, and read back from, a
+ * stack block h<i>: codegen_loop.c):
  * float32 for float16/bfloat16 (loads widen with kiln_f16_to_f32 /
  * kiln_bf16_to_f32, stores narrow back), kiln_b for bool, else the storage
  * type. An OP's text is its emit template with $0..$2 replaced by the
@@ -175,7 +177,7 @@ static void put_identity(kiln_text *t, double id, kiln_dtype dt)
 }
 
 /* The identity of REDUCE value i in its compute type. */
-void kiln__cg_put_id(gen *g, int i)
+void kiln__codegen_value_put_id(gen *g, int i)
 {
     const kiln_rval *v = &g->r->vals[i];
     put_identity(g->t, v->prim->emit->identity, v->dtype);
@@ -254,7 +256,7 @@ static void put_load(gen *g, int vi, const char *j)
 
 /* The expression of OP value vi in its compute type, rounded to storage
  * precision when its dtype is a half one and `round`. */
-kiln_status kiln__cg_put_op_expr(gen *g, int vi, bool round)
+kiln_status kiln__codegen_value_put_op_expr(gen *g, int vi, bool round)
 {
     const kiln_rval *v = &g->r->vals[vi];
     char names[3][24];
@@ -290,14 +292,14 @@ kiln_status kiln__cg_put_op_expr(gen *g, int vi, bool round)
  * stores narrow w<i>, which gives the same half as narrowing v<i> (a
  * float16/bfloat16 value converts back exactly and a NaN comes back as
  * the same NaN), so v<i> is dead code when only stored. */
-kiln_status kiln__cg_put_value(gen *g, int vi, const char *j)
+kiln_status kiln__codegen_value_put(gen *g, int vi, const char *j)
 {
     const kiln_rval *v = &g->r->vals[vi];
     if (g->sw[vi] && !cached_here(g, vi)) {
         bool f16 = v->dtype == KILN_DTYPE_FLOAT16;
         ind(g);
         kiln__text_printf(g->t, "const float w%d = ", vi);
-        if (kiln__cg_put_op_expr(g, vi, false) != KILN_OK) {
+        if (kiln__codegen_value_put_op_expr(g, vi, false) != KILN_OK) {
             return kiln_errcode();
         }
         kiln__text_puts(g->t, ";\n");
@@ -316,7 +318,7 @@ kiln_status kiln__cg_put_value(gen *g, int vi, const char *j)
         put_load(g, vi, j);
     } else if (v->kind == KILN_RVAL_CONST) {
         put_const(g->t, v);
-    } else if (kiln__cg_put_op_expr(g, vi, true) != KILN_OK) {
+    } else if (kiln__codegen_value_put_op_expr(g, vi, true) != KILN_OK) {
         return kiln_errcode();
     }
     kiln__text_puts(g->t, ";\n");
@@ -330,7 +332,8 @@ kiln_status kiln__cg_put_value(gen *g, int vi, const char *j)
 }
 
 /* `<acc> = combine(<acc>, <x>);` for REDUCE value vi. */
-kiln_status kiln__cg_put_fold(gen *g, int vi, const char *acc, const char *x)
+kiln_status kiln__codegen_value_put_fold(gen *g, int vi, const char *acc,
+                                         const char *x)
 {
     const kiln_rval *v = &g->r->vals[vi];
     const char *ts = tsuf(v->dtype);
@@ -346,7 +349,7 @@ kiln_status kiln__cg_put_fold(gen *g, int vi, const char *acc, const char *x)
 }
 
 /* Folds the element just computed into REDUCE value vi's accumulator. */
-kiln_status kiln__cg_put_fold_elem(gen *g, int vi, const char *acc)
+kiln_status kiln__codegen_value_put_fold_elem(gen *g, int vi, const char *acc)
 {
     const kiln_rval *v = &g->r->vals[vi];
     int a = v->args[0];
@@ -357,12 +360,13 @@ kiln_status kiln__cg_put_fold_elem(gen *g, int vi, const char *acc)
     } else {
         snprintf(x, sizeof x, "kiln_cvt_%s(v%d)", tsuf(v->dtype), a);
     }
-    return kiln__cg_put_fold(g, vi, acc, x);
+    return kiln__codegen_value_put_fold(g, vi, acc, x);
 }
 
 /* Store of value vi into output j at element index text j (inner) or
  * once per row (outer). */
-void kiln__cg_put_store(gen *g, int out, int vi, const char *j, bool inner)
+void kiln__codegen_value_put_store(gen *g, int out, int vi, const char *j,
+                                   bool inner)
 {
     kiln_dtype dt = out_dtype(g, out);
     const char *st = stype(dt);
@@ -392,14 +396,14 @@ void kiln__cg_put_store(gen *g, int out, int vi, const char *j, bool inner)
 
 /* Every value of class cls (and level lev, when lev >= 0) not computed
  * elsewhere: uniform and outer values (never REDUCE). */
-kiln_status kiln__cg_put_values(gen *g, int cls, int lev_lo, int lev_hi)
+kiln_status kiln__codegen_value_put_all(gen *g, int cls, int lev_lo, int lev_hi)
 {
     const kiln_region *r = g->r;
     for (int i = 0; i < r->nvals; i++) {
         if (g->live[i] && g->cls[i] == cls &&
             r->vals[i].kind != KILN_RVAL_REDUCE && g->lev[i] >= lev_lo &&
             g->lev[i] <= lev_hi) {
-            if (kiln__cg_put_value(g, i, "") != KILN_OK) {
+            if (kiln__codegen_value_put(g, i, "") != KILN_OK) {
                 return kiln_errcode();
             }
         }

@@ -213,7 +213,8 @@ static kiln_status build_kernels(kiln_fn *inner, kiln_fused **fl, int n,
     /* Regions whose code is the same (a model's repeated layers) share
      * one kernel: each is generated under a neutral name first and
      * compared with the kernels kept so far (text[], the first nuniq
-     * entries of which hold the kept ones' code, their names in uniq[]). */
+     * entries of which hold the kept ones' code, their region indices in
+     * uniq[]). */
     kiln_text text[KILN_JOBS_MAX_KERNELS];
     int uniq[KILN_JOBS_MAX_KERNELS], nuniq = 0;
     memset(text, 0, sizeof text);

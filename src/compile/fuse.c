@@ -20,7 +20,7 @@
  *   the seed, which depends on them all, is sure to have (t = x * u
  *   stored beside t + y would come back y's shape when x and u shrink);
  * - the limits hold: at most KILN_REGION_MAX_OPERANDS operands,
- *   KILN_MAX_OUTPUTS outputs, MAX_MEMBERS steps and MAX_FOLDS
+ *   KILN_MAX_OUTPUTS outputs, MAX_MEMBERS steps and MAX_DEPTH chained
  *   reductions.
  * A region of one step stays that step (eager kernels already run single
  * ops at full speed).
@@ -53,14 +53,17 @@
 #include "ptrmap.h"
 
 #define MAX_MEMBERS 96
-/* Reductions a region grows to hold: a layer norm's or a softmax's two.
- * Ten chained float16 layer norms (1000, 4096) compiled as one function
- * grew two regions of ~10 folds each: gcc took 8-10 s and gave up
- * inlining the helpers (scalar code), 190 ms a call; with 2, ten regions
- * of one layer norm each: 3.5 s, 23 ms (as ten calls of a compiled layer
- * norm); with 4, 8 s and 43 ms. Merged siblings (merge_siblings) may hold
- * more: they fold in the same pass. */
-#define MAX_FOLDS 2
+/* Chained reductions a region grows to hold (fold_depth): log-softmax
+ * with its NLL sum needs 3. Unbounded, ten chained float16 layer norms
+ * (1000, 4096) compiled as one function grew two regions of ~20 passes:
+ * gcc took 8-10 s and stopped inlining the helpers (scalar code), 190 ms
+ * a call (a Python script compiling the ten as one function and timing
+ * ten calls, KILN_LOG=compile for the build time; 2-core Sapphire Rapids
+ * VM); with this limit 7 regions, 3.5-4.4 s and 22-25 ms. A limit on the
+ * count of reductions instead (2: 3.5 s, 23 ms) split log-softmax + NLL
+ * and left its max an eager pass over x. Merged siblings fold in the
+ * same pass, so they add no depth. */
+#define MAX_DEPTH 3
 
 typedef struct region_b {
     int id;                   /* index in the fuser's regions */
@@ -212,18 +215,40 @@ static void count(const fuser *f, const region_b *r, int joining, int *nin,
     *nout = no;
 }
 
-/* Whether value v (defined in or joining r) is outer: computed from the
- * members' structure (a reduction's result, or only outer operands). */
-/* The reductions among r's members. */
-static int folds(const fuser *f, const region_b *r)
+static int cmp_int(const void *a, const void *b)
 {
-    int n = 0;
+    int x = *(const int *)a, y = *(const int *)b;
+    return (x > y) - (x < y);
+}
+
+/* The longest chain of reductions among r's members, each reading the
+ * one before through members: the passes a row takes, less one
+ * (softmax 2, layer norm 2, log-softmax with its NLL sum 3). Steps are
+ * in topological order by id, so one sweep over the sorted members
+ * settles each level: a member's level is the highest among the members
+ * it reads, plus one past a reduction. */
+static int fold_depth(const fuser *f, const region_b *r)
+{
+    int ids[MAX_MEMBERS], lev[MAX_MEMBERS], depth = 0;
+    memcpy(ids, r->members, sizeof *ids * (size_t)r->n);
+    qsort(ids, (size_t)r->n, sizeof *ids, cmp_int);
     for (int i = 0; i < r->n; i++) {
+        const kiln_gstep *s = &f->g->steps[ids[i]];
         int k = 0;
         bool keep = false;
-        n += is_red(f->g, &f->g->steps[r->members[i]], &k, &keep);
+        lev[i] = 0;
+        for (int j = 0; j < s->nin; j++) {
+            int ps = f->g->vals[s->in[j]].step;
+            for (int q = 0; q < i && ps >= 0; q++) {
+                if (ids[q] == ps && lev[q] > lev[i]) {
+                    lev[i] = lev[q];
+                }
+            }
+        }
+        lev[i] += is_red(f->g, s, &k, &keep);
+        depth = lev[i] > depth ? lev[i] : depth;
     }
-    return n;
+    return depth;
 }
 
 static bool absorb(fuser *f, region_b *r, int p)
@@ -234,9 +259,6 @@ static bool absorb(fuser *f, region_b *r, int p)
     bool keep = false;
     bool ew = is_ew(s), red = !ew && is_red(g, s, &k, &keep);
     if ((!ew && !red) || r->n >= MAX_MEMBERS) {
-        return false;
-    }
-    if (red && folds(f, r) >= MAX_FOLDS) {
         return false;
     }
     const kiln_meta *om = &g->vals[s->out0].meta;
@@ -294,7 +316,8 @@ static bool absorb(fuser *f, region_b *r, int p)
     int nin, nout;
     trial.members[trial.n++] = p;
     count(f, &trial, p, &nin, &nout);
-    if (nin + nout > KILN_REGION_MAX_OPERANDS || nout > KILN_MAX_OUTPUTS) {
+    if (nin + nout > KILN_REGION_MAX_OPERANDS || nout > KILN_MAX_OUTPUTS ||
+        (red && fold_depth(f, &trial) > MAX_DEPTH)) {
         return false;
     }
     *r = trial;
@@ -315,12 +338,6 @@ static bool used_outside(const fuser *f, int v)
         }
     }
     return false;
-}
-
-static int cmp_int(const void *a, const void *b)
-{
-    int x = *(const int *)a, y = *(const int *)b;
-    return (x > y) - (x < y);
 }
 
 /* Whether regions a and b read a common array of the whole domain (a

@@ -165,7 +165,8 @@ static inline kiln_bf16 kiln_f64_to_bf16(double d)
  * never emits for the scalar functions above. The hardware differs from
  * them only on NaN: it quiets a signalling float16 NaN and keeps a float32
  * NaN's payload, where the scalar functions keep the float16 payload as is
- * and give the canonical 0x7e00; so any group of 8 holding a NaN (checked
+ * and give the canonical 0x7e00; so any group (KILN_HALF_HW: 16 with
+ * AVX-512, 8 with F16C alone) holding a NaN (checked
  * on the float32 side, one compare) is done again with the scalar
  * function. GCC builtins on vector types rather than <immintrin.h>, whose
  * parsing would double the JIT's compile time (this file is in the JIT

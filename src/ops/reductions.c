@@ -82,10 +82,6 @@ static kiln_array *reduce_mask(const kiln_prim *p, kiln_array *x,
     return kiln__node_make1(p, &rp, &x, 1, fn);
 }
 
-/* What a mean or var over mask divides by: max(count - ddof, 0) as a 0-d
- * ct array, a node reading x's shape (number_of_elements) rather than a
- * constant, so that a shapeless compiled replay divides by the new
- * count. */
 /* The input of x's pending elementwise step whose shape is x's on every
  * replay, or NULL: its one array argument when each other argument is
  * that same array or has rank 0 (astype(a), a * a, a * 2, a ** 2), which
@@ -113,6 +109,10 @@ static kiln_array *same_shape_input(const kiln_array *x)
                : NULL;
 }
 
+/* What a mean or var over mask divides by: max(count - ddof, 0) as a 0-d
+ * ct array, a node reading x's shape (number_of_elements) rather than a
+ * constant, so that a shapeless compiled replay divides by the new
+ * count. */
 static kiln_array *count_of(kiln_array *x, uint32_t mask, int64_t ddof,
                             kiln_dtype ct, const char *fn)
 {

@@ -7,6 +7,7 @@ import collections
 import functools
 import gc
 import math
+import re
 import threading
 import weakref
 from functools import partial
@@ -747,6 +748,49 @@ def test_shapeless_rms_norm_stays_one_kernel():
              if l.startswith("v")]
     assert sum("fused(" in l for l in steps) == 1, steps
     assert not any("multiply(" in l or "power(" in l for l in steps)
+
+
+def test_float16_rounding_blocks_bounded():
+    # float16 values read by other values are rounded in 2 KB stack blocks
+    # (kiln_f16_round_n); a loop with more than 16 of them rounds inline.
+    # Either way the bits are eager's.
+    def horner(x, n):
+        y = x
+        for k in range(n):
+            y = y * x + (k % 5 - 2) * 0.25
+        return y
+    x = mx.array(np.linspace(-1.5, 1.5, 1000).astype(np.float16))
+    for n, blocks in ((6, True), (30, False)):
+        cf = mx.compile(lambda x: horner(x, n))
+        assert mx.array_equal(cf(x), horner(x, n)).item()
+        src = cf.dump("source")
+        assert ("kiln_f16_round_n(h" in src) == blocks
+        assert len(re.findall(r"float h\d+\[", src)) <= 16
+
+
+def test_three_chained_reductions_stay_one_region():
+    # log-softmax with its NLL sum and the softmax entropy each fold three
+    # times in a chain (max, sum of exp, sum): one region reads x once
+    def nll(x, oh):
+        return -(oh * (x - mx.logsumexp(x, -1, keepdims=True))).sum(-1)
+
+    def ent(x):
+        p = mx.softmax(x, -1)
+        return -(p * mx.log(p)).sum(-1)
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((8, 16)).astype(np.float32)
+    oh = np.eye(16, dtype=np.float32)[rng.integers(0, 16, 8)]
+    m = x.max(-1, keepdims=True)
+    lse = m + np.log(np.exp(x - m).sum(-1, keepdims=True))
+    p = np.exp(x - lse)
+    for f, args, want in ((nll, (x, oh), -(oh * (x - lse)).sum(-1)),
+                          (ent, (x,), -(p * np.log(p)).sum(-1))):
+        cf = mx.compile(f)
+        close(cf(*[mx.array(a) for a in args]), want, 1e-5)
+        steps = [l for l in cf.dump("fused").splitlines()
+                 if l.startswith("v")]
+        assert sum("fused(" in l for l in steps) == 1, steps
+        assert not any(" max(" in l for l in steps), steps
 
 
 def test_shapeless_edge_pad_and_topk_gradient():
