@@ -848,7 +848,8 @@ TEST(compile_streaming_outputs)
  * sums, layer norm in float32 and back, scaled by the float16 rows w and b
  * (args 1 and 2, broadcast over the rows); 2 float16 x and q, float32 z,
  * one float16 output row in a reduction region, which may take the row
- * of x or q (whichever first has rows that move: codegen.c plan_share). */
+ * of x or q (whichever first has rows that move: codegen_plan.c
+ * plan_share). */
 static kiln_status half_body(void *ctx, const kiln_list *args,
                              kiln_list *res)
 {
