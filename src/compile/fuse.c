@@ -71,6 +71,7 @@ typedef struct region_b {
     int D, k;
     int64_t dom[KILN_MAX_NDIM];
     int n;
+    int nred;                 /* reductions among the members */
     int members[MAX_MEMBERS]; /* step ids */
 } region_b;
 
@@ -315,9 +316,13 @@ static bool absorb(fuser *f, region_b *r, int p)
     }
     int nin, nout;
     trial.members[trial.n++] = p;
+    trial.nred += red;
     count(f, &trial, p, &nin, &nout);
+    /* any member can lengthen a chain (an elementwise step may join two
+     * reductions already in the region); only a region with more
+     * reductions than MAX_DEPTH can exceed it */
     if (nin + nout > KILN_REGION_MAX_OPERANDS || nout > KILN_MAX_OUTPUTS ||
-        (red && fold_depth(f, &trial) > MAX_DEPTH)) {
+        (trial.nred > MAX_DEPTH && fold_depth(f, &trial) > MAX_DEPTH)) {
         return false;
     }
     *r = trial;
@@ -380,6 +385,7 @@ static bool merge_into(fuser *f, region_b *a, region_b *b)
         return false;
     }
     region_b trial = *b;
+    trial.nred += a->nred;
     for (int i = 0; i < a->n; i++) {
         trial.members[trial.n++] = a->members[i];
         f->region_of[a->members[i]] = b->id;
@@ -641,6 +647,7 @@ kiln_graph *kiln__fuse(const kiln_graph *g, bool shapeless,
             const kiln_meta *m = &g->vals[s->in[0]].meta;
             r->D = m->ndim;
             r->k = k;
+            r->nred = 1;
             memcpy(r->dom, m->shape, sizeof(int64_t) * (size_t)m->ndim);
         } else {
             continue;
