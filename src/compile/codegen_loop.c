@@ -248,11 +248,10 @@ static kiln_status put_segment(gen *g, int s, int last, int pass)
     return KILN_OK;
 }
 
-/* A loop cut into segments over blocks of STAGE elements (plan_round). */
-static kiln_status put_cut_loop(gen *g, const char *count, int pass,
-                                int last)
+/* Opens `for (kb < count)` over blocks of STAGE elements, the block
+ * being [kb, ke). */
+static void open_blocks(gen *g, const char *count)
 {
-    const kiln_region *r = g->r;
     char head[96];
     snprintf(head, sizeof head, "for (int64_t kb = 0; kb < %s; kb += %d) ",
              count, STAGE);
@@ -261,6 +260,14 @@ static kiln_status put_cut_loop(gen *g, const char *count, int pass,
     kiln__text_printf(g->t,
                       "const int64_t ke = %s - kb < %d ? %s : kb + %d;\n",
                       count, STAGE, count, STAGE);
+}
+
+/* A loop cut into segments over blocks of STAGE elements (plan_round). */
+static kiln_status put_cut_loop(gen *g, const char *count, int pass,
+                                int last)
+{
+    const kiln_region *r = g->r;
+    open_blocks(g, count);
     for (int i = 0; i < r->nvals; i++) {
         if (g->rnd[i]) {
             ind(g);
@@ -313,14 +320,7 @@ static kiln_status put_flat_loop(gen *g, const char *count, int pass)
         close_block(g);
         return KILN_OK;
     }
-    char head[96];
-    snprintf(head, sizeof head, "for (int64_t kb = 0; kb < %s; kb += %d) ",
-             count, STAGE);
-    open_block(g, head);
-    ind(g);
-    kiln__text_printf(g->t,
-                      "const int64_t ke = %s - kb < %d ? %s : kb + %d;\n",
-                      count, STAGE, count, STAGE);
+    open_blocks(g, count);
     put_stage(g, true, "ke - kb");
     put_ivdep(g);
     open_block(g, "for (int64_t i = kb; i < ke; i++) ");
