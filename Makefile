@@ -34,7 +34,8 @@ export OPENBLAS_CORETYPE
 SRC     := $(sort $(wildcard src/*/*.c src/*/*/*.c))
 # The JIT preamble: the scalar meaning headers, embedded as a string.
 PREAMBLE_HDR := src/core/half.h src/backend/cpu/vmath.h \
-                src/backend/cpu/scalar.h src/backend/cpu/ntstore.h
+                src/backend/cpu/scalar.h src/backend/cpu/vecf.h \
+                src/backend/cpu/ntstore.h
 OBJ     := $(SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/preamble.o
 TEST_SRC := $(sort $(wildcard tests/c/*.c))
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)

@@ -183,6 +183,10 @@ void kiln__codegen_value_put_id(gen *g, int i);
 /* Store of value vi into output `out` (cannot fail). */
 void kiln__codegen_value_put_store(gen *g, int out, int vi, const char *j,
                                    bool inner);
+/* The same two over KILN_VW elements, in a vector loop (codegen_loop.c
+ * vec_ok holds): `const kiln_vf v<i>`, and its store. */
+kiln_status kiln__codegen_value_put_vec(gen *g, int vi, const char *j);
+void kiln__codegen_value_put_vstore(gen *g, int out, int vi, const char *j);
 
 /* ------------------------------------------------------------------ */
 /* codegen_loop.c                                                     */

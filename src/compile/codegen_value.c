@@ -394,6 +394,83 @@ void kiln__codegen_value_put_store(gen *g, int out, int vi, const char *j,
     kiln__text_printf(g->t, " = %s%s%s;\n", store_fn(dt), val, close_fn(dt));
 }
 
+/* ------------------------------------------------------------------ */
+/* vectors (codegen_loop.c's vector loops)                            */
+/* ------------------------------------------------------------------ */
+
+/* The address of operand o's float row at element index text j (the
+ * staged block c<o> of an elementwise region, else x<o> / y<o>). */
+static void put_vaddr(gen *g, int o, const char *j)
+{
+    if (g->stage[o] && !g->reduce) {
+        kiln__text_printf(g->t, "c%d + (%s - kb)", o, j);
+    } else {
+        kiln__text_printf(g->t, "%c%d + %s", o < g->r->noutputs ? 'y' : 'x',
+                          o, j);
+    }
+}
+
+/* kiln__codegen_value_put over KILN_VW elements from index text j:
+ * `const kiln_vf v<i>` (and w<i>), each OP through its vexpr, an argument
+ * computed outside the loop read as its splat s<i>. The loop's gate
+ * (codegen_loop.c vec_ok) has checked that every value is a float32
+ * compute value with a vector form and every row a float row. */
+kiln_status kiln__codegen_value_put_vec(gen *g, int vi, const char *j)
+{
+    const kiln_rval *v = &g->r->vals[vi];
+    ind(g);
+    if (cached_here(g, vi)) {
+        kiln__text_printf(g->t, "const kiln_vf v%d = kiln_vload(y%d + %s);\n",
+                          vi, g->cache[vi], j);
+        return KILN_OK;
+    }
+    if (v->kind == KILN_RVAL_INPUT) {
+        kiln__text_printf(g->t, "const kiln_vf v%d = kiln_vload(", vi);
+        put_vaddr(g, in_op(g, v->input), j);
+        kiln__text_puts(g->t, ");\n");
+        return KILN_OK;
+    }
+    char names[3][24];
+    const char *arg[3];
+    for (int k = 0; k < v->nargs; k++) {
+        int a = v->args[k];
+        snprintf(names[k], sizeof names[k], "%c%d", g->need[a] ? 'v' : 's',
+                 a);
+        arg[k] = names[k];
+    }
+    const char *rf = v->dtype == KILN_DTYPE_FLOAT16    ? "kiln_vround_f16"
+                     : v->dtype == KILN_DTYPE_BFLOAT16 ? "kiln_vround_bf16"
+                                                       : NULL;
+    bool sw = g->sw[vi];
+    kiln__text_printf(g->t, "const kiln_vf %c%d = %s%s", sw ? 'w' : 'v', vi,
+                      rf && !sw ? rf : "", rf && !sw ? "(" : "");
+    if (subst(g->t, v->prim->emit->vexpr, arg, v->nargs, "f32", "f32",
+              vi) != KILN_OK) {
+        return kiln_errcode();
+    }
+    kiln__text_puts(g->t, rf && !sw ? ");\n" : ";\n");
+    if (sw) {
+        /* stored unrounded, as the scalar loop's w<i> */
+        ind(g);
+        kiln__text_printf(g->t, "const kiln_vf v%d = %s(w%d);\n", vi, rf,
+                          vi);
+    } else if (g->reduce && g->cache[vi] >= 0 && g->pass == g->lev[vi]) {
+        ind(g);
+        kiln__text_printf(g->t, "kiln_vstore(y%d + %s, v%d);\n",
+                          g->cache[vi], j, vi);
+    }
+    return KILN_OK;
+}
+
+/* kiln__codegen_value_put_store over KILN_VW elements (inner, fast). */
+void kiln__codegen_value_put_vstore(gen *g, int out, int vi, const char *j)
+{
+    ind(g);
+    kiln__text_puts(g->t, "kiln_vstore(");
+    put_vaddr(g, out, j);
+    kiln__text_printf(g->t, ", %c%d);\n", g->sw[vi] ? 'w' : 'v', vi);
+}
+
 /* Every value of class cls (and level lev, when lev >= 0) not computed
  * elsewhere: uniform and outer values (never REDUCE). */
 kiln_status kiln__codegen_value_put_all(gen *g, int cls, int lev_lo, int lev_hi)

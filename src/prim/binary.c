@@ -189,9 +189,10 @@ static kiln_status jvp_deriv(const deriv_fn *d, int nin,
 #define EW (KILN_PRIM_ELEMENTWISE | KILN_PRIM_FUSABLE)
 /* A descriptor with the given vjp/jvp. In a fused region: the op's scalar
  * function on the two operands. */
-#define BINARY_PRIM(op, RULE, COST, VJP, JVP)                             \
+#define BINARY_PRIM(op, RULE, COST, VJP, JVP, VEXPR)                      \
     static const kiln_emit emit_##op = {                                  \
         .expr = "kiln_s_" #op "_$t($0, $1)",                              \
+        .vexpr = VEXPR,                                                   \
         .chunk = kiln__cpu_chunk_binary,                                  \
         .cost = COST,                                                     \
     };                                                                    \
@@ -210,7 +211,7 @@ static kiln_status jvp_deriv(const deriv_fn *d, int nin,
     };
 
 /* A differentiable op: DA = g * df/da and DB = g * df/db over a, b, y, g. */
-#define BINARY(op, RULE, COST, DA, DB)                                    \
+#define BINARY_X(op, RULE, COST, DA, DB, VEXPR)                           \
     static kiln_array *da_##op(kiln_array *a, kiln_array *b,              \
                                kiln_array *y, kiln_array *g)              \
     {                                                                     \
@@ -243,24 +244,28 @@ static kiln_status jvp_deriv(const deriv_fn *d, int nin,
         (void)p, (void)params, (void)nout;                                \
         return jvp_deriv(deriv_##op, nin, in, out, tan_in, tan_out);      \
     }                                                                     \
-    BINARY_PRIM(op, RULE, COST, vjp_##op, jvp_##op)
+    BINARY_PRIM(op, RULE, COST, vjp_##op, jvp_##op, VEXPR)
+#define BINARY(op, RULE, COST, DA, DB) BINARY_X(op, RULE, COST, DA, DB, NULL)
+/* ... with the vector form of vecf.h */
+#define BINARY_V(op, RULE, COST, DA, DB)                                  \
+    BINARY_X(op, RULE, COST, DA, DB, "kiln_v_" #op "_$t($0, $1)")
 
 /* Piecewise constant, integer or bool valued: zero derivative. */
 #define BINARY_FLAT(op, RULE)                                             \
     BINARY_PRIM(op, RULE, 1, kiln__autodiff_vjp_zero,                     \
-               kiln__autodiff_jvp_zero)
+                kiln__autodiff_jvp_zero, NULL)
 
-BINARY(add, SAME, 1, g, g)
-BINARY(subtract, SAME, 1, g, neg(g))
-BINARY(multiply, SAME, 1, mul(g, b), mul(g, a))
-BINARY(divide, FLOAT, 3, dv(g, b), neg(mul(g, dv(y, b))))
+BINARY_V(add, SAME, 1, g, g)
+BINARY_V(subtract, SAME, 1, g, neg(g))
+BINARY_V(multiply, SAME, 1, mul(g, b), mul(g, a))
+BINARY_V(divide, FLOAT, 3, dv(g, b), neg(mul(g, dv(y, b))))
 BINARY_FLAT(floor_divide, SAME)
 BINARY(remainder, SAME, 4, g, neg(mul(g, kiln_floor(dv(a, b)))))
 BINARY(power, SAME, 20, mul(g, mul(b, kiln_power(a, sub(b, c(1))))),
        mul(g, mask(kiln_not_equal(y, c(0)), mul(kiln_log(a), y))))
-BINARY(maximum, SAME, 1, mask(kiln_greater(a, b), g),
+BINARY_V(maximum, SAME, 1, mask(kiln_greater(a, b), g),
        mask(kiln_less_equal(a, b), g))
-BINARY(minimum, SAME, 1, mask(kiln_less(a, b), g),
+BINARY_V(minimum, SAME, 1, mask(kiln_less(a, b), g),
        mask(kiln_greater_equal(a, b), g))
 BINARY_FLAT(equal, TO_BOOL)
 BINARY_FLAT(not_equal, TO_BOOL)

@@ -1176,8 +1176,8 @@ static kiln_status eval_broadcast_to(const kiln_node *n,
 
 /* In a fused region broadcasting is implicit (operands are read with
  * zero strides on broadcast dims), so broadcast_to is the identity. */
-static const kiln_emit emit_broadcast_to = {.expr = "$0",
-                                            .chunk = kiln__cpu_chunk_copy};
+static const kiln_emit emit_broadcast_to = {
+    .expr = "$0", .vexpr = "$0", .chunk = kiln__cpu_chunk_copy};
 
 const kiln_prim kiln__prim_broadcast_to = {
     .name = "broadcast_to",

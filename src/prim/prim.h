@@ -178,7 +178,11 @@ typedef void (*kiln_chunk_fn)(const kiln_prim *p, const void *params,
  * (of $1 for where), $o for the compute-type suffix of the output (b u8 ..
  * i64 f32 f64). The expression yields the output's compute type;
  * rounding a float16/bfloat16 result to its storage precision is the
- * code generator's job, not the template's. `chunk` runs the same op in
+ * code generator's job, not the template's. `vexpr`, where not NULL, is
+ * the same op over float32 vectors (kiln_vf, backend/cpu/vecf.h; every
+ * operand a vector, $t f32), lane for lane the bits of `expr`: a loop
+ * that rounds float16 values it reads again is written over vectors when
+ * all its ops have one (codegen_loop.c). `chunk` runs the same op in
  * the interpreter. `cost`: the op's work per element in a kernel relative
  * to an add (0 counts as 1; a division about 3, exp about 8, erf 10,
  * power 20): the sum over a region sets how finely its elements are cut
@@ -199,6 +203,7 @@ typedef void (*kiln_chunk_fn)(const kiln_prim *p, const void *params,
  * stop_gradient) use expr "$0". */
 typedef struct kiln_emit {
     const char *expr;
+    const char *vexpr;
     kiln_chunk_fn chunk;
     const kiln_prim *combine;
     double identity;

@@ -124,9 +124,10 @@ static kiln_status jvp_deriv(deriv_fn d, kiln_array *const *in,
 #define EW (KILN_PRIM_ELEMENTWISE | KILN_PRIM_FUSABLE)
 /* A descriptor with the given vjp/jvp. In a fused region: the op's scalar
  * function on the operand. */
-#define UNARY_PRIM(op, RULE, COST, VJP, JVP)                              \
+#define UNARY_PRIM(op, RULE, COST, VJP, JVP, VEXPR)                       \
     static const kiln_emit emit_##op = {                                  \
         .expr = "kiln_s_" #op "_$t($0)",                                  \
+        .vexpr = VEXPR,                                                   \
         .chunk = kiln__cpu_chunk_unary,                                   \
         .cost = COST,                                                     \
     };                                                                    \
@@ -145,7 +146,7 @@ static kiln_status jvp_deriv(deriv_fn d, kiln_array *const *in,
     };
 
 /* A differentiable op: DERIV is g * f'(x) over x, y and g. */
-#define UNARY(op, RULE, COST, DERIV)                                      \
+#define UNARY_X(op, RULE, COST, DERIV, VEXPR)                            \
     static kiln_array *deriv_##op(kiln_array *x, kiln_array *y,           \
                                   kiln_array *g)                          \
     {                                                                     \
@@ -170,22 +171,26 @@ static kiln_status jvp_deriv(deriv_fn d, kiln_array *const *in,
         (void)p, (void)params, (void)nin, (void)nout;                     \
         return jvp_deriv(deriv_##op, in, out, tan_in, tan_out);           \
     }                                                                     \
-    UNARY_PRIM(op, RULE, COST, vjp_##op, jvp_##op)
+    UNARY_PRIM(op, RULE, COST, vjp_##op, jvp_##op, VEXPR)
+#define UNARY(op, RULE, COST, DERIV) UNARY_X(op, RULE, COST, DERIV, NULL)
+/* ... with the vector form of vecf.h */
+#define UNARY_V(op, RULE, COST, DERIV)                                    \
+    UNARY_X(op, RULE, COST, DERIV, "kiln_v_" #op "_$t($0)")
 
 /* Piecewise constant, integer or bool valued: zero derivative. */
 #define UNARY_FLAT(op, RULE)                                              \
     UNARY_PRIM(op, RULE, 1, kiln__autodiff_vjp_zero,                      \
-               kiln__autodiff_jvp_zero)
+               kiln__autodiff_jvp_zero, NULL)
 
 #define LN2 0.693147180559945309417
 #define LN10 2.302585092994045684018
 #define TWO_OVER_SQRT_PI 1.128379167095512573896
 #define SQRT_PI_OVER_TWO 0.886226925452758013649
 
-UNARY(abs, SAME, 1, mul(g, kiln_sign(x)))
-UNARY(negative, NUMERIC, 1, neg(g))
+UNARY_V(abs, SAME, 1, mul(g, kiln_sign(x)))
+UNARY_V(negative, NUMERIC, 1, neg(g))
 UNARY_FLAT(sign, NUMERIC)
-UNARY(square, SAME, 1, mul(g, mul(c(2), x)))
+UNARY_V(square, SAME, 1, mul(g, mul(c(2), x)))
 UNARY(sqrt, FLOAT, 3, dv(g, mul(c(2), y)))
 UNARY(rsqrt, FLOAT, 4, mul(g, mul(c(-0.5), dv(y, x))))
 UNARY(reciprocal, FLOAT, 3, neg(mul(g, sq(y))))
@@ -231,8 +236,8 @@ static kiln_status eval_identity_view(const kiln_node *n,
     return KILN_OK;
 }
 
-static const kiln_emit emit_identity = {.expr = "$0",
-                                        .chunk = kiln__cpu_chunk_copy};
+static const kiln_emit emit_identity = {
+    .expr = "$0", .vexpr = "$0", .chunk = kiln__cpu_chunk_copy};
 
 const kiln_prim kiln__prim_stop_gradient = {
     .name = "stop_gradient",
@@ -320,8 +325,11 @@ static kiln_status jvp_astype(const kiln_prim *p, const void *params,
 }
 
 /* In a fused region: the saturating conversion of scalar.h, from the
- * operand's compute type to the output's. */
+ * operand's compute type to the output's; over vectors (whose compute
+ * types are all float32: float32, float16 and bfloat16 values) it is the
+ * identity, any rounding to the output dtype being the generator's. */
 static const kiln_emit emit_astype = {.expr = "kiln_cvt_$o($0)",
+                                      .vexpr = "$0",
                                       .chunk = kiln__cpu_chunk_astype};
 
 const kiln_prim kiln__prim_astype = {

@@ -1117,6 +1117,116 @@ TEST(compile_half_edges_bitwise)
     kiln_scope_end(NULL);
 }
 
+/* Loops written over vectors (codegen_loop.c vec_ok): every op with a
+ * vector form, float16 values rounded in registers and read again,
+ * bfloat16 ones beside them. ctx 0: elementwise; 1: MLX's float16 layer
+ * norm (rows). */
+static kiln_status vec_body(void *ctx, const kiln_list *args, kiln_list *res)
+{
+    const kiln_dtype f16 = KILN_DTYPE_FLOAT16, bf = KILN_DTYPE_BFLOAT16;
+    int last = -1;
+    kiln_scope_begin();
+    kiln_array *x = kiln_list_get(args, 0), *y = kiln_list_get(args, 1);
+    kiln_array *z = kiln_list_get(args, 2);
+    kiln_array *r[5];
+    int n;
+    if (*(const int *)ctx == 0) {
+        /* each output its own chain, so that the rounded values are
+         * read inside the loop; float32 outputs show NaN payloads */
+        kiln_array *zb = kiln_astype(z, bf);
+        kiln_array *ny = kiln_astype(kiln_negative(y), F32);
+        r[0] = kiln_maximum(kiln_multiply(x, y), y);
+        r[1] = kiln_astype(kiln_divide(kiln_multiply(x, x), y), F32);
+        /* minimum(+0, -0) is -0 (x and y are 0 together) */
+        r[2] = kiln_multiply(kiln_minimum(kiln_abs(x), kiln_negative(y)),
+                             kiln_square(y));
+        r[3] = kiln_multiply(kiln_astype(kiln_multiply(zb, zb), F32),
+                             kiln_astype(kiln_multiply(y, y), F32));
+        r[4] = kiln_maximum(kiln_abs(z), ny);
+        n = 5;
+    } else {
+        kiln_array *xf = kiln_astype(x, F32);
+        kiln_array *mu = kiln_mean(xf, &last, 1, true);
+        kiln_array *v = kiln_var(xf, &last, 1, true, 0);
+        kiln_array *rs = kiln_rsqrt(kiln_add(v, kiln_weak_f64(1e-4)));
+        kiln_array *t = kiln_astype(kiln_multiply(kiln_subtract(xf, mu), rs),
+                                    f16);
+        r[0] = kiln_add(kiln_multiply(y, t), z);
+        n = 1;
+    }
+    kiln_status s = push_all(res, n, r);
+    kiln_scope_end(NULL);
+    return s;
+}
+
+TEST(compile_vector_loops_bitwise)
+{
+    kiln_errclear();
+    kiln_scope_begin();
+    enum { N = 7 * 1000 };
+    static uint16_t h[N], g[N];
+    static float f[N];
+    for (int64_t i = 0; i < N; i++) {
+        h[i] = (uint16_t)(i * 9u + (uint64_t)i / 7282u); /* every pattern */
+        g[i] = (uint16_t)(i * 40503u + 17u);
+        if ((g[i] & 0x7c00u) == 0x7c00u) {
+            g[i] &= 0x83ffu; /* finite: one NaN per op */
+        }
+        f[i] = (float)((double)(rnd() >> 11) * 0x1p-53 * 2e5 - 1e5);
+        if (i % 101 == 5) {
+            g[i] = 0;
+            h[i] = i % 202 == 5 ? 0 : 0x8000u;
+        } else if (i % 101 == 7) {
+            uint32_t u = i % 202 == 7 ? 0x7fa00001u : 0xffc00123u;
+            memcpy(&f[i], &u, sizeof u); /* NaN in z, y finite */
+        }
+    }
+    int ctx[2] = {0, 1};
+    kiln_fn *fe = kiln_fn_new(vec_body, &ctx[0], NULL, "vector ew");
+    kiln_fn *ce = kiln_compile(fe, NULL);
+    kiln_fn *fr = kiln_fn_new(vec_body, &ctx[1], NULL, "vector rows");
+    kiln_fn *cr = kiln_compile(fr, NULL);
+    /* lengths: tails of 8 and 11, exactly one vector, under one */
+    const int64_t cols[4] = {1000, 2011, 16, 5};
+    for (int k = 0; k < 4; k++) {
+        int64_t sh[2] = {N / cols[k] > 9 ? 9 : N / cols[k], cols[k]};
+        kiln_array *in[3] = {
+            kiln_array_from_data(h, sh, 2, KILN_DTYPE_FLOAT16),
+            kiln_array_from_data(g, sh, 2, KILN_DTYPE_FLOAT16),
+            kiln_array_from_data(f, sh, 2, F32)};
+        check_bits(fe, ce, 3, in, false, "vector elementwise");
+        /* rows: w and b of one row each; a row holding a NaN is NaN */
+        kiln_array *rin[3] = {
+            in[0], kiln_array_from_data(g, sh + 1, 1, KILN_DTYPE_FLOAT16),
+            kiln_array_from_data(g + cols[k], sh + 1, 1,
+                                 KILN_DTYPE_FLOAT16)};
+        check_bits(fr, cr, 3, rin, false, "vector rows");
+        int64_t shf[2] = {3, cols[k]};
+        rin[0] = rand_arr(shf, 2, KILN_DTYPE_FLOAT16, -8, 8, 0);
+        check_bits(fr, cr, 3, rin, false, "vector finite rows");
+    }
+    if (jit_works()) {
+        /* both compiled, and their loops are the vector ones */
+        kiln_fn *cs[2] = {ce, cr};
+        for (int k = 0; k < 2; k++) {
+            kiln_compile_stats st;
+            char *src = kiln_compile_dump(cs[k], KILN_DUMP_SOURCE);
+            CHECK(kiln_compile_stats_get(cs[k], &st) == KILN_OK &&
+                  st.interpreted == 0);
+            CHECK_MSG(src && strstr(src, "kiln_vround_f16(") &&
+                          !strstr(src, "kiln_f16_round_n("),
+                      "%s", src ? src : kiln_errmsg());
+            CHECK_MSG(k == 1 || strstr(src, "kiln_vround_bf16("), "%s", src);
+            kiln_free(src);
+        }
+    }
+    kiln_fn_release(ce);
+    kiln_fn_release(fe);
+    kiln_fn_release(cr);
+    kiln_fn_release(fr);
+    kiln_scope_end(NULL);
+}
+
 TEST(compile_cache_hits_without_retrace)
 {
     kiln_errclear();

@@ -101,30 +101,33 @@ codegen_layernorm_f16_fast(int64_t len, const float v5, const float v11, float *
     const float v12 = kiln_s_add_f32(v10, v11);
     const float v13 = kiln_s_rsqrt_f32(v12);
     /* pass 2 */
-    for (int64_t kb = 0; kb < len; kb += 512) {
-        const int64_t ke = len - kb < 512 ? len : kb + 512;
-        float h15[512];
-        float h16[512];
+    {
+        const kiln_vf s6 = kiln_vsplat(v6);
+        const kiln_vf s13 = kiln_vsplat(v13);
+        int64_t i = 0;
+        for (; i + KILN_VW <= len; i += KILN_VW) {
+            const kiln_vf v0 = kiln_vload(x1 + i);
+            const kiln_vf v1 = kiln_vload(x2 + i);
+            const kiln_vf v2 = kiln_vload(x3 + i);
+            const kiln_vf v3 = v0;
+            const kiln_vf v7 = kiln_v_subtract_f32(v3, s6);
+            const kiln_vf v14 = kiln_v_multiply_f32(v7, s13);
+            const kiln_vf v15 = kiln_vround_f16(v14);
+            const kiln_vf v16 = kiln_vround_f16(kiln_v_multiply_f32(v1, v15));
+            const kiln_vf w17 = kiln_v_add_f32(v16, v2);
+            const kiln_vf v17 = kiln_vround_f16(w17);
+            kiln_vstore(y0 + i, w17);
+        }
 KILN_IVDEP
-        for (int64_t i = kb; i < ke; i++) {
+        for (; i < len; i++) {
             const float v0 = x1[i];
+            const float v1 = x2[i];
+            const float v2 = x3[i];
             const float v3 = kiln_cvt_f32(v0);
             const float v7 = kiln_s_subtract_f32(v3, v6);
             const float v14 = kiln_s_multiply_f32(v7, v13);
-            h15[i - kb] = kiln_cvt_f32(v14);
-        }
-        kiln_f16_round_n(h15, ke - kb);
-KILN_IVDEP
-        for (int64_t i = kb; i < ke; i++) {
-            const float v1 = x2[i];
-            const float v15 = h15[i - kb];
-            h16[i - kb] = kiln_s_multiply_f32(v1, v15);
-        }
-        kiln_f16_round_n(h16, ke - kb);
-KILN_IVDEP
-        for (int64_t i = kb; i < ke; i++) {
-            const float v2 = x3[i];
-            const float v16 = h16[i - kb];
+            const float v15 = kiln_f16_round((kiln_cvt_f32(v14)));
+            const float v16 = kiln_f16_round((kiln_s_multiply_f32(v1, v15)));
             const float w17 = kiln_s_add_f32(v16, v2);
             const float v17 = kiln_f16_round(w17);
             y0[i] = w17;

@@ -751,19 +751,24 @@ def test_shapeless_rms_norm_stays_one_kernel():
 
 
 def test_float16_rounding_blocks_bounded():
-    # float16 values read by other values are rounded in 2 KB stack blocks
-    # (kiln_f16_round_n); a loop with more than 16 of them rounds inline.
-    # Either way the bits are eager's.
-    def horner(x, n):
-        y = x
+    # float16 values read by other values are rounded in registers where
+    # every op of the loop has a vector form (vecf.h); else in 2 KB stack
+    # blocks (kiln_f16_round_n), and a loop with more than 16 of them
+    # rounds inline. Every way the bits are eager's.
+    def horner(x, n, head):
+        y = head(x)
         for k in range(n):
             y = y * x + (k % 5 - 2) * 0.25
         return y
     x = mx.array(np.linspace(-1.5, 1.5, 1000).astype(np.float16))
-    for n, blocks in ((6, True), (30, False)):
-        cf = mx.compile(lambda x: horner(x, n))
-        assert mx.array_equal(cf(x), horner(x, n)).item()
+    for n, head, vec, blocks in ((6, mx.erf, False, True),
+                                 (30, mx.erf, False, False),
+                                 (6, mx.abs, True, False),
+                                 (30, mx.abs, True, False)):
+        cf = mx.compile(lambda x: horner(x, n, head))
+        assert mx.array_equal(cf(x), horner(x, n, head)).item()
         src = cf.dump("source")
+        assert ("kiln_vround_f16(" in src) == vec
         assert ("kiln_f16_round_n(h" in src) == blocks
         assert len(re.findall(r"float h\d+\[", src)) <= 16
 

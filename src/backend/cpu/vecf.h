@@ -1,0 +1,165 @@
+/*
+ * vecf.h - float32 vectors for generated loops that round float16 values
+ * (JIT preamble only; the eager kernels do not use it).
+ *
+ * gcc vectorises the scalar loops kiln generates, but it never turns a
+ * float16 round trip into the hardware conversions, so a loop that rounds
+ * float16 values it reads again pays kiln_f16_round's 11 instructions per
+ * value or a detour through memory (codegen_loop.c). A loop written over
+ * kiln_vf instead holds KILN_VW floats per value and rounds them with
+ * vcvtps2ph / vcvtph2ps inline. The functions here are the vector forms
+ * of scalar.h's kiln_s_<op>_f32 that a primitive names in its emit
+ * facet's `vexpr` (prim.h): each lane gives the bits of the scalar
+ * function on that lane's element, so a vector loop and the scalar loop
+ * (and eager) agree bit for bit.
+ *
+ * Invariants: every function takes and returns kiln_vf (a caller splats
+ * a scalar with kiln_vsplat first); loads and stores take any alignment.
+ * Without KILN_HALF_HW (no F16C, or not GCC) KILN_VW is 1 and kiln_vf is
+ * float: the same text then compiles to the scalar functions.
+ */
+#ifndef KILN_CPU_VECF_H
+#define KILN_CPU_VECF_H
+
+#include <stdint.h>
+#include <string.h>
+
+#include "../../core/half.h"
+#include "scalar.h"
+
+#ifdef KILN_HALF_HW
+#define KILN_VW KILN_HALF_HW
+typedef kiln__half_vsf kiln_vf;
+typedef int32_t kiln_vi __attribute__((vector_size(4 * KILN_HALF_HW)));
+typedef uint32_t kiln_vu __attribute__((vector_size(4 * KILN_HALF_HW)));
+
+static inline kiln_vf kiln_vload(const float *p)
+{
+    kiln_vf v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline void kiln_vstore(float *p, kiln_vf v)
+{
+    memcpy(p, &v, sizeof v);
+}
+
+static inline kiln_vf kiln_vsplat(float x)
+{
+    kiln_vf v;
+    for (int k = 0; k < KILN_VW; k++) {
+        v[k] = x;
+    }
+    return v;
+}
+
+/* lanes of a where m is all ones, else of b (m: a comparison's result) */
+static inline kiln_vf kiln__vsel(kiln_vi m, kiln_vf a, kiln_vf b)
+{
+    return (kiln_vf)((m & (kiln_vi)a) | (~m & (kiln_vi)b));
+}
+
+/* kiln_f16_round on every lane: the hardware round trip, which gives the
+ * same bits on every float but a NaN (half.h), so a vector holding one
+ * goes through the scalar function */
+static inline kiln_vf kiln_vround_f16(kiln_vf f)
+{
+    if (__builtin_expect(kiln__half_any_nan(f), 0)) {
+        for (int k = 0; k < KILN_VW; k++) {
+            f[k] = kiln_f16_round(f[k]);
+        }
+        return f;
+    }
+    return kiln__half_widen(kiln__half_narrow(f));
+}
+
+/* kiln_bf16_round on every lane (the same integer steps) */
+static inline kiln_vf kiln_vround_bf16(kiln_vf f)
+{
+    kiln_vu x = (kiln_vu)f;
+    kiln_vu r = (x + 0x7fffu + ((x >> 16) & 1u)) & 0xffff0000u;
+    kiln_vu nan = (x & 0x80000000u) | 0x7fc00000u;
+    kiln_vi isnan = (kiln_vi)((x & 0x7fffffffu) > 0x7f800000u);
+    return kiln__vsel(isnan, (kiln_vf)nan, (kiln_vf)r);
+}
+
+static inline kiln_vf kiln_v_add_f32(kiln_vf a, kiln_vf b)
+{
+    return a + b;
+}
+
+static inline kiln_vf kiln_v_subtract_f32(kiln_vf a, kiln_vf b)
+{
+    return a - b;
+}
+
+static inline kiln_vf kiln_v_multiply_f32(kiln_vf a, kiln_vf b)
+{
+    return a * b;
+}
+
+static inline kiln_vf kiln_v_divide_f32(kiln_vf a, kiln_vf b)
+{
+    return a / b;
+}
+
+/* (a > b || a != a) ? a : b, as kiln_s_maximum_f32 */
+static inline kiln_vf kiln_v_maximum_f32(kiln_vf a, kiln_vf b)
+{
+    return kiln__vsel((a > b) | (a != a), a, b);
+}
+
+static inline kiln_vf kiln_v_minimum_f32(kiln_vf a, kiln_vf b)
+{
+    return kiln__vsel((a < b) | (a != a), a, b);
+}
+
+static inline kiln_vf kiln_v_negative_f32(kiln_vf a)
+{
+    return -a;
+}
+
+static inline kiln_vf kiln_v_square_f32(kiln_vf a)
+{
+    return a * a;
+}
+
+/* fabsf: the sign bit cleared, a NaN's payload kept */
+static inline kiln_vf kiln_v_abs_f32(kiln_vf a)
+{
+    return (kiln_vf)((kiln_vi)a & 0x7fffffff);
+}
+#else
+#define KILN_VW 1
+typedef float kiln_vf;
+
+static inline kiln_vf kiln_vload(const float *p)
+{
+    return *p;
+}
+
+static inline void kiln_vstore(float *p, kiln_vf v)
+{
+    *p = v;
+}
+
+static inline kiln_vf kiln_vsplat(float x)
+{
+    return x;
+}
+
+#define kiln_vround_f16 kiln_f16_round
+#define kiln_vround_bf16 kiln_bf16_round
+#define kiln_v_add_f32 kiln_s_add_f32
+#define kiln_v_subtract_f32 kiln_s_subtract_f32
+#define kiln_v_multiply_f32 kiln_s_multiply_f32
+#define kiln_v_divide_f32 kiln_s_divide_f32
+#define kiln_v_maximum_f32 kiln_s_maximum_f32
+#define kiln_v_minimum_f32 kiln_s_minimum_f32
+#define kiln_v_negative_f32 kiln_s_negative_f32
+#define kiln_v_square_f32 kiln_s_square_f32
+#define kiln_v_abs_f32 kiln_s_abs_f32
+#endif
+
+#endif
