@@ -307,7 +307,7 @@ static kiln_status put_cut_loop(gen *g, const char *count, int pass,
  * it reads or writes is a float row (float32, or a staged float16
  * operand), the loop is written over kiln_vf (backend/cpu/vecf.h): KILN_VW
  * elements per iteration, float16 results rounded by the hardware inline
- * (2 instructions and a NaN test per vector), then the scalar loop for
+ * (2 instructions per vector), then the scalar loop for
  * the last len % KILN_VW elements. Taken only where it pays, when the
  * loop rounds a float16 value that it reads again (a value only stored
  * is narrowed with the row); gcc vectorises the other loops as well as

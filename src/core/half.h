@@ -2,8 +2,11 @@
  * half.h - float16 and bfloat16 storage types and their conversions.
  *
  * Both are stored as uint16_t and computed through float32 (DESIGN.md 6).
- * Conversions round to nearest even, keep NaN a NaN (quiet), keep infinities,
- * and produce subnormals where the format has them. float64 sources are
+ * Conversions round to nearest even, keep infinities and produce
+ * subnormals where the format has them; float16 ones give a NaN the bits
+ * the x86 hardware gives it (F16C vcvtps2ph / vcvtph2ps): quiet, its
+ * payload kept (narrowing keeps the top 10 bits), so block conversions
+ * may use the hardware without checking for NaN. float64 sources are
  * rounded once (through a round-to-odd float32, not a plain cast, which
  * would round twice). They are branch-free
  * selects so loops over them vectorise. Header-only: the eager kernels and
@@ -39,8 +42,10 @@ static inline float kiln_f16_to_f32(kiln_f16 h)
     uint32_t em = h & 0x7fffu;
     /* normal: rebias the exponent by 127 - 15 */
     uint32_t normal = (em << 13) + 0x38000000u;
-    /* inf/NaN: all-ones exponent, payload kept */
-    uint32_t special = 0x7f800000u | ((em & 0x3ffu) << 13);
+    /* inf/NaN: all-ones exponent, payload kept, a NaN made quiet (as
+     * the hardware's vcvtph2ps) */
+    uint32_t special = 0x7f800000u | ((em & 0x3ffu) << 13) |
+                       ((uint32_t)(em > 0x7c00u) << 22);
     /* subnormal: value is em * 2^-24, exact in float32 */
     uint32_t sub =
         kiln_f32_bits((float)(int32_t)em * 5.9604644775390625e-08f);
@@ -63,7 +68,8 @@ static inline kiln_f16 kiln_f32_to_f16(float f)
     /* below 2^-14: adding 0.5 makes the float unit 2^-24, the f16
      * subnormal unit, so the hardware rounds for us */
     uint32_t sub = kiln_f32_bits(kiln_bits_f32(ax) + 0.5f) - 0x3f000000u;
-    uint32_t nan = 0x7e00u;
+    /* NaN: quiet, the top 10 bits of the payload kept (vcvtps2ph) */
+    uint32_t nan = 0x7e00u | ((ax >> 13) & 0x3ffu);
     uint32_t r = ax > 0x7f800000u   ? nan
                  : ax >= 0x477ff000u ? 0x7c00u
                  : ax < 0x38800000u  ? sub
@@ -75,7 +81,8 @@ static inline kiln_f16 kiln_f32_to_f16(float f)
  * rounded to float16's precision and range (ties to even, overflow to
  * inf, the subnormal grid 2^-24, NaN to the quiet NaN with f's sign), as
  * a float. The same bits as the round trip for every float (all 2^32:
- * tools/check_half_round.c). Compiled kernels round every float16 op
+ * tools/check_half_round.c; a NaN comes back quiet with the low 13 bits
+ * of its payload cleared). Compiled kernels round every float16 op
  * result with it, so it is written for a vectorised loop: 11 vector
  * instructions, no branch. c is 2^13 times |f|'s binade (clamped below to
  * 2^-14, where float16 turns subnormal, and above to 2^16, past its
@@ -104,7 +111,7 @@ static inline float kiln_f16_round(float f)
     float u = t * 0x1p112f;
     float v = u * 0x1p-112f;
     uint32_t r = kiln_f32_bits(v);
-    r = ax > 0x7f800000u ? 0x7fc00000u : r;
+    r = ax > 0x7f800000u ? (ax & 0x7fffe000u) | 0x00400000u : r;
     return kiln_bits_f32(r | (x & 0x80000000u));
 }
 
@@ -159,18 +166,14 @@ static inline kiln_bf16 kiln_f64_to_bf16(double d)
 /*
  * Blocks: y[i] = kiln_f16_to_f32(x[i]) / kiln_f32_to_f16(x[i]) for i < n,
  * the same bits, x and y not overlapping. Where the compiler targets F16C
- * (x86 -mf16c, implied by -march=native on any AVX2 machine) 16 elements
- * at a time go through the hardware conversion (vcvtph2ps / vcvtps2ph,
- * round to nearest even, subnormals and infinities exact), which gcc 12
- * never emits for the scalar functions above. The hardware differs from
- * them only on NaN: it quiets a signalling float16 NaN and keeps a float32
- * NaN's payload, where the scalar functions keep the float16 payload as is
- * and give the canonical 0x7e00; so any group (KILN_HALF_HW: 16 with
- * AVX-512, 8 with F16C alone) holding a NaN (checked
- * on the float32 side, one compare) is done again with the scalar
- * function. GCC builtins on vector types rather than <immintrin.h>, whose
- * parsing would double the JIT's compile time (this file is in the JIT
- * preamble); clang has the same builtins.
+ * (x86 -mf16c, implied by -march=native on any AVX2 machine) KILN_HALF_HW
+ * elements at a time (16 with AVX-512, 8 with F16C alone) go through the
+ * hardware conversion (vcvtph2ps / vcvtps2ph, round to nearest even,
+ * subnormals, infinities and NaNs as the scalar functions above), which
+ * gcc 12 never emits for the scalar functions. GCC builtins on vector
+ * types rather than <immintrin.h>, whose parsing would double the JIT's
+ * compile time (this file is in the JIT preamble); clang has the same
+ * builtins.
  */
 #if defined(__AVX512F__) && defined(__GNUC__)
 #define KILN_HALF_HW 16
@@ -190,11 +193,6 @@ static inline kiln__half_vhi kiln__half_narrow(kiln__half_vsf f)
     return __builtin_ia32_vcvtps2ph512_mask(f, 8, z, (unsigned short)0xffff);
 }
 
-/* nonzero when one of f's lanes is a NaN (3: unordered) */
-static inline int kiln__half_any_nan(kiln__half_vsf f)
-{
-    return __builtin_ia32_cmpps512_mask(f, f, 3, (unsigned short)0xffff, 4);
-}
 #elif defined(__F16C__) && defined(__GNUC__)
 #define KILN_HALF_HW 8
 typedef short kiln__half_vhi __attribute__((vector_size(16)));
@@ -210,10 +208,6 @@ static inline kiln__half_vhi kiln__half_narrow(kiln__half_vsf f)
     return __builtin_ia32_vcvtps2ph256(f, 8);
 }
 
-static inline int kiln__half_any_nan(kiln__half_vsf f)
-{
-    return __builtin_ia32_movmskps256(__builtin_ia32_cmpps256(f, f, 3));
-}
 #endif
 
 static inline void kiln_f16_to_f32_n(const kiln_f16 *x, float *y, int64_t n)
@@ -225,11 +219,6 @@ static inline void kiln_f16_to_f32_n(const kiln_f16 *x, float *y, int64_t n)
         memcpy(&h, x + i, sizeof h);
         kiln__half_vsf f = kiln__half_widen(h);
         memcpy(y + i, &f, sizeof f);
-        if (__builtin_expect(kiln__half_any_nan(f), 0)) {
-            for (int k = 0; k < KILN_HALF_HW; k++) {
-                y[i + k] = kiln_f16_to_f32(x[i + k]);
-            }
-        }
     }
 #endif
     for (; i < n; i++) {
@@ -238,8 +227,7 @@ static inline void kiln_f16_to_f32_n(const kiln_f16 *x, float *y, int64_t n)
 }
 
 /* x[i] = kiln_f16_round(x[i]) for i < n, in place: with the hardware,
- * KILN_HALF_HW at a time narrowed and widened back (the same bits but on
- * NaN, so a group holding a NaN goes through the scalar function). */
+ * KILN_HALF_HW at a time narrowed and widened back (the same bits). */
 static inline void kiln_f16_round_n(float *x, int64_t n)
 {
     int64_t i = 0;
@@ -247,14 +235,8 @@ static inline void kiln_f16_round_n(float *x, int64_t n)
     for (; i + KILN_HALF_HW <= n; i += KILN_HALF_HW) {
         kiln__half_vsf f;
         memcpy(&f, x + i, sizeof f);
-        if (__builtin_expect(kiln__half_any_nan(f), 0)) {
-            for (int k = 0; k < KILN_HALF_HW; k++) {
-                x[i + k] = kiln_f16_round(x[i + k]);
-            }
-        } else {
-            f = kiln__half_widen(kiln__half_narrow(f));
-            memcpy(x + i, &f, sizeof f);
-        }
+        f = kiln__half_widen(kiln__half_narrow(f));
+        memcpy(x + i, &f, sizeof f);
     }
 #endif
     for (; i < n; i++) {
@@ -271,11 +253,6 @@ static inline void kiln_f32_to_f16_n(const float *x, kiln_f16 *y, int64_t n)
         memcpy(&f, x + i, sizeof f);
         kiln__half_vhi h = kiln__half_narrow(f);
         memcpy(y + i, &h, sizeof h);
-        if (__builtin_expect(kiln__half_any_nan(f), 0)) {
-            for (int k = 0; k < KILN_HALF_HW; k++) {
-                y[i + k] = kiln_f32_to_f16(x[i + k]);
-            }
-        }
     }
 #endif
     for (; i < n; i++) {
