@@ -455,6 +455,9 @@ kiln_status kiln__codegen_value_put_vec(gen *g, int vi, const char *j)
         kiln__text_printf(g->t, "const kiln_vf v%d = %s(w%d);\n", vi, rf,
                           vi);
     } else if (g->reduce && g->cache[vi] >= 0 && g->pass == g->lev[vi]) {
+        /* as kiln__codegen_value_put (a pass that caches a value folds
+         * today, so it never runs over vectors: kept for the day one
+         * does not) */
         ind(g);
         kiln__text_printf(g->t, "kiln_vstore(y%d + %s, v%d);\n",
                           g->cache[vi], j, vi);
@@ -462,13 +465,19 @@ kiln_status kiln__codegen_value_put_vec(gen *g, int vi, const char *j)
     return KILN_OK;
 }
 
-/* kiln__codegen_value_put_store over KILN_VW elements (inner, fast). */
+/* kiln__codegen_value_put_store over KILN_VW elements (inner, fast); a
+ * value computed outside the loop (an output repeating one value) is
+ * splatted. */
 void kiln__codegen_value_put_vstore(gen *g, int out, int vi, const char *j)
 {
     ind(g);
     kiln__text_puts(g->t, "kiln_vstore(");
     put_vaddr(g, out, j);
-    kiln__text_printf(g->t, ", %c%d);\n", g->sw[vi] ? 'w' : 'v', vi);
+    if (!g->need[vi]) {
+        kiln__text_printf(g->t, ", kiln_vsplat(v%d));\n", vi);
+    } else {
+        kiln__text_printf(g->t, ", %c%d);\n", g->sw[vi] ? 'w' : 'v', vi);
+    }
 }
 
 /* Every value of class cls (and level lev, when lev >= 0) not computed

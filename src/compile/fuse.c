@@ -558,6 +558,30 @@ static kiln_region *build(const fuser *f, const region_b *r, int **in_vals,
     }
     R->ninputs = nin;
     R->noutputs = nout;
+    /* inputs that do not span the domain (a broadcast_to inside): the
+     * region keeps its domain (region.h kiln__region_domain_fill) */
+    int64_t span[KILN_MAX_NDIM];
+    bool spans = true;
+    for (int d = 0; d < r->D; d++) {
+        span[d] = 1;
+    }
+    for (int i = 0; i < nin; i++) {
+        const kiln_meta *m = &g->vals[ins[i]].meta;
+        for (int d = 0; d < m->ndim; d++) {
+            int dd = r->D - m->ndim + d;
+            span[dd] = m->shape[d] != 1 ? m->shape[d] : span[dd];
+        }
+    }
+    for (int d = 0; d < r->D; d++) {
+        spans = spans && span[d] == r->dom[d];
+    }
+    if (!spans) {
+        R->dom = malloc(sizeof(int64_t) * (size_t)(r->D ? r->D : 1));
+        if (!R->dom) {
+            goto oom;
+        }
+        memcpy(R->dom, r->dom, sizeof(int64_t) * (size_t)r->D);
+    }
     kiln__ptrmap_free(&rv);
     *in_vals = ins;
     *out_vals = outs;

@@ -56,5 +56,6 @@ void kiln__region_free(kiln_region *r)
     free(r->in_outer);
     free(r->out_val);
     free(r->out_ndim);
+    free(r->dom);
     free(r);
 }

@@ -92,6 +92,7 @@ typedef struct kiln_region {
     int noutputs;
     int *out_val;         /* [noutputs] value index of each output */
     int *out_ndim;        /* [noutputs] rank of the output array */
+    int64_t *dom;         /* [ndim] the traced domain, or NULL (below) */
 } kiln_region;
 
 /*
@@ -136,5 +137,20 @@ const char *kiln__region_stype(kiln_dtype dt);
 /* Frees a region made by fuse.c (its arrays and owned params). NULL is a
  * no-op. */
 void kiln__region_free(kiln_region *r);
+
+/* The domain of a call: dom[] holds the broadcast of the inputs' shapes
+ * (right-aligned to rank D); where the inputs do not span the region's
+ * domain (a broadcast_to inside it enlarges a value: the region keeps its
+ * traced domain in r->dom), the axes they leave at 1 take the traced
+ * size. Such a region comes only from a fixed-shape compile (shapeless
+ * refuses broadcast_to), whose calls have the traced shapes, so that is
+ * the call's domain; every other region's domain is its inputs'. */
+static inline void kiln__region_domain_fill(const kiln_region *r,
+                                            int64_t *dom)
+{
+    for (int d = 0; r->dom && d < r->ndim; d++) {
+        dom[d] = dom[d] == 1 ? r->dom[d] : dom[d];
+    }
+}
 
 #endif

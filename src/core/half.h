@@ -79,10 +79,9 @@ static inline kiln_f16 kiln_f32_to_f16(float f)
 
 /* kiln_f16_to_f32(kiln_f32_to_f16(f)) without the 16-bit detour: f
  * rounded to float16's precision and range (ties to even, overflow to
- * inf, the subnormal grid 2^-24, NaN to the quiet NaN with f's sign), as
- * a float. The same bits as the round trip for every float (all 2^32:
- * tools/check_half_round.c; a NaN comes back quiet with the low 13 bits
- * of its payload cleared). Compiled kernels round every float16 op
+ * inf, the subnormal grid 2^-24, a NaN quiet with the low 13 bits of
+ * its payload cleared), as a float. The same bits as the round trip for every float (all 2^32:
+ * tools/check_half_round.c). Compiled kernels round every float16 op
  * result with it, so it is written for a vectorised loop: 11 vector
  * instructions, no branch. c is 2^13 times |f|'s binade (clamped below to
  * 2^-14, where float16 turns subnormal, and above to 2^16, past its
@@ -192,7 +191,6 @@ static inline kiln__half_vhi kiln__half_narrow(kiln__half_vsf f)
     const kiln__half_vhi z = {0};
     return __builtin_ia32_vcvtps2ph512_mask(f, 8, z, (unsigned short)0xffff);
 }
-
 #elif defined(__F16C__) && defined(__GNUC__)
 #define KILN_HALF_HW 8
 typedef short kiln__half_vhi __attribute__((vector_size(16)));
@@ -207,7 +205,6 @@ static inline kiln__half_vhi kiln__half_narrow(kiln__half_vsf f)
 {
     return __builtin_ia32_vcvtps2ph256(f, 8);
 }
-
 #endif
 
 static inline void kiln_f16_to_f32_n(const kiln_f16 *x, float *y, int64_t n)

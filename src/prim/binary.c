@@ -188,7 +188,7 @@ static kiln_status jvp_deriv(const deriv_fn *d, int nin,
 
 #define EW (KILN_PRIM_ELEMENTWISE | KILN_PRIM_FUSABLE)
 /* A descriptor with the given vjp/jvp. In a fused region: the op's scalar
- * function on the two operands. */
+ * function on the two operands, and VEXPR its vector form or NULL. */
 #define BINARY_PRIM(op, RULE, COST, VJP, JVP, VEXPR)                      \
     static const kiln_emit emit_##op = {                                  \
         .expr = "kiln_s_" #op "_$t($0, $1)",                              \

@@ -164,6 +164,7 @@ static kiln_status infer_fused(const kiln_prim *p, const void *params,
             dom[off + d] = s;
         }
     }
+    kiln__region_domain_fill(r, dom);
     int64_t len = 1;
     for (int d = D - k; d < D; d++) {
         len *= dom[d];

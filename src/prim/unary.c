@@ -123,7 +123,7 @@ static kiln_status jvp_deriv(deriv_fn d, kiln_array *const *in,
 
 #define EW (KILN_PRIM_ELEMENTWISE | KILN_PRIM_FUSABLE)
 /* A descriptor with the given vjp/jvp. In a fused region: the op's scalar
- * function on the operand. */
+ * function on the operand, and VEXPR its vector form or NULL. */
 #define UNARY_PRIM(op, RULE, COST, VJP, JVP, VEXPR)                       \
     static const kiln_emit emit_##op = {                                  \
         .expr = "kiln_s_" #op "_$t($0)",                                  \

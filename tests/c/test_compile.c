@@ -1128,7 +1128,7 @@ static kiln_status vec_body(void *ctx, const kiln_list *args, kiln_list *res)
     kiln_scope_begin();
     kiln_array *x = kiln_list_get(args, 0), *y = kiln_list_get(args, 1);
     kiln_array *z = kiln_list_get(args, 2);
-    kiln_array *r[5];
+    kiln_array *r[6];
     int n;
     if (*(const int *)ctx == 0) {
         /* each output its own chain, so that the rounded values are
@@ -1143,7 +1143,11 @@ static kiln_status vec_body(void *ctx, const kiln_list *args, kiln_list *res)
         r[3] = kiln_multiply(kiln_astype(kiln_multiply(zb, zb), F32),
                              kiln_astype(kiln_multiply(y, y), F32));
         r[4] = kiln_maximum(kiln_abs(z), ny);
-        n = 5;
+        /* an output repeating one value, stored by the vector loop */
+        kiln_array *s = kiln_list_get(args, 3);
+        r[5] = kiln_broadcast_to(kiln_astype(kiln_add(s, s), f16),
+                                 kiln_array_shape(x), kiln_array_ndim(x));
+        n = 6;
     } else {
         kiln_array *xf = kiln_astype(x, F32);
         kiln_array *mu = kiln_mean(xf, &last, 1, true);
@@ -1166,8 +1170,17 @@ TEST(compile_vector_loops_bitwise)
     enum { N = 7 * 1000 };
     static uint16_t h[N], g[N];
     static float f[N];
+    /* the edges of float16 (both signs: infinities, NaNs signalling and
+     * quiet, the largest finite, subnormals), then patterns spread over
+     * all 2^16 */
+    const uint16_t edge[] = {0x7c00u, 0xfc00u, 0x7c01u, 0xfc01u, 0x7e00u,
+                             0xfe00u, 0x7fffu, 0xffffu, 0x7bffu, 0xfbffu,
+                             0x0001u, 0x8001u, 0x03ffu, 0x83ffu, 0x7d55u};
     for (int64_t i = 0; i < N; i++) {
-        h[i] = (uint16_t)(i * 9u + (uint64_t)i / 7282u); /* every pattern */
+        int64_t k = i % 97;
+        h[i] = k < (int64_t)(sizeof edge / sizeof edge[0])
+                   ? edge[k]
+                   : (uint16_t)(i * 9363u);
         g[i] = (uint16_t)(i * 40503u + 17u);
         if ((g[i] & 0x7c00u) == 0x7c00u) {
             g[i] &= 0x83ffu; /* finite: one NaN per op */
@@ -1190,11 +1203,13 @@ TEST(compile_vector_loops_bitwise)
     const int64_t cols[4] = {1000, 2011, 16, 5};
     for (int k = 0; k < 4; k++) {
         int64_t sh[2] = {N / cols[k] > 9 ? 9 : N / cols[k], cols[k]};
-        kiln_array *in[3] = {
+        const float s0 = 0.3f;
+        kiln_array *in[4] = {
             kiln_array_from_data(h, sh, 2, KILN_DTYPE_FLOAT16),
             kiln_array_from_data(g, sh, 2, KILN_DTYPE_FLOAT16),
-            kiln_array_from_data(f, sh, 2, F32)};
-        check_bits(fe, ce, 3, in, false, "vector elementwise");
+            kiln_array_from_data(f, sh, 2, F32),
+            kiln_array_from_data(&s0, NULL, 0, F32)};
+        check_bits(fe, ce, 4, in, false, "vector elementwise");
         /* rows: w and b of one row each; a row holding a NaN is NaN,
          * and where two NaNs meet (its mean and its NaN elements) the
          * payload is either one's, so only NaN-ness is compared */

@@ -1180,3 +1180,19 @@ def test_threads_share_captured_state():
         t.join()
     assert not errors
     assert st[0].item() == 100.0
+
+
+def test_broadcast_of_a_scalar_keeps_its_shape():
+    # a region whose inputs do not span its domain (broadcast_to of a
+    # value computed from 0-d inputs) keeps its traced shape; it used to
+    # come out (1, 1)
+    x = mx.array(np.random.rand(7, 1000).astype(np.float16))
+    s = mx.array(np.float32(0.3))
+
+    def f(x, s):
+        b = mx.broadcast_to((s + s).astype(mx.float16), x.shape)
+        return mx.maximum(x * x, b), b, mx.broadcast_to(s * 2, (3, 4)) + 1
+    got, want = mx.compile(f)(x, s), f(x, s)
+    for a, b in zip(got, want):
+        assert a.shape == b.shape
+        assert mx.array_equal(a, b).item()

@@ -174,6 +174,7 @@ kiln_status kiln__cpu_eval_fused(const kiln_node *n, kiln_array *const *in,
             }
         }
     }
+    kiln__region_domain_fill(r, dom);
     bool donor_used[KILN_REGION_MAX_OPERANDS] = {false};
     for (int j = 0; j < nout; j++) {
         bool donated = false;

@@ -55,7 +55,7 @@ static inline kiln_vf kiln_vsplat(float x)
 }
 
 /* lanes of a where m is all ones, else of b (m: a comparison's result) */
-static inline kiln_vf kiln__vsel(kiln_vi m, kiln_vf a, kiln_vf b)
+static inline kiln_vf kiln__vecf_sel(kiln_vi m, kiln_vf a, kiln_vf b)
 {
     return (kiln_vf)((m & (kiln_vi)a) | (~m & (kiln_vi)b));
 }
@@ -74,7 +74,7 @@ static inline kiln_vf kiln_vround_bf16(kiln_vf f)
     kiln_vu r = (x + 0x7fffu + ((x >> 16) & 1u)) & 0xffff0000u;
     kiln_vu nan = (x & 0x80000000u) | 0x7fc00000u;
     kiln_vi isnan = (kiln_vi)((x & 0x7fffffffu) > 0x7f800000u);
-    return kiln__vsel(isnan, (kiln_vf)nan, (kiln_vf)r);
+    return kiln__vecf_sel(isnan, (kiln_vf)nan, (kiln_vf)r);
 }
 
 static inline kiln_vf kiln_v_add_f32(kiln_vf a, kiln_vf b)
@@ -100,12 +100,12 @@ static inline kiln_vf kiln_v_divide_f32(kiln_vf a, kiln_vf b)
 /* (a > b || a != a) ? a : b, as kiln_s_maximum_f32 */
 static inline kiln_vf kiln_v_maximum_f32(kiln_vf a, kiln_vf b)
 {
-    return kiln__vsel((a > b) | (a != a), a, b);
+    return kiln__vecf_sel((a > b) | (a != a), a, b);
 }
 
 static inline kiln_vf kiln_v_minimum_f32(kiln_vf a, kiln_vf b)
 {
-    return kiln__vsel((a < b) | (a != a), a, b);
+    return kiln__vecf_sel((a < b) | (a != a), a, b);
 }
 
 static inline kiln_vf kiln_v_negative_f32(kiln_vf a)
