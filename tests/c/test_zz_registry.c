@@ -374,6 +374,90 @@ TEST(registry_elementwise_every_dtype)
 }
 
 /* ------------------------------------------------------------------ */
+/* vector forms                                                       */
+/* ------------------------------------------------------------------ */
+
+/* f(x, y) = op(x * y, y) or op(x * y), float16 (x * y rounded and read
+ * again, so the compiled loop is a vector loop where op has a vexpr),
+ * and the result widened to float32 (which shows NaN payloads). */
+static kiln_status vexpr_body(void *ctx, const kiln_list *args,
+                              kiln_list *res)
+{
+    const kiln_prim *p = ctx;
+    kiln_array *x = kiln_list_get(args, 0), *y = kiln_list_get(args, 1);
+    kiln_scope_begin();
+    kiln_array *in[2] = {kiln_multiply(x, y), y};
+    kiln_array *o = kiln__node_make1(p, NULL, in, p->nin, p->name);
+    kiln_status st = o ? kiln_list_push(res, o) : kiln_errcode();
+    if (st == KILN_OK) {
+        st = kiln_list_push(res, kiln_astype(o, KILN_DTYPE_FLOAT32));
+    }
+    kiln_scope_end(NULL);
+    return st;
+}
+
+/* Every elementwise primitive with a vector form (prim.h vexpr) and no
+ * params, compiled, gives eager's bits on every float16 edge and tails
+ * (rows of 37: two vectors and a tail of 5 with AVX-512), so a wrong
+ * vexpr fails here whichever test uses the primitive. */
+TEST(registry_vexpr_bits)
+{
+    enum { R = 5, C = 37 };
+    static uint16_t xh[R * C], yh[R * C];
+    const uint16_t edge[] = {0x7c00u, 0xfc00u, 0x7c01u, 0xfc01u, 0x7e00u,
+                             0xfe00u, 0x7fffu, 0x7bffu, 0xfbffu, 0x0001u,
+                             0x8001u, 0x0000u, 0x8000u, 0x3c00u, 0xbc00u};
+    for (int i = 0; i < R * C; i++) {
+        xh[i] = i < NELEM(edge) ? edge[i] : (uint16_t)(i * 9363u);
+        yh[i] = (uint16_t)(i * 40503u + 17u);
+        if ((yh[i] & 0x7c00u) == 0x7c00u) {
+            yh[i] &= 0x83ffu; /* finite: one NaN per op */
+        }
+    }
+    kiln_scope_begin();
+    int64_t sh[2] = {R, C};
+    kiln_list *args = kiln_list_new();
+    kiln_list_push(args, kiln_array_from_data(xh, sh, 2, KILN_DTYPE_FLOAT16));
+    kiln_list_push(args, kiln_array_from_data(yh, sh, 2, KILN_DTYPE_FLOAT16));
+    int tested = 0;
+    for (int i = 0; i < kiln__nprims; i++) {
+        const kiln_prim *p = kiln__prims[i];
+        if (!p->emit || !p->emit->vexpr || p->params_size ||
+            !(p->flags & KILN_PRIM_ELEMENTWISE) || p->nin < 1 ||
+            p->nin > 2) {
+            continue;
+        }
+        tested++;
+        kiln_fn *f = kiln_fn_new(vexpr_body, (void *)p, NULL, p->name);
+        kiln_fn *cf = kiln_compile(f, NULL);
+        kiln_list *e = kiln_fn_call(f, args), *c = kiln_fn_call(cf, args);
+        CHECK_MSG(e && c, "%s: %s", p->name, kiln_errmsg());
+        for (size_t k = 0; e && c && k < kiln_list_size(e); k++) {
+            kiln_array *a = kiln_list_get(c, k), *b = kiln_list_get(e, k);
+            const void *pa = kiln_array_data(a), *pb = kiln_array_data(b);
+            CHECK_MSG(pa && pb && kiln_array_nbytes(a) == kiln_array_nbytes(b) &&
+                          memcmp(pa, pb, kiln_array_nbytes(b)) == 0,
+                      "%s: compiled and eager differ (result %zu)", p->name,
+                      k);
+        }
+        kiln_compile_stats cs;
+        char *src = kiln_compile_dump(cf, KILN_DUMP_SOURCE);
+        CHECK_MSG(kiln_compile_stats_get(cf, &cs) == KILN_OK &&
+                      (cs.interpreted > 0 ||
+                       (src && strstr(src, "kiln_vround_f16("))),
+                  "%s: no vector loop in\n%s", p->name, src ? src : "");
+        kiln_free(src);
+        kiln_list_free(e);
+        kiln_list_free(c);
+        kiln_fn_release(cf);
+        kiln_fn_release(f);
+    }
+    CHECK_MSG(tested >= 9, "%d primitives with a vexpr", tested);
+    kiln_list_free(args);
+    kiln_scope_end(NULL);
+}
+
+/* ------------------------------------------------------------------ */
 /* the workload                                                       */
 /* ------------------------------------------------------------------ */
 
