@@ -387,7 +387,8 @@ static kiln_status vexpr_body(void *ctx, const kiln_list *args,
     kiln_array *x = kiln_list_get(args, 0), *y = kiln_list_get(args, 1);
     kiln_scope_begin();
     kiln_array *in[2] = {kiln_multiply(x, y), y};
-    kiln_array *o = kiln__node_make1(p, NULL, in, p->nin, p->name);
+    kiln_array *o =
+        kiln__ret(kiln__node_make1(p, NULL, in, p->nin, p->name));
     kiln_status st = o ? kiln_list_push(res, o) : kiln_errcode();
     if (st == KILN_OK) {
         st = kiln_list_push(res, kiln_astype(o, KILN_DTYPE_FLOAT32));
@@ -417,8 +418,9 @@ TEST(registry_vexpr_bits)
     kiln_scope_begin();
     int64_t sh[2] = {R, C};
     kiln_list *args = kiln_list_new();
-    kiln_list_push(args, kiln_array_from_data(xh, sh, 2, KILN_DTYPE_FLOAT16));
-    kiln_list_push(args, kiln_array_from_data(yh, sh, 2, KILN_DTYPE_FLOAT16));
+    kiln_dtype f16 = KILN_DTYPE_FLOAT16;
+    kiln_list_push(args, kiln_array_from_data(xh, sh, 2, f16));
+    kiln_list_push(args, kiln_array_from_data(yh, sh, 2, f16));
     int tested = 0;
     for (int i = 0; i < kiln__nprims; i++) {
         const kiln_prim *p = kiln__prims[i];
@@ -435,8 +437,9 @@ TEST(registry_vexpr_bits)
         for (size_t k = 0; e && c && k < kiln_list_size(e); k++) {
             kiln_array *a = kiln_list_get(c, k), *b = kiln_list_get(e, k);
             const void *pa = kiln_array_data(a), *pb = kiln_array_data(b);
-            CHECK_MSG(pa && pb && kiln_array_nbytes(a) == kiln_array_nbytes(b) &&
-                          memcmp(pa, pb, kiln_array_nbytes(b)) == 0,
+            size_t nb = kiln_array_nbytes(b);
+            CHECK_MSG(pa && pb && kiln_array_nbytes(a) == nb &&
+                          memcmp(pa, pb, nb) == 0,
                       "%s: compiled and eager differ (result %zu)", p->name,
                       k);
         }
