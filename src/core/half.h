@@ -77,21 +77,21 @@ static inline kiln_f16 kiln_f32_to_f16(float f)
     return (kiln_f16)(r | sign);
 }
 
-/* kiln_f16_to_f32(kiln_f32_to_f16(f)) without the 16-bit detour: f
- * rounded to float16's precision and range (ties to even, overflow to
- * inf, the subnormal grid 2^-24, a NaN quiet with the low 13 bits of
- * its payload cleared), as a float. The same bits as the round trip for every float (all 2^32:
- * tools/check_half_round.c). Compiled kernels round every float16 op
+/* kiln_f16_to_f32(kiln_f32_to_f16(f)) without the 16-bit detour: f rounded
+ * to float16's precision and range (ties to even, overflow to inf, the
+ * subnormal grid 2^-24, a NaN quiet with the low 13 bits of its payload
+ * cleared), as a float. The same bits as the round trip for every float (all
+ * 2^32: tools/check_half_round.c). Compiled kernels round every float16 op
  * result with it, so it is written for a vectorised loop: 11 vector
  * instructions, no branch. c is 2^13 times |f|'s binade (clamped below to
- * 2^-14, where float16 turns subnormal, and above to 2^16, past its
- * range), so |f| + c rounds |f| to 11 significant bits (to the 2^-24 grid
- * below 2^-14) in the hardware's round-to-nearest-even, and - c is exact;
- * scaling by 2^112 and back is exact below 2^16 and overflows to inf from
- * there (so from 65520, which rounded to 65536). It assumes the default
- * floating-point environment, as the rest of kiln: round to nearest, no
- * traps (kiln_f32_to_f16 and the hardware conversions round to nearest
- * whatever the mode is). */
+ * 2^-14, where float16 turns subnormal, and above to 2^16, past its range),
+ * so |f| + c rounds |f| to 11 significant bits (to the 2^-24 grid below
+ * 2^-14) in the hardware's round-to-nearest-even, and - c is exact; scaling
+ * by 2^112 and back is exact below 2^16 and overflows to inf from there (so
+ * from 65520, which rounded to 65536). It assumes the default floating-point
+ * environment, as the rest of kiln: round to nearest, no traps
+ * (kiln_f32_to_f16 and the hardware conversions round to nearest whatever
+ * the mode is). */
 #if defined(__FAST_MATH__)
 #error "half.h: kiln_f16_round needs IEEE float arithmetic (no -ffast-math)"
 #endif
