@@ -117,6 +117,16 @@ static void put_ivdep(gen *g)
 /* float16 rounding in blocks                                         */
 /* ------------------------------------------------------------------ */
 
+/* Whether value a is a float16 OP result the loop (g->need) computes and
+ * rounds, so that a value reading it reads the rounded float16. */
+static bool rounded_f16(const gen *g, int a)
+{
+    const kiln_rval *v = &g->r->vals[a];
+    return g->need[a] && v->kind == KILN_RVAL_OP &&
+           v->dtype == KILN_DTYPE_FLOAT16 && !g->wide[a] &&
+           !cached_here(g, a);
+}
+
 /*
  * Rounding in blocks (fast variant, loops that do not fold). A float16 OP
  * result that another value of the loop reads must be rounded to float16
@@ -138,6 +148,7 @@ static void put_ivdep(gen *g)
  * Returns S (0: one segment, nothing to cut).
  */
 #define MAX_ROUNDED 16
+
 static int plan_round(gen *g)
 {
     const kiln_region *r = g->r;
@@ -157,10 +168,7 @@ static int plan_round(gen *g)
         for (int k = 0; k < v->nargs; k++) {
             int a = v->args[k];
             if (g->need[a]) {
-                g->rnd[a] = g->rnd[a] ||
-                            (r->vals[a].kind == KILN_RVAL_OP &&
-                             r->vals[a].dtype == KILN_DTYPE_FLOAT16 &&
-                             !g->wide[a] && !cached_here(g, a));
+                g->rnd[a] = g->rnd[a] || rounded_f16(g, a);
                 int sa = g->seg[a] + (g->rnd[a] ? 1 : 0);
                 g->seg[i] = sa > g->seg[i] ? sa : g->seg[i];
             }
@@ -346,10 +354,7 @@ static bool vec_ok(const gen *g, int pass)
             return false;
         }
         if (cached_here(g, i)) {
-            if (!vec_row(g, g->cache[i])) {
-                return false;
-            }
-            continue;
+            continue; /* its row has its dtype (plan_cache): float32 */
         }
         if (v->kind == KILN_RVAL_INPUT) {
             if (!vec_row(g, r->noutputs + v->input)) {
@@ -357,8 +362,10 @@ static bool vec_ok(const gen *g, int pass)
             }
             continue;
         }
+        /* a pass that keeps a value in a cache row folds (plan_cache),
+         * so it never comes here; refused all the same */
         if (v->kind != KILN_RVAL_OP || !v->prim->emit->vexpr ||
-            (g->reduce && g->cache[i] >= 0 && !vec_row(g, g->cache[i]))) {
+            (g->reduce && g->cache[i] >= 0 && pass == g->lev[i])) {
             return false;
         }
         for (int k = 0; k < v->nargs; k++) {
@@ -366,9 +373,7 @@ static bool vec_ok(const gen *g, int pass)
             if (!vec_float(g, a)) {
                 return false;
             }
-            rounds = rounds || (g->need[a] && r->vals[a].kind == KILN_RVAL_OP &&
-                                r->vals[a].dtype == KILN_DTYPE_FLOAT16 &&
-                                !cached_here(g, a));
+            rounds = rounds || rounded_f16(g, a);
         }
     }
     for (int o = 0; o < r->noutputs; o++) {

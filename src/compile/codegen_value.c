@@ -454,13 +454,6 @@ kiln_status kiln__codegen_value_put_vec(gen *g, int vi, const char *j)
         ind(g);
         kiln__text_printf(g->t, "const kiln_vf v%d = %s(w%d);\n", vi, rf,
                           vi);
-    } else if (g->reduce && g->cache[vi] >= 0 && g->pass == g->lev[vi]) {
-        /* as kiln__codegen_value_put (a pass that caches a value folds
-         * today, so it never runs over vectors: kept for the day one
-         * does not) */
-        ind(g);
-        kiln__text_printf(g->t, "kiln_vstore(y%d + %s, v%d);\n",
-                          g->cache[vi], j, vi);
     }
     return KILN_OK;
 }

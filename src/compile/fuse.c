@@ -48,6 +48,7 @@
 
 #include "../core/dtype.h"
 #include "../core/error.h"
+#include "../core/shape.h"
 #include "../prim/compiled.h"
 #include "../prim/reduce.h"
 #include "ptrmap.h"
@@ -561,19 +562,18 @@ static kiln_region *build(const fuser *f, const region_b *r, int **in_vals,
     /* inputs that do not span the domain (a broadcast_to inside): the
      * region keeps its domain (region.h kiln__region_domain_fill) */
     int64_t span[KILN_MAX_NDIM];
+    int nspan = r->D;
     bool spans = true;
     for (int d = 0; d < r->D; d++) {
         span[d] = 1;
     }
-    for (int i = 0; i < nin; i++) {
+    for (int i = 0; i < nin && spans; i++) {
         const kiln_meta *m = &g->vals[ins[i]].meta;
-        for (int d = 0; d < m->ndim; d++) {
-            int dd = r->D - m->ndim + d;
-            span[dd] = m->shape[d] != 1 ? m->shape[d] : span[dd];
-        }
+        spans = kiln__shape_broadcast(span, nspan, m->shape, m->ndim, span,
+                                      &nspan, fn) == KILN_OK;
     }
     for (int d = 0; d < r->D; d++) {
-        spans = spans && span[d] == r->dom[d];
+        spans = spans && nspan == r->D && span[d] == r->dom[d];
     }
     if (!spans) {
         R->dom = malloc(sizeof(int64_t) * (size_t)(r->D ? r->D : 1));
