@@ -317,7 +317,6 @@ static void put_ctx(gen *g)
  * moving operands (one row of a reduction, or the n elements). */
 static kiln_status put_fast(gen *g, const char *symbol)
 {
-    kiln__codegen_plan_cache(g);
     kiln__text_printf(g->t,
                       "static inline __attribute__((always_inline)) "
                       "KILN_KERNEL_ATTR void\n%s_fast(",
@@ -566,6 +565,8 @@ kiln_status kiln__codegen_region(const kiln_region *r, const char *symbol,
         kiln__codegen_plan_half(&g);
         kiln__codegen_plan_share(&g);
         kiln__codegen_plan_prefetch(&g);
+        kiln__codegen_plan_cache(&g);
+        kiln__codegen_loop_plan_rows(&g);
     }
     if (st == KILN_OK && !g.reduce) {
         for (int i = 0; i < r->nvals; i++) {

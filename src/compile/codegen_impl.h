@@ -9,8 +9,8 @@
  * Invariants: a gen lives on kiln__codegen_region's stack for one call
  * and owns its [nvals] / [ninputs] arrays (one int block, one byte
  * block). analyse fills cls, lev, live, wide, in_val and last, then the
- * plans fill sw, stage, share and pf (before any text) and cache (at the
- * start of the fast variant); need, folds, pass, seg, rnd and mark
+ * plans fill sw, stage, share, pf and cache, and last vrows (which may
+ * clear stage and share), all before any text; need, folds, pass, seg, rnd and mark
  * describe the loop being written and change as it is. The emitters only
  * append to g->t at indentation g->depth: an append that fails sets the
  * text's oom flag, which the entry checks once at the end, so they fail
@@ -54,6 +54,7 @@ typedef struct gen {
     bool *sw;           /* [nvals] half OP result stored unrounded (w<i>) */
     bool stage[KILN_REGION_MAX_OPERANDS]; /* operand staged (fast variant) */
     int share;          /* staged output writing into an input's row, or -1 */
+    bool vrows;         /* fast rows all vector loops, float16 unstaged */
     int *seg;           /* [nvals] segment computing the value (plan_round) */
     bool *rnd;          /* [nvals] float16 value rounded a block at a time */
     bool *mark;         /* [nvals] scratch: values of the segment emitted */
@@ -150,7 +151,7 @@ bool kiln__codegen_plan_pass(gen *g, int l, bool *folds);
 
 /* The plans (codegen_plan.c's file comment); each fills fields of g and
  * cannot fail. plan_half: sw and stage; plan_share: share; plan_prefetch:
- * pf; plan_cache (start of the fast variant, may clear g->fast): cache. */
+ * pf; plan_cache: cache (for the fast variant; it leaves g->fast false). */
 void kiln__codegen_plan_half(gen *g);
 void kiln__codegen_plan_share(gen *g);
 void kiln__codegen_plan_prefetch(gen *g);
@@ -187,6 +188,9 @@ void kiln__codegen_value_put_store(gen *g, int out, int vi, const char *j,
  * vec_ok holds): `const kiln_vf v<i>`, and its store. */
 kiln_status kiln__codegen_value_put_vec(gen *g, int vi, const char *j);
 void kiln__codegen_value_put_vstore(gen *g, int out, int vi, const char *j);
+/* `<acc> = combine(<acc>, v<a>);` over vectors: the fold of REDUCE value
+ * vi's argument a into the kiln_vf accumulator acc. */
+kiln_status kiln__codegen_value_put_vfold(gen *g, int vi, const char *acc);
 
 /* ------------------------------------------------------------------ */
 /* codegen_loop.c                                                     */
@@ -196,5 +200,12 @@ void kiln__codegen_value_put_vstore(gen *g, int out, int vi, const char *j);
  * region, in the variant g->fast; KILN_OK or KILN_ERR_VALUE as above. */
 kiln_status kiln__codegen_loop_put_ew(gen *g);
 kiln_status kiln__codegen_loop_put_row(gen *g);
+/* The last plan (after the others; it depends on which loops can be
+ * vector loops, which this file decides): sets g->vrows when every pass
+ * of a reduction row's fast variant can be a vector loop and a float16
+ * operand moves along the row; such operands are then read and written
+ * in registers (kiln_vload_h / kiln_vstore_h), not staged, so stage is
+ * cleared and share is -1. Cannot fail. */
+void kiln__codegen_loop_plan_rows(gen *g);
 
 #endif

@@ -23,7 +23,10 @@
  * body (put_stage). A loop that does not fold and reads float16 values
  * it rounds is written over vectors when its ops have vector forms
  * (vec_ok), which round in registers; otherwise such values are rounded
- * a block at a time through the hardware (plan_round, below).
+ * a block at a time through the hardware (plan_round, below). A reduction
+ * row whose every pass can be written over vectors is (plan_rows), its
+ * folds included (put_vec_block), and then reads and writes its float16
+ * rows in registers instead of staging them.
  */
 #include <stdio.h>
 
@@ -309,19 +312,22 @@ static kiln_status put_cut_loop(gen *g, const char *count, int pass,
 /* ------------------------------------------------------------------ */
 
 /*
- * Vector loops (fast variant, loops that do not fold). Where every value
- * of the loop computes in float32 (float32, float16 and bfloat16 values)
- * and every op has a vector form (its descriptor's vexpr), and every row
- * it reads or writes is a float row (float32, or a staged float16
- * operand), the loop is written over kiln_vf (backend/cpu/vecf.h): KILN_VW
- * elements per iteration, float16 results rounded by the hardware inline
- * (2 instructions per vector), then the scalar loop for
- * the last len % KILN_VW elements. Taken only where it pays, when the
- * loop rounds a float16 value that it reads again (a value only stored
- * is narrowed with the row); gcc vectorises the other loops as well as
- * this. Same bits: every lane computes the scalar expression of its
- * element. MLX's float16 layer norm (1000, 4096) runs 1.10-1.18x faster
- * than with its last pass cut into segments (plan_round).
+ * Vector loops (fast variant). Where every value of the loop computes in
+ * float32 (float32, float16 and bfloat16 values) and every op has a
+ * vector form (its descriptor's vexpr), and every row it reads or writes
+ * is a float row (float32, a staged float16 operand, or under vrows a
+ * float16 row converted in registers), the loop is written over kiln_vf
+ * (backend/cpu/vecf.h): KILN_VW elements per iteration, float16 results
+ * rounded by the hardware inline (2 instructions per vector), then the
+ * scalar loop for the last len % KILN_VW elements. A loop that does not
+ * fold takes it where it pays, when it rounds a float16 value that it
+ * reads again (a value only stored is narrowed with the row; gcc
+ * vectorises the other loops as well as this), and under vrows, where
+ * every pass, folding or not, is such a loop (plan_rows). Same bits:
+ * every lane computes the scalar expression of its element. MLX's
+ * float16 layer norm (1000, 4096) ran 1.10-1.18x faster than with its
+ * last pass cut into segments (plan_round), and 1.26x faster again with
+ * its rows unstaged (vrows).
  */
 
 /* Whether value i computes in float32, the one compute type of kiln_vf. */
@@ -331,22 +337,32 @@ static bool vec_float(const gen *g, int i)
     return !g->wide[i] && (dt == KILN_DTYPE_FLOAT32 || is_half(dt));
 }
 
-/* Whether operand o is a float row in the fast variant. */
+/* Whether operand o is a float row in the fast variant: float32, staged
+ * float16, or float16 read and written in registers (vrows). */
 static bool vec_row(const gen *g, int o)
 {
-    return op_dtype(g, o) == KILN_DTYPE_FLOAT32 || g->stage[o];
+    kiln_dtype dt = op_dtype(g, o);
+    return dt == KILN_DTYPE_FLOAT32 || g->stage[o] ||
+           (g->vrows && dt == KILN_DTYPE_FLOAT16);
 }
 
-/* Whether the loop of pass `pass` (g->need) is written over vectors. */
-static bool vec_ok(const gen *g, int pass)
+/* Whether the loop of pass `pass` (g->need) can be written over vectors:
+ * every value computes in float32 with a vector form, every row it reads
+ * or stores is a float row, no value is kept in a cache row here, and
+ * each fold's combine has a vector form; *rounds: whether it rounds a
+ * float16 value that it reads again. */
+static bool vec_can(const gen *g, int pass, bool *rounds)
 {
     const kiln_region *r = g->r;
-    bool rounds = false;
-    if (!g->fast) {
-        return false;
-    }
+    *rounds = false;
     for (int i = 0; i < r->nvals; i++) {
         const kiln_rval *v = &r->vals[i];
+        if (v->kind == KILN_RVAL_REDUCE && g->live[i] &&
+            g->lev[v->args[0]] == pass &&
+            (!vec_float(g, i) || !vec_float(g, v->args[0]) ||
+             !g->need[v->args[0]] || !v->prim->emit->combine->emit->vexpr)) {
+            return false;
+        }
         if (!g->need[i]) {
             continue;
         }
@@ -362,8 +378,6 @@ static bool vec_ok(const gen *g, int pass)
             }
             continue;
         }
-        /* a pass that keeps a value in a cache row folds (plan_cache),
-         * so it never comes here; refused all the same */
         if (v->kind != KILN_RVAL_OP || !v->prim->emit->vexpr ||
             (g->reduce && g->cache[i] >= 0 && pass == g->lev[i])) {
             return false;
@@ -373,7 +387,7 @@ static bool vec_ok(const gen *g, int pass)
             if (!vec_float(g, a)) {
                 return false;
             }
-            rounds = rounds || rounded_f16(g, a);
+            *rounds = *rounds || rounded_f16(g, a);
         }
     }
     for (int o = 0; o < r->noutputs; o++) {
@@ -381,7 +395,44 @@ static bool vec_ok(const gen *g, int pass)
             return false;
         }
     }
-    return rounds;
+    return true;
+}
+
+/* Whether the loop of pass `pass` (g->need) is written over vectors: in
+ * the fast variant, where it can be and rounds a float16 value it reads
+ * again, or always under vrows. */
+static bool vec_ok(const gen *g, int pass)
+{
+    bool rounds;
+    return g->fast && vec_can(g, pass, &rounds) && (rounds || g->vrows);
+}
+
+void kiln__codegen_loop_plan_rows(gen *g)
+{
+    const kiln_region *r = g->r;
+    bool any = false, folds, rounds;
+    g->vrows = false;
+    for (int o = 0; o < noperands(g); o++) {
+        any = any || g->stage[o];
+    }
+    for (int i = 0; i < r->nvals && any; i++) {
+        any = g->cache[i] < 0;
+    }
+    if (!g->reduce || !any) {
+        return;
+    }
+    g->vrows = true; /* as vec_row will see the float16 rows */
+    for (int l = 0; l <= g->last && g->vrows; l++) {
+        if (kiln__codegen_plan_pass(g, l, &folds)) {
+            g->vrows = vec_can(g, l, &rounds);
+        }
+    }
+    if (g->vrows) {
+        for (int o = 0; o < noperands(g); o++) {
+            g->stage[o] = false;
+        }
+        g->share = -1;
+    }
 }
 
 /* `const kiln_vf s<a> = kiln_vsplat(v<a>);` once for each argument of the
@@ -575,6 +626,72 @@ static void put_prefetch(gen *g)
 }
 
 /*
+ * A block of pass l over vectors (vec_ok; vrows): the LANES lanes held as
+ * LANES / KILN_VW vectors q<i>[], lane l of vector m folding elements
+ * b + k * LANES + m * KILN_VW + l, then stored into a<i>[] for the tree:
+ * the order of the scalar form below, so the same bits.
+ */
+static kiln_status put_vec_block(gen *g, int l, int nf)
+{
+    const kiln_region *r = g->r;
+    char head[96], acc[32];
+    for (int k = 0; k < nf; k++) {
+        int i = g->folds[k];
+        ind(g);
+        kiln__text_printf(g->t, "kiln_vf q%d[%d / KILN_VW];\n", i, LANES);
+    }
+    snprintf(head, sizeof head, "for (int l = 0; l < %d / KILN_VW; l++) ",
+             LANES);
+    open_block(g, head);
+    for (int k = 0; k < nf; k++) {
+        ind(g);
+        kiln__text_printf(g->t, "q%d[l] = kiln_vsplat(id%d);\n",
+                          g->folds[k], g->folds[k]);
+    }
+    close_block(g);
+    snprintf(head, sizeof head, "for (int64_t i = b; i < be; i += %d) ",
+             LANES);
+    open_block(g, head);
+    if (l == g->pf) {
+        put_prefetch(g);
+    }
+    kiln__text_printf(g->t, "#pragma GCC unroll %d\n", LANES);
+    snprintf(head, sizeof head, "for (int l = 0; l < %d / KILN_VW; l++) ",
+             LANES);
+    open_block(g, head);
+    ind(g);
+    kiln__text_puts(g->t, "const int64_t k = i + l * KILN_VW;\n");
+    for (int i = 0; i < r->nvals; i++) {
+        if (g->need[i] && kiln__codegen_value_put_vec(g, i, "k") != KILN_OK) {
+            return kiln_errcode();
+        }
+    }
+    for (int o = 0; o < r->noutputs; o++) {
+        if (stored_here(g, r->out_val[o], l)) {
+            kiln__codegen_value_put_vstore(g, o, r->out_val[o], "k");
+        }
+    }
+    for (int k = 0; k < nf; k++) {
+        snprintf(acc, sizeof acc, "q%d[l]", g->folds[k]);
+        if (kiln__codegen_value_put_vfold(g, g->folds[k], acc) != KILN_OK) {
+            return kiln_errcode();
+        }
+    }
+    close_block(g);
+    close_block(g);
+    snprintf(head, sizeof head, "for (int l = 0; l < %d / KILN_VW; l++) ",
+             LANES);
+    open_block(g, head);
+    for (int k = 0; k < nf; k++) {
+        ind(g);
+        kiln__text_printf(g->t, "kiln_vstore(a%d + l * KILN_VW, q%d[l]);\n",
+                          g->folds[k], g->folds[k]);
+    }
+    close_block(g);
+    return KILN_OK;
+}
+
+/*
  * Pass l. With folds:
  *     T v; { T t = id, u = id, a[LANES];   blocks, tail, lanes
  *     for each block of BLOCK elements (whole lanes only):
@@ -603,7 +720,11 @@ static kiln_status put_pass(gen *g, int l)
         ind(g);
         kiln__text_printf(g->t, "%s v%d;\n", ctype(g->r->vals[i].dtype), i);
     }
+    bool vec = vec_ok(g, l);
     open_block(g, "");
+    if (vec) {
+        put_splats(g);
+    }
     for (int k = 0; k < nf; k++) {
         int i = g->folds[k];
         const char *ct = ctype(g->r->vals[i].dtype);
@@ -625,30 +746,38 @@ static kiln_status put_pass(gen *g, int l)
     kiln__text_printf(g->t,
                       "const int64_t be = nb - b < %d ? nb : b + %d;\n",
                       BLOCK, BLOCK);
-    snprintf(head, sizeof head, "for (int l = 0; l < %d; l++) ", LANES);
-    open_block(g, head);
-    for (int k = 0; k < nf; k++) {
-        ind(g);
-        kiln__text_printf(g->t, "a%d[l] = id%d;\n", g->folds[k],
-                          g->folds[k]);
+    if (vec) {
+        if (put_vec_block(g, l, nf) != KILN_OK) {
+            return kiln_errcode();
+        }
+    } else {
+        snprintf(head, sizeof head, "for (int l = 0; l < %d; l++) ",
+                 LANES);
+        open_block(g, head);
+        for (int k = 0; k < nf; k++) {
+            ind(g);
+            kiln__text_printf(g->t, "a%d[l] = id%d;\n", g->folds[k],
+                              g->folds[k]);
+        }
+        close_block(g);
+        snprintf(head, sizeof head, "for (int64_t i = b; i < be; i += %d) ",
+                 LANES);
+        open_block(g, head);
+        if (g->fast && l == g->pf) {
+            put_prefetch(g);
+        }
+        /* kept a loop (not unrolled): gcc then vectorises it with the
+         * lanes held in registers */
+        kiln__text_puts(g->t, "#pragma GCC unroll 1\n");
+        snprintf(head, sizeof head, "for (int l = 0; l < %d; l++) ",
+                 LANES);
+        open_block(g, head);
+        if (put_pass_body(g, l, "i + l", "a%d[l]", nf) != KILN_OK) {
+            return kiln_errcode();
+        }
+        close_block(g);
+        close_block(g);
     }
-    close_block(g);
-    snprintf(head, sizeof head, "for (int64_t i = b; i < be; i += %d) ",
-             LANES);
-    open_block(g, head);
-    if (g->fast && l == g->pf) {
-        put_prefetch(g);
-    }
-    /* kept a loop (not unrolled): gcc then vectorises it with the lanes
-     * held in registers */
-    kiln__text_puts(g->t, "#pragma GCC unroll 1\n");
-    snprintf(head, sizeof head, "for (int l = 0; l < %d; l++) ", LANES);
-    open_block(g, head);
-    if (put_pass_body(g, l, "i + l", "a%d[l]", nf) != KILN_OK) {
-        return kiln_errcode();
-    }
-    close_block(g);
-    close_block(g);
     snprintf(head, sizeof head, "for (int w = %d; w > 0; w /= 2) ",
              LANES / 2);
     open_block(g, head);

@@ -24,8 +24,11 @@
  * does; the first staged output of a last pass that does not fold takes
  * the row of the first staged input whose rows move (plan_share: that
  * pass reads each element before writing it, and no later pass exists).
- * bfloat16 converts with a shift and integer ops that gcc vectorises
- * inline, so it is not staged.
+ * A reduction region whose every pass can be a vector loop is not staged
+ * after all: codegen_loop.c plan_rows, the last plan, clears stage and
+ * share, and the loops then convert in registers. bfloat16 converts with
+ * a shift and integer ops that gcc vectorises inline, so it is not
+ * staged.
  */
 #include <string.h>
 

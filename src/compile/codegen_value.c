@@ -398,10 +398,15 @@ void kiln__codegen_value_put_store(gen *g, int out, int vi, const char *j,
 /* vectors (codegen_loop.c's vector loops)                            */
 /* ------------------------------------------------------------------ */
 
-/* The address of operand o's float row at element index text j (the
- * staged block c<o> of an elementwise region, else x<o> / y<o>). */
-static void put_vaddr(gen *g, int o, const char *j)
+/* `<load or store function>(` and the address of operand o's row at
+ * element index text j (the staged block c<o> of an elementwise region,
+ * else x<o> / y<o>); a float16 row not staged (vrows) goes through the
+ * widening / narrowing forms. */
+static void put_vaddr(gen *g, int o, const char *j, bool load)
 {
+    bool h = op_dtype(g, o) == KILN_DTYPE_FLOAT16 && !g->stage[o];
+    kiln__text_printf(g->t, "kiln_v%s%s(", load ? "load" : "store",
+                      h ? "_h" : "");
     if (g->stage[o] && !g->reduce) {
         kiln__text_printf(g->t, "c%d + (%s - kb)", o, j);
     } else {
@@ -425,8 +430,8 @@ kiln_status kiln__codegen_value_put_vec(gen *g, int vi, const char *j)
         return KILN_OK;
     }
     if (v->kind == KILN_RVAL_INPUT) {
-        kiln__text_printf(g->t, "const kiln_vf v%d = kiln_vload(", vi);
-        put_vaddr(g, in_op(g, v->input), j);
+        kiln__text_printf(g->t, "const kiln_vf v%d = ", vi);
+        put_vaddr(g, in_op(g, v->input), j, true);
         kiln__text_puts(g->t, ");\n");
         return KILN_OK;
     }
@@ -464,13 +469,31 @@ kiln_status kiln__codegen_value_put_vec(gen *g, int vi, const char *j)
 void kiln__codegen_value_put_vstore(gen *g, int out, int vi, const char *j)
 {
     ind(g);
-    kiln__text_puts(g->t, "kiln_vstore(");
-    put_vaddr(g, out, j);
+    put_vaddr(g, out, j, false);
     if (!g->need[vi]) {
         kiln__text_printf(g->t, ", kiln_vsplat(v%d));\n", vi);
     } else {
         kiln__text_printf(g->t, ", %c%d);\n", g->sw[vi] ? 'w' : 'v', vi);
     }
+}
+
+/* kiln__codegen_value_put_fold_elem over KILN_VW elements: `<acc> =
+ * combine(<acc>, v<a>);` through the combine's vexpr, acc a kiln_vf of
+ * REDUCE value vi's lanes (vec_can: both compute in float32). */
+kiln_status kiln__codegen_value_put_vfold(gen *g, int vi, const char *acc)
+{
+    const kiln_rval *v = &g->r->vals[vi];
+    char x[24];
+    const char *arg[2] = {acc, x};
+    snprintf(x, sizeof x, "v%d", v->args[0]);
+    ind(g);
+    kiln__text_printf(g->t, "%s = ", acc);
+    if (subst(g->t, v->prim->emit->combine->emit->vexpr, arg, 2, "f32",
+              "f32", vi) != KILN_OK) {
+        return kiln_errcode();
+    }
+    kiln__text_puts(g->t, ";\n");
+    return KILN_OK;
 }
 
 /* Every value of class cls (and level lev, when lev >= 0) not computed

@@ -866,8 +866,9 @@ static kiln_status half_body(void *ctx, const kiln_list *args,
         kiln_array *qf = kiln_astype(kiln_list_get(args, 1), F32);
         kiln_array *z = kiln_list_get(args, 2);
         kiln_array *m = kiln_mean(kiln_add(qf, z), &last, 1, true);
+        /* sqrt has no vector form: the rows stay staged (plan_rows) */
         r[0] = kiln_astype(kiln_add(kiln_multiply(xf, kiln_subtract(qf, m)),
-                                    z),
+                                    kiln_sqrt(kiln_abs(z))),
                            f16);
         n = 1;
     } else if (*(const int *)ctx == 0) {
@@ -1120,7 +1121,8 @@ TEST(compile_half_edges_bitwise)
 /* Loops written over vectors (codegen_loop.c vec_ok): every op with a
  * vector form, float16 values rounded in registers and read again,
  * bfloat16 ones beside them. ctx 0: elementwise; 1: MLX's float16 layer
- * norm (rows). */
+ * norm (rows); 2: rows folding a float16 max and a float16 sum, the sum's
+ * pass also storing a row (every pass a vector loop: plan_rows). */
 static kiln_status vec_body(void *ctx, const kiln_list *args, kiln_list *res)
 {
     const kiln_dtype f16 = KILN_DTYPE_FLOAT16, bf = KILN_DTYPE_BFLOAT16;
@@ -1148,6 +1150,13 @@ static kiln_status vec_body(void *ctx, const kiln_list *args, kiln_list *res)
         r[5] = kiln_broadcast_to(kiln_astype(kiln_add(s, s), f16),
                                  kiln_array_shape(x), kiln_array_ndim(x));
         n = 6;
+    } else if (*(const int *)ctx == 2) {
+        kiln_array *m = kiln_max(x, &last, 1, true);
+        r[0] = kiln_multiply(kiln_subtract(x, m), y);
+        r[1] = kiln_sum(r[0], &last, 1, true);
+        r[2] = kiln_divide(r[0], kiln_add(kiln_abs(r[1]), z));
+        r[3] = kiln_min(kiln_astype(kiln_abs(r[0]), F32), &last, 1, false);
+        n = 4;
     } else {
         kiln_array *xf = kiln_astype(x, F32);
         kiln_array *mu = kiln_mean(xf, &last, 1, true);
@@ -1194,14 +1203,18 @@ TEST(compile_vector_loops_bitwise)
             memcpy(&f[i], &u, sizeof u); /* NaN in z, y finite */
         }
     }
-    int ctx[2] = {0, 1};
+    int ctx[3] = {0, 1, 2};
     kiln_fn *fe = kiln_fn_new(vec_body, &ctx[0], NULL, "vector ew");
     kiln_fn *ce = kiln_compile(fe, NULL);
     kiln_fn *fr = kiln_fn_new(vec_body, &ctx[1], NULL, "vector rows");
     kiln_fn *cr = kiln_compile(fr, NULL);
-    /* lengths: tails of 8 and 11, exactly one vector, under one */
-    const int64_t cols[4] = {1000, 2011, 16, 5};
-    for (int k = 0; k < 4; k++) {
+    kiln_fn *ff = kiln_fn_new(vec_body, &ctx[2], NULL, "vector folds");
+    kiln_fn *cf = kiln_compile(ff, NULL);
+    /* lengths: tails of 8 and 11, exactly one vector, under one, and
+     * over a fold block (5000: the finite rows' sums are exact, so any
+     * order gives eager's bits) */
+    const int64_t cols[5] = {1000, 2011, 16, 5, 5000};
+    for (int k = 0; k < 5; k++) {
         int64_t sh[2] = {N / cols[k] > 9 ? 9 : N / cols[k], cols[k]};
         const float s0 = 0.3f;
         kiln_array *in[4] = {
@@ -1217,15 +1230,27 @@ TEST(compile_vector_loops_bitwise)
             in[0], kiln_array_from_data(g, sh + 1, 1, KILN_DTYPE_FLOAT16),
             kiln_array_from_data(g + cols[k], sh + 1, 1,
                                  KILN_DTYPE_FLOAT16)};
-        check_bits(fr, cr, 3, rin, true, "vector rows");
+        if (cols[k] <= 2048) {
+            check_bits(fr, cr, 3, rin, true, "vector rows");
+            kiln_array *fin[3] = {in[0], in[1], in[2]};
+            check_bits(ff, cf, 3, fin, true, "vector folds");
+        }
         int64_t shf[2] = {3, cols[k]};
         rin[0] = rand_arr(shf, 2, KILN_DTYPE_FLOAT16, -8, 8, 0);
-        check_bits(fr, cr, 3, rin, false, "vector finite rows");
+        if (cols[k] <= 2048) {
+            check_bits(fr, cr, 3, rin, false, "vector finite rows");
+        }
+        /* small integers: every sum exact */
+        kiln_array *fin[3] = {
+            rand_arr(shf, 2, KILN_DTYPE_FLOAT16, -8, 8, 1),
+            rand_arr(shf, 2, KILN_DTYPE_FLOAT16, -2, 2, 1),
+            rand_arr(shf, 2, F32, 1, 4, 0)};
+        check_bits(ff, cf, 3, fin, false, "vector finite folds");
     }
     if (jit_works()) {
         /* both compiled, and their loops are the vector ones */
-        kiln_fn *cs[2] = {ce, cr};
-        for (int k = 0; k < 2; k++) {
+        kiln_fn *cs[3] = {ce, cr, cf};
+        for (int k = 0; k < 3; k++) {
             kiln_compile_stats st;
             char *src = kiln_compile_dump(cs[k], KILN_DUMP_SOURCE);
             CHECK(kiln_compile_stats_get(cs[k], &st) == KILN_OK &&
@@ -1233,7 +1258,14 @@ TEST(compile_vector_loops_bitwise)
             CHECK_MSG(src && strstr(src, "kiln_vround_f16(") &&
                           !strstr(src, "kiln_f16_round_n("),
                       "%s", src ? src : kiln_errmsg());
-            CHECK_MSG(k == 1 || strstr(src, "kiln_vround_bf16("), "%s", src);
+            CHECK_MSG(k != 0 || strstr(src, "kiln_vround_bf16("), "%s", src);
+            /* rows: float16 read and written in registers, folds over
+             * vectors, nothing staged */
+            CHECK_MSG(k == 0 || (strstr(src, "kiln_vload_h(") &&
+                                 strstr(src, "kiln_vstore_h(") &&
+                                 strstr(src, "kiln_vf q") &&
+                                 !strstr(src, "kiln_f16_to_f32_n(")),
+                      "%s", src);
             kiln_free(src);
         }
     }
@@ -1241,6 +1273,8 @@ TEST(compile_vector_loops_bitwise)
     kiln_fn_release(fe);
     kiln_fn_release(cr);
     kiln_fn_release(fr);
+    kiln_fn_release(cf);
+    kiln_fn_release(ff);
     kiln_scope_end(NULL);
 }
 

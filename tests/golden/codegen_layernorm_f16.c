@@ -20,9 +20,8 @@
 #define KILN_IVDEP
 #endif
 #endif
-#include <stdlib.h>
 static inline __attribute__((always_inline)) KILN_KERNEL_ATTR void
-codegen_layernorm_f16_fast(int64_t len, const float v5, const float v11, float *y0, const float *x1, const float *x2, const float *x3)
+codegen_layernorm_f16_fast(int64_t len, const float v5, const float v11, kiln_f16 *restrict y0, const kiln_f16 *restrict x1, const char *f1, const kiln_f16 *restrict x2, const char *f2, const kiln_f16 *restrict x3, const char *f3)
 {
     /* pass 0 */
     float v4;
@@ -32,16 +31,21 @@ codegen_layernorm_f16_fast(int64_t len, const float v5, const float v11, float *
         const int64_t nb = len / 32 * 32;
         for (int64_t b = 0; b < nb; b += 2048) {
             const int64_t be = nb - b < 2048 ? nb : b + 2048;
-            for (int l = 0; l < 32; l++) {
-                a4[l] = id4;
+            kiln_vf q4[32 / KILN_VW];
+            for (int l = 0; l < 32 / KILN_VW; l++) {
+                q4[l] = kiln_vsplat(id4);
             }
             for (int64_t i = b; i < be; i += 32) {
-#pragma GCC unroll 1
-                for (int l = 0; l < 32; l++) {
-                    const float v0 = x1[i + l];
-                    const float v3 = kiln_cvt_f32(v0);
-                    a4[l] = kiln_s_add_f32(a4[l], v3);
+#pragma GCC unroll 32
+                for (int l = 0; l < 32 / KILN_VW; l++) {
+                    const int64_t k = i + l * KILN_VW;
+                    const kiln_vf v0 = kiln_vload_h(x1 + k);
+                    const kiln_vf v3 = v0;
+                    q4[l] = kiln_v_add_f32(q4[l], v3);
                 }
+            }
+            for (int l = 0; l < 32 / KILN_VW; l++) {
+                kiln_vstore(a4 + l * KILN_VW, q4[l]);
             }
             for (int w = 16; w > 0; w /= 2) {
                 for (int l = 0; l < w; l++) {
@@ -51,7 +55,7 @@ codegen_layernorm_f16_fast(int64_t len, const float v5, const float v11, float *
             t4 = kiln_s_add_f32(t4, a4[0]);
         }
         for (int64_t i = nb; i < len; i++) {
-            const float v0 = x1[i];
+            const float v0 = kiln_f16_to_f32(x1[i]);
             const float v3 = kiln_cvt_f32(v0);
             u4 = kiln_s_add_f32(u4, v3);
         }
@@ -62,23 +66,32 @@ codegen_layernorm_f16_fast(int64_t len, const float v5, const float v11, float *
     /* pass 1 */
     float v9;
     {
+        const kiln_vf s6 = kiln_vsplat(v6);
         const float id9 = kiln_cvt_f32(0x0p+0);
         float t9 = id9, u9 = id9, a9[32];
         const int64_t nb = len / 32 * 32;
         for (int64_t b = 0; b < nb; b += 2048) {
             const int64_t be = nb - b < 2048 ? nb : b + 2048;
-            for (int l = 0; l < 32; l++) {
-                a9[l] = id9;
+            kiln_vf q9[32 / KILN_VW];
+            for (int l = 0; l < 32 / KILN_VW; l++) {
+                q9[l] = kiln_vsplat(id9);
             }
             for (int64_t i = b; i < be; i += 32) {
-#pragma GCC unroll 1
-                for (int l = 0; l < 32; l++) {
-                    const float v0 = x1[i + l];
-                    const float v3 = kiln_cvt_f32(v0);
-                    const float v7 = kiln_s_subtract_f32(v3, v6);
-                    const float v8 = kiln_s_square_f32(v7);
-                    a9[l] = kiln_s_add_f32(a9[l], v8);
+                KILN_PREFETCH(f1 + i * 2 + 0);
+                KILN_PREFETCH(f2 + i * 2 + 0);
+                KILN_PREFETCH(f3 + i * 2 + 0);
+#pragma GCC unroll 32
+                for (int l = 0; l < 32 / KILN_VW; l++) {
+                    const int64_t k = i + l * KILN_VW;
+                    const kiln_vf v0 = kiln_vload_h(x1 + k);
+                    const kiln_vf v3 = v0;
+                    const kiln_vf v7 = kiln_v_subtract_f32(v3, s6);
+                    const kiln_vf v8 = kiln_v_square_f32(v7);
+                    q9[l] = kiln_v_add_f32(q9[l], v8);
                 }
+            }
+            for (int l = 0; l < 32 / KILN_VW; l++) {
+                kiln_vstore(a9 + l * KILN_VW, q9[l]);
             }
             for (int w = 16; w > 0; w /= 2) {
                 for (int l = 0; l < w; l++) {
@@ -88,7 +101,7 @@ codegen_layernorm_f16_fast(int64_t len, const float v5, const float v11, float *
             t9 = kiln_s_add_f32(t9, a9[0]);
         }
         for (int64_t i = nb; i < len; i++) {
-            const float v0 = x1[i];
+            const float v0 = kiln_f16_to_f32(x1[i]);
             const float v3 = kiln_cvt_f32(v0);
             const float v7 = kiln_s_subtract_f32(v3, v6);
             const float v8 = kiln_s_square_f32(v7);
@@ -106,9 +119,9 @@ codegen_layernorm_f16_fast(int64_t len, const float v5, const float v11, float *
         const kiln_vf s13 = kiln_vsplat(v13);
         int64_t i = 0;
         for (; i + KILN_VW <= len; i += KILN_VW) {
-            const kiln_vf v0 = kiln_vload(x1 + i);
-            const kiln_vf v1 = kiln_vload(x2 + i);
-            const kiln_vf v2 = kiln_vload(x3 + i);
+            const kiln_vf v0 = kiln_vload_h(x1 + i);
+            const kiln_vf v1 = kiln_vload_h(x2 + i);
+            const kiln_vf v2 = kiln_vload_h(x3 + i);
             const kiln_vf v3 = v0;
             const kiln_vf v7 = kiln_v_subtract_f32(v3, s6);
             const kiln_vf v14 = kiln_v_multiply_f32(v7, s13);
@@ -116,13 +129,12 @@ codegen_layernorm_f16_fast(int64_t len, const float v5, const float v11, float *
             const kiln_vf v16 = kiln_vround_f16(kiln_v_multiply_f32(v1, v15));
             const kiln_vf w17 = kiln_v_add_f32(v16, v2);
             const kiln_vf v17 = kiln_vround_f16(w17);
-            kiln_vstore(y0 + i, w17);
+            kiln_vstore_h(y0 + i, w17);
         }
-KILN_IVDEP
         for (; i < len; i++) {
-            const float v0 = x1[i];
-            const float v1 = x2[i];
-            const float v2 = x3[i];
+            const float v0 = kiln_f16_to_f32(x1[i]);
+            const float v1 = kiln_f16_to_f32(x2[i]);
+            const float v2 = kiln_f16_to_f32(x3[i]);
             const float v3 = kiln_cvt_f32(v0);
             const float v7 = kiln_s_subtract_f32(v3, v6);
             const float v14 = kiln_s_multiply_f32(v7, v13);
@@ -130,7 +142,7 @@ KILN_IVDEP
             const float v16 = kiln_f16_round((kiln_s_multiply_f32(v1, v15)));
             const float w17 = kiln_s_add_f32(v16, v2);
             const float v17 = kiln_f16_round(w17);
-            y0[i] = w17;
+            y0[i] = kiln_f32_to_f16(w17);
         }
     }
 }
@@ -251,31 +263,15 @@ codegen_layernorm_f16(void *ctx, char *const *p, const int64_t *s, int64_t n)
     if (st[0] == 2 && st[1] == 2 && st[2] == 2 && st[3] == 2) {
         const float v5 = 0x1p+12f;
         const float v11 = 0x1.a36e2ep-14f;
-        float sbuf[2048];
-        float *stage = len <= 512 ? sbuf : (float *)malloc((size_t)len * 4 * sizeof(float));
-        if (!stage) {
-            codegen_layernorm_f16_strided(ctx, p, s, n);
-            return;
-        }
-        float *c1 = stage + 0 * len;
-        float *c2 = stage + 1 * len;
-        float *c3 = stage + 2 * len;
-        float *c0 = s[1] != 0 ? c1 : s[2] != 0 ? c2 : s[3] != 0 ? c3 : stage + 3 * len;
         for (int64_t row = 0; row < n; row++) {
-            if (row == 0 || s[1] != 0) {
-                kiln_f16_to_f32_n((const kiln_f16 *)(const void *)(p[1] + row * s[1]), c1, len);
-            }
-            if (row == 0 || s[2] != 0) {
-                kiln_f16_to_f32_n((const kiln_f16 *)(const void *)(p[2] + row * s[2]), c2, len);
-            }
-            if (row == 0 || s[3] != 0) {
-                kiln_f16_to_f32_n((const kiln_f16 *)(const void *)(p[3] + row * s[3]), c3, len);
-            }
-            codegen_layernorm_f16_fast(len, v5, v11, c0, c1, c2, c3);
-            kiln_f32_to_f16_n(c0, (kiln_f16 *)(void *)(p[0] + row * s[0]), len);
-        }
-        if (stage != sbuf) {
-            free(stage);
+            codegen_layernorm_f16_fast(len, v5, v11,
+                (kiln_f16 *)(void *)(p[0] + row * s[0]),
+                (const kiln_f16 *)(const void *)(p[1] + row * s[1]),
+                p[1] + (row + 1 < n ? row + 1 : row) * s[1],
+                (const kiln_f16 *)(const void *)(p[2] + row * s[2]),
+                p[2] + (row + 1 < n ? row + 1 : row) * s[2],
+                (const kiln_f16 *)(const void *)(p[3] + row * s[3]),
+                p[3] + (row + 1 < n ? row + 1 : row) * s[3]);
         }
     } else {
         codegen_layernorm_f16_strided(ctx, p, s, n);

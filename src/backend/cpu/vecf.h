@@ -45,6 +45,21 @@ static inline void kiln_vstore(float *p, kiln_vf v)
     memcpy(p, &v, sizeof v);
 }
 
+/* KILN_VW float16 values widened / narrowed (the bits of kiln_f16_to_f32
+ * and kiln_f32_to_f16 on every lane: half.h) */
+static inline kiln_vf kiln_vload_h(const kiln_f16 *p)
+{
+    kiln__half_vhi h;
+    memcpy(&h, p, sizeof h);
+    return kiln__half_widen(h);
+}
+
+static inline void kiln_vstore_h(kiln_f16 *p, kiln_vf v)
+{
+    kiln__half_vhi h = kiln__half_narrow(v);
+    memcpy(p, &h, sizeof h);
+}
+
 static inline kiln_vf kiln_vsplat(float x)
 {
     kiln_vf v;
@@ -135,6 +150,16 @@ static inline kiln_vf kiln_vload(const float *p)
 static inline void kiln_vstore(float *p, kiln_vf v)
 {
     *p = v;
+}
+
+static inline kiln_vf kiln_vload_h(const kiln_f16 *p)
+{
+    return kiln_f16_to_f32(*p);
+}
+
+static inline void kiln_vstore_h(kiln_f16 *p, kiln_vf v)
+{
+    *p = kiln_f32_to_f16(v);
 }
 
 static inline kiln_vf kiln_vsplat(float x)
