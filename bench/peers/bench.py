@@ -16,8 +16,12 @@ differs, the cell's variant says so):
                 (4096, 4096) float32
   cb_gelu_*     MLX's compile benchmark (benchmarks/python/compile_bench.py):
                 gelu applied 10 times to (1000, 1024) float32; "var" slices
-                a random first dimension each call and also runs a fixed
-                (1000, 1024) input (compiled = shapeless=True there)
+                a first dimension drawn at random and also runs a fixed
+                (1000, 1024) input (compiled = shapeless=True there); a
+                repeat runs VAR_SIZES such first dimensions, the same ones
+                in every framework and repeat (MLX's benchmark draws one a
+                call: timed that way, frameworks whose repeat counts differ
+                time different sizes and the medians are not comparable)
   cb_ln_*       the same benchmark's float16 layer-norm on (1000, 4096)
                 (float32 statistics, float16 affine), 10 times a call
   mlp_step      one SGD training step of a 784-512-10 ReLU MLP, batch 256,
@@ -67,6 +71,8 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 SMALL = (os.environ.get("KILN_BENCH_SMALL") == "1"
          or os.environ.get("CI") == "true")
 SQRT2 = math.sqrt(2.0)
+# First dimensions a repeat of a "var" workload runs (cb_gelu_*, cb_ln_*).
+VAR_SIZES = 8
 
 # Columns of the table: (key, framework, variant).
 COLUMNS = [
@@ -561,6 +567,7 @@ def case(B, fw, var, wl, rng, s):
             x = B.asarray(rng.uniform(size=shp).astype(np.float16))
             fun = cb_layernorm_of(B, w, b)
         variable = wl.endswith("_var")
+        sizes = random.Random(0).sample(range(1, shp[0] + 1), VAR_SIZES)
         f = wrap(B, fun, var, shapeless=variable)
         check = lambda: sample(B, f(x))  # noqa: E731
         note = "shapeless" if variable and var == "compiled" and fw in (
@@ -575,19 +582,20 @@ def case(B, fw, var, wl, rng, s):
             yfull = B.asarray(rng.uniform(size=shp).astype(np.float32))
 
             def run():
-                a = x[:random.randint(1, shp[0])]
-                c = yfull
-                for _ in range(10):
-                    a = f(a)
-                    c = f(c)
-                B.force(a, c)
+                for k in sizes:
+                    a = x[:k]
+                    c = yfull
+                    for _ in range(10):
+                        a = f(a)
+                        c = f(c)
+                    B.force(a, c)
         else:
             def run():
-                a = x[:random.randint(1, shp[0])]
-                for _ in range(10):
-                    a = f(a)
-                B.force(a)
-        random.seed(0)
+                for k in sizes:
+                    a = x[:k]
+                    for _ in range(10):
+                        a = f(a)
+                    B.force(a)
     elif wl == "mlp_step":
         return mlp_case(B, fw, var, rng)
     elif wl == "overhead":

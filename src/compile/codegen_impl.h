@@ -10,11 +10,12 @@
  * and owns its [nvals] / [ninputs] arrays (one int block, one byte
  * block). analyse fills cls, lev, live, wide, in_val and last, then the
  * plans fill sw, stage, share, pf and cache, and last vrows (which may
- * clear stage and share), all before any text; need, folds, pass, seg, rnd and mark
- * describe the loop being written and change as it is. The emitters only
- * append to g->t at indentation g->depth: an append that fails sets the
- * text's oom flag, which the entry checks once at the end, so they fail
- * only on a bad emit template (KILN_ERR_VALUE, through kiln__err).
+ * clear stage and share), all before any text; need, folds, pass, seg,
+ * rnd and mark describe the loop being written and change as it is.
+ * The emitters only append to g->t at indentation g->depth: an append
+ * that fails sets the text's oom flag, which the entry checks once at
+ * the end, so they fail only on a bad emit template (KILN_ERR_VALUE,
+ * through kiln__err).
  */
 #ifndef KILN_COMPILE_CODEGEN_IMPL_H
 #define KILN_COMPILE_CODEGEN_IMPL_H
