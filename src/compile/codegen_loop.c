@@ -346,15 +346,25 @@ static bool vec_row(const gen *g, int o)
            (g->vrows && dt == KILN_DTYPE_FLOAT16);
 }
 
+/* Ops costing more than this (the descriptor's cost: vmath's polynomials,
+ * 8 and up) make a loop latency-bound when it is written over vectors:
+ * one long chain an iteration, where the blocks of plan_round run short
+ * loops whose iterations overlap. float16 chains on (1000, 4096), both
+ * ways: exp 0.79x, sigmoid 0.94x, erf (gelu) 0.86-0.94x, tanh 0.84x as
+ * vectors; sqrt 1.45x, rsqrt 1.39x. */
+#define VEC_OP_COST 4
+
 /* Whether the loop of pass `pass` (g->need) can be written over vectors:
  * every value computes in float32 with a vector form, every row it reads
  * or stores is a float row, no value is kept in a cache row here, and
  * each fold's combine has a vector form; *rounds: whether it rounds a
- * float16 value that it reads again. */
-static bool vec_can(const gen *g, int pass, bool *rounds)
+ * float16 value that it reads again; *heavy: whether an op costs more
+ * than VEC_OP_COST. */
+static bool vec_can(const gen *g, int pass, bool *rounds, bool *heavy)
 {
     const kiln_region *r = g->r;
     *rounds = false;
+    *heavy = false;
     for (int i = 0; i < r->nvals; i++) {
         const kiln_rval *v = &r->vals[i];
         if (v->kind == KILN_RVAL_REDUCE && g->live[i] &&
@@ -382,6 +392,7 @@ static bool vec_can(const gen *g, int pass, bool *rounds)
             (g->reduce && g->cache[i] >= 0 && pass == g->lev[i])) {
             return false;
         }
+        *heavy = *heavy || v->prim->emit->cost > VEC_OP_COST;
         for (int k = 0; k < v->nargs; k++) {
             int a = v->args[k];
             if (!vec_float(g, a)) {
@@ -400,17 +411,20 @@ static bool vec_can(const gen *g, int pass, bool *rounds)
 
 /* Whether the loop of pass `pass` (g->need) is written over vectors: in
  * the fast variant, where it can be and rounds a float16 value it reads
- * again, or always under vrows. */
+ * again with no op costing more than VEC_OP_COST, or always under vrows
+ * (there the alternative is staging, and vectors won even with exp:
+ * float16 softmax 1.21-1.23x, log-softmax 1.08-1.11x). */
 static bool vec_ok(const gen *g, int pass)
 {
-    bool rounds;
-    return g->fast && vec_can(g, pass, &rounds) && (rounds || g->vrows);
+    bool rounds, heavy;
+    return g->fast && vec_can(g, pass, &rounds, &heavy) &&
+           (g->vrows || (rounds && !heavy));
 }
 
 void kiln__codegen_loop_plan_rows(gen *g)
 {
     const kiln_region *r = g->r;
-    bool any = false, folds, rounds;
+    bool any = false, folds, rounds, heavy;
     g->vrows = false;
     for (int o = 0; o < noperands(g); o++) {
         any = any || g->stage[o];
@@ -424,7 +438,7 @@ void kiln__codegen_loop_plan_rows(gen *g)
     g->vrows = true; /* as vec_row will see the float16 rows */
     for (int l = 0; l <= g->last && g->vrows; l++) {
         if (kiln__codegen_plan_pass(g, l, &folds)) {
-            g->vrows = vec_can(g, l, &rounds);
+            g->vrows = vec_can(g, l, &rounds, &heavy);
         }
     }
     if (g->vrows) {

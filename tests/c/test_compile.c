@@ -866,9 +866,12 @@ static kiln_status half_body(void *ctx, const kiln_list *args,
         kiln_array *qf = kiln_astype(kiln_list_get(args, 1), F32);
         kiln_array *z = kiln_list_get(args, 2);
         kiln_array *m = kiln_mean(kiln_add(qf, z), &last, 1, true);
-        /* sqrt has no vector form: the rows stay staged (plan_rows) */
+        /* a bool value is never in a vector loop: the rows stay staged
+         * (plan_rows) */
+        kiln_array *az = kiln_where(kiln_greater(z, kiln_weak_f64(0.0)), z,
+                                    kiln_negative(z));
         r[0] = kiln_astype(kiln_add(kiln_multiply(xf, kiln_subtract(qf, m)),
-                                    kiln_sqrt(kiln_abs(z))),
+                                    az),
                            f16);
         n = 1;
     } else if (*(const int *)ctx == 0) {

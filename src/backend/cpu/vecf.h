@@ -138,6 +138,23 @@ static inline kiln_vf kiln_v_abs_f32(kiln_vf a)
 {
     return (kiln_vf)((kiln_vi)a & 0x7fffffff);
 }
+
+/* The vector form of a scalar function that gcc vectorises (sqrt and
+ * vmath.h's branch-free functions): the function on each lane, in a loop
+ * over the lanes that gcc turns into vector code, so the same bits as
+ * the scalar function by construction. */
+#define KILN__VECF_LIFT(op)                                               \
+    static inline kiln_vf kiln_v_##op##_f32(kiln_vf a)                    \
+    {                                                                     \
+        float x[KILN_VW], y[KILN_VW];                                     \
+        kiln_vf r;                                                        \
+        memcpy(x, &a, sizeof x);                                          \
+        for (int k = 0; k < KILN_VW; k++) {                               \
+            y[k] = kiln_s_##op##_f32(x[k]);                               \
+        }                                                                 \
+        memcpy(&r, y, sizeof r);                                          \
+        return r;                                                         \
+    }
 #else
 #define KILN_VW 1
 typedef float kiln_vf;
@@ -178,6 +195,21 @@ static inline kiln_vf kiln_vsplat(float x)
 #define kiln_v_negative_f32 kiln_s_negative_f32
 #define kiln_v_square_f32 kiln_s_square_f32
 #define kiln_v_abs_f32 kiln_s_abs_f32
+
+#define KILN__VECF_LIFT(op)                                               \
+    static inline kiln_vf kiln_v_##op##_f32(kiln_vf a)                    \
+    {                                                                     \
+        return kiln_s_##op##_f32(a);                                      \
+    }
 #endif
+
+/* The unary ops whose vector form is their scalar function lifted (unary.c
+ * gives each the vexpr kiln_v_<op>_$t). */
+#define KILN__VECF_LIFTED(X)                                              \
+    X(sqrt) X(rsqrt) X(reciprocal) X(exp) X(expm1) X(log) X(log1p)        \
+    X(log2) X(log10) X(sin) X(cos) X(tan) X(arcsin) X(arccos) X(arctan)   \
+    X(sinh) X(cosh) X(tanh) X(arcsinh) X(arccosh) X(arctanh) X(sigmoid)   \
+    X(erf) X(erfinv)
+KILN__VECF_LIFTED(KILN__VECF_LIFT)
 
 #endif
