@@ -561,17 +561,17 @@ kiln_status kiln__codegen_region(const kiln_region *r, const char *symbol,
     g.rnd = g.sw + nv;
     g.mark = g.rnd + nv;
     kiln_status st = kiln__codegen_plan_analyse(&g);
+    if (st == KILN_OK && !g.reduce) {
+        for (int i = 0; i < r->nvals; i++) {
+            g.need[i] = g.live[i] && g.cls[i] == CLS_INNER;
+        }
+    }
     if (st == KILN_OK) {
         kiln__codegen_plan_half(&g);
         kiln__codegen_plan_share(&g);
         kiln__codegen_plan_prefetch(&g);
         kiln__codegen_plan_cache(&g);
-        kiln__codegen_loop_plan_rows(&g);
-    }
-    if (st == KILN_OK && !g.reduce) {
-        for (int i = 0; i < r->nvals; i++) {
-            g.need[i] = g.live[i] && g.cls[i] == CLS_INNER;
-        }
+        kiln__codegen_loop_plan_vhalf(&g);
     }
     if (st == KILN_OK) {
         bool rows = false;

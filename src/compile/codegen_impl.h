@@ -9,7 +9,7 @@
  * Invariants: a gen lives on kiln__codegen_region's stack for one call
  * and owns its [nvals] / [ninputs] arrays (one int block, one byte
  * block). analyse fills cls, lev, live, wide, in_val and last, then the
- * plans fill sw, stage, share, pf and cache, and last vrows (which may
+ * plans fill sw, stage, share, pf and cache, and last vhalf (which may
  * clear stage and share), all before any text; need, folds, pass, seg,
  * rnd and mark describe the loop being written and change as it is.
  * The emitters only append to g->t at indentation g->depth: an append
@@ -55,7 +55,7 @@ typedef struct gen {
     bool *sw;           /* [nvals] half OP result stored unrounded (w<i>) */
     bool stage[KILN_REGION_MAX_OPERANDS]; /* operand staged (fast variant) */
     int share;          /* staged output writing into an input's row, or -1 */
-    bool vrows;         /* fast rows all vector loops, float16 unstaged */
+    bool vhalf;         /* fast loops all vector, float16 not staged */
     int *seg;           /* [nvals] segment computing the value (plan_round) */
     bool *rnd;          /* [nvals] float16 value rounded a block at a time */
     bool *mark;         /* [nvals] scratch: values of the segment emitted */
@@ -202,11 +202,13 @@ kiln_status kiln__codegen_value_put_vfold(gen *g, int vi, const char *acc);
 kiln_status kiln__codegen_loop_put_ew(gen *g);
 kiln_status kiln__codegen_loop_put_row(gen *g);
 /* The last plan (after the others; it depends on which loops can be
- * vector loops, which this file decides): sets g->vrows when every pass
- * of a reduction row's fast variant can be a vector loop and a float16
- * operand moves along the row; such operands are then read and written
- * in registers (kiln_vload_h / kiln_vstore_h), not staged, so stage is
- * cleared and share is -1. Cannot fail. */
-void kiln__codegen_loop_plan_rows(gen *g);
+ * vector loops, which this file decides): sets g->vhalf when a float16
+ * operand moves along the loops of the fast variant and every one of
+ * them is a vector loop (an elementwise region's loop where vec_ok would
+ * take it; every pass of a reduction row, whatever its ops cost); such
+ * operands are then read and written in registers (kiln_vload_h /
+ * kiln_vstore_h), not staged, so stage is cleared and share is -1.
+ * Cannot fail. */
+void kiln__codegen_loop_plan_vhalf(gen *g);
 
 #endif

@@ -23,10 +23,11 @@
  * body (put_stage). A loop that does not fold and reads float16 values
  * it rounds is written over vectors when its ops have vector forms
  * (vec_ok), which round in registers; otherwise such values are rounded
- * a block at a time through the hardware (plan_round, below). A reduction
- * row whose every pass can be written over vectors is (plan_rows), its
- * folds included (put_vec_block), and then reads and writes its float16
- * rows in registers instead of staging them.
+ * a block at a time through the hardware (plan_round, below). Where every
+ * loop of the fast variant is written over vectors (plan_vhalf: the one
+ * loop of an elementwise region, or every pass of a reduction row, folds
+ * included: put_vec_block), float16 operands are read and written in
+ * registers instead of staged.
  */
 #include <stdio.h>
 
@@ -315,19 +316,19 @@ static kiln_status put_cut_loop(gen *g, const char *count, int pass,
  * Vector loops (fast variant). Where every value of the loop computes in
  * float32 (float32, float16 and bfloat16 values) and every op has a
  * vector form (its descriptor's vexpr), and every row it reads or writes
- * is a float row (float32, a staged float16 operand, or under vrows a
+ * is a float row (float32, a staged float16 operand, or under vhalf a
  * float16 row converted in registers), the loop is written over kiln_vf
  * (backend/cpu/vecf.h): KILN_VW elements per iteration, float16 results
  * rounded by the hardware inline (2 instructions per vector), then the
  * scalar loop for the last len % KILN_VW elements. A loop that does not
  * fold takes it where it pays, when it rounds a float16 value that it
  * reads again (a value only stored is narrowed with the row; gcc
- * vectorises the other loops as well as this), and under vrows, where
- * every pass, folding or not, is such a loop (plan_rows). Same bits:
+ * vectorises the other loops as well as this), and under vhalf, where
+ * every pass, folding or not, is such a loop (plan_vhalf). Same bits:
  * every lane computes the scalar expression of its element. MLX's
  * float16 layer norm (1000, 4096) ran 1.10-1.18x faster than with its
  * last pass cut into segments (plan_round), and 1.26x faster again with
- * its rows unstaged (vrows).
+ * its rows unstaged (vhalf).
  */
 
 /* Whether value i computes in float32, the one compute type of kiln_vf. */
@@ -338,12 +339,12 @@ static bool vec_float(const gen *g, int i)
 }
 
 /* Whether operand o is a float row in the fast variant: float32, staged
- * float16, or float16 read and written in registers (vrows). */
+ * float16, or float16 read and written in registers (vhalf). */
 static bool vec_row(const gen *g, int o)
 {
     kiln_dtype dt = op_dtype(g, o);
     return dt == KILN_DTYPE_FLOAT32 || g->stage[o] ||
-           (g->vrows && dt == KILN_DTYPE_FLOAT16);
+           (g->vhalf && dt == KILN_DTYPE_FLOAT16);
 }
 
 /* Ops costing more than this (the descriptor's cost: vmath's polynomials,
@@ -411,37 +412,41 @@ static bool vec_can(const gen *g, int pass, bool *rounds, bool *heavy)
 
 /* Whether the loop of pass `pass` (g->need) is written over vectors: in
  * the fast variant, where it can be and rounds a float16 value it reads
- * again with no op costing more than VEC_OP_COST, or always under vrows
+ * again with no op costing more than VEC_OP_COST, or always under vhalf
  * (there the alternative is staging, and vectors won even with exp:
  * float16 softmax 1.21-1.23x, log-softmax 1.08-1.11x). */
 static bool vec_ok(const gen *g, int pass)
 {
     bool rounds, heavy;
     return g->fast && vec_can(g, pass, &rounds, &heavy) &&
-           (g->vrows || (rounds && !heavy));
+           (g->vhalf || (rounds && !heavy));
 }
 
-void kiln__codegen_loop_plan_rows(gen *g)
+void kiln__codegen_loop_plan_vhalf(gen *g)
 {
     const kiln_region *r = g->r;
     bool any = false, folds, rounds, heavy;
-    g->vrows = false;
+    g->vhalf = false;
     for (int o = 0; o < noperands(g); o++) {
         any = any || g->stage[o];
     }
     for (int i = 0; i < r->nvals && any; i++) {
         any = g->cache[i] < 0;
     }
-    if (!g->reduce || !any) {
+    if (!any) {
         return;
     }
-    g->vrows = true; /* as vec_row will see the float16 rows */
-    for (int l = 0; l <= g->last && g->vrows; l++) {
+    g->vhalf = true; /* as vec_row will see the float16 rows */
+    if (!g->reduce) {
+        /* the one loop (g->need: every inner value), as vec_ok takes it */
+        g->vhalf = vec_can(g, 0, &rounds, &heavy) && rounds && !heavy;
+    }
+    for (int l = 0; g->reduce && l <= g->last && g->vhalf; l++) {
         if (kiln__codegen_plan_pass(g, l, &folds)) {
-            g->vrows = vec_can(g, l, &rounds, &heavy);
+            g->vhalf = vec_can(g, l, &rounds, &heavy);
         }
     }
-    if (g->vrows) {
+    if (g->vhalf) {
         for (int o = 0; o < noperands(g); o++) {
             g->stage[o] = false;
         }
@@ -640,7 +645,7 @@ static void put_prefetch(gen *g)
 }
 
 /*
- * A block of pass l over vectors (vec_ok; vrows): the LANES lanes held as
+ * A block of pass l over vectors (vec_ok; vhalf): the LANES lanes held as
  * LANES / KILN_VW vectors q<i>[], lane l of vector m folding elements
  * b + k * LANES + m * KILN_VW + l, then stored into a<i>[] for the tree:
  * the order of the scalar form below, so the same bits.

@@ -25,7 +25,7 @@
  * the row of the first staged input whose rows move (plan_share: that
  * pass reads each element before writing it, and no later pass exists).
  * A reduction region whose every pass can be a vector loop is not staged
- * after all: codegen_loop.c plan_rows, the last plan, clears stage and
+ * after all: codegen_loop.c plan_vhalf, the last plan, clears stage and
  * share, and the loops then convert in registers. bfloat16 converts with
  * a shift and integer ops that gcc vectorises inline, so it is not
  * staged.

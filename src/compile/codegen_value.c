@@ -400,7 +400,7 @@ void kiln__codegen_value_put_store(gen *g, int out, int vi, const char *j,
 
 /* `<load or store function>(` and the address of operand o's row at
  * element index text j (the staged block c<o> of an elementwise region,
- * else x<o> / y<o>); a float16 row not staged (vrows) goes through the
+ * else x<o> / y<o>); a float16 row not staged (vhalf) goes through the
  * widening / narrowing forms. */
 static void put_vaddr(gen *g, int o, const char *j, bool load)
 {

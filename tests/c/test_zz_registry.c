@@ -381,7 +381,7 @@ TEST(registry_elementwise_every_dtype)
 /* f(x, y) = op(x * y, y) or op(x * y), float16 (x * y rounded and read
  * again), the result widened to float32 (which shows NaN payloads), and
  * the sum of each row of that: a row region whose every pass is a vector
- * loop where op has a vexpr (codegen_loop.c plan_rows), whatever op
+ * loop where op has a vexpr (codegen_loop.c plan_vhalf), whatever op
  * costs. */
 static kiln_status vexpr_body(void *ctx, const kiln_list *args,
                               kiln_list *res)
