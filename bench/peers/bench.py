@@ -841,9 +841,12 @@ def run_child(args, env, limit):
 
 
 def skip(results, wls, cols):
+    """Marks the cells not timed for want of time; a cell an earlier round
+    timed keeps its time."""
     for wl in wls:
         for key, _, _ in cols:
-            results[(wl, key)] = {"error": "skipped: time budget"}
+            if "s" not in results.get((wl, key), {}):
+                results[(wl, key)] = {"error": "skipped: time budget"}
 
 
 def run_batch(results, fw, cols, batch, env, limit):

@@ -3,7 +3,9 @@
  * it writes any text (the generator's map: codegen.c): the invariants it
  * relies on (check), each value's class, level and liveness (analyse),
  * each operand's role, the inner values a pass computes (plan_pass), and
- * the plans the emitters follow. The plans only fill fields of gen
+ * the plans the emitters follow (all but the last, codegen_loop.c's
+ * plan_vhalf, which depends on which loops are vector loops). The plans
+ * only fill fields of gen
  * (codegen_impl.h); none appends text.
  *
  * Levels and uniformity are recomputed here from the region's structure;

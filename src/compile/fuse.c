@@ -539,6 +539,14 @@ static kiln_region *build(const fuser *f, const region_b *r, int **in_vals,
                 x->inner = x->inner || a->inner;
                 x->level = a->level > x->level ? a->level : x->level;
             }
+            /* a step whose result spans a reduced axis is inner whatever
+             * its arguments (broadcast_to of a row's value) */
+            const kiln_meta *om = &g->vals[s->out0].meta;
+            for (int d = 0; r->k > 0 && d < om->ndim; d++) {
+                int dd = r->D - om->ndim + d;
+                x->inner = x->inner ||
+                           (dd >= r->D - r->k && om->shape[d] != 1);
+            }
         }
         int id = R->nvals++;
         if (!kiln__ptrmap_put(&rv, (uint64_t)s->out0 + 1, id)) {

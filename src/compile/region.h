@@ -43,6 +43,9 @@
  *   time (rank 0: a scalar, always read with stride 0); an input marked
  *   `in_outer[i]` has size 1 on every inner dim (read once per row);
  * - CONST values hold their value in the storage of their dtype;
+ * - an OP value is inner when an argument is, or when its result spans an
+ *   inner dim (a broadcast_to of an outer value: inner, its argument
+ *   outer);
  * - outputs are values of the domain shape (inner) or of the reduced shape
  *   (outer); `out_ndim[j]` is the output array's rank (D, or D - k for a
  *   reduction without keepdims; the memory layout is the same).

@@ -1085,8 +1085,10 @@ TEST(compile_half_edges_bitwise)
                             NULL, 0);
     check_bits(fr, cr, 3, rin, true, "half rows transposed");
     /* finite rows (small integers, every sum exact): longer than a fold
-     * block (any order gives eager's bits), and short ones (rows staged
-     * on the stack) */
+     * block (any order gives eager's bits), and short ones (these rows
+     * are float16 in registers, plan_vhalf; the staged rows, on the stack
+     * or from malloc, are codegen_run_reductions' and the shared-row case
+     * below) */
     const int64_t lens[2] = {5000, 37};
     for (int k = 0; k < 2; k++) {
         int64_t shl[2] = {3, lens[k]};
@@ -1125,7 +1127,9 @@ TEST(compile_half_edges_bitwise)
  * vector form, float16 values rounded in registers and read again,
  * bfloat16 ones beside them. ctx 0: elementwise; 1: MLX's float16 layer
  * norm (rows); 2: rows folding a float16 max and a float16 sum, the sum's
- * pass also storing a row (every pass a vector loop: plan_vhalf). */
+ * pass also storing a row (every pass a vector loop: plan_vhalf); 3: a
+ * fold of rounded float16 values over vectors while the rows stay staged
+ * (floor has no vector form). */
 static kiln_status vec_body(void *ctx, const kiln_list *args, kiln_list *res)
 {
     const kiln_dtype f16 = KILN_DTYPE_FLOAT16, bf = KILN_DTYPE_BFLOAT16;
@@ -1160,6 +1164,12 @@ static kiln_status vec_body(void *ctx, const kiln_list *args, kiln_list *res)
         r[2] = kiln_divide(r[0], kiln_add(kiln_abs(r[1]), z));
         r[3] = kiln_min(kiln_astype(kiln_abs(r[0]), F32), &last, 1, false);
         n = 4;
+    } else if (*(const int *)ctx == 3) {
+        kiln_array *m = kiln_sum(kiln_multiply(kiln_multiply(x, y), y),
+                                 &last, 1, true);
+        r[0] = kiln_floor(kiln_subtract(x, m));
+        r[1] = m;
+        n = 2;
     } else {
         kiln_array *xf = kiln_astype(x, F32);
         kiln_array *mu = kiln_mean(xf, &last, 1, true);
@@ -1206,13 +1216,15 @@ TEST(compile_vector_loops_bitwise)
             memcpy(&f[i], &u, sizeof u); /* NaN in z, y finite */
         }
     }
-    int ctx[3] = {0, 1, 2};
+    int ctx[4] = {0, 1, 2, 3};
     kiln_fn *fe = kiln_fn_new(vec_body, &ctx[0], NULL, "vector ew");
     kiln_fn *ce = kiln_compile(fe, NULL);
     kiln_fn *fr = kiln_fn_new(vec_body, &ctx[1], NULL, "vector rows");
     kiln_fn *cr = kiln_compile(fr, NULL);
     kiln_fn *ff = kiln_fn_new(vec_body, &ctx[2], NULL, "vector folds");
     kiln_fn *cf = kiln_compile(ff, NULL);
+    kiln_fn *fs = kiln_fn_new(vec_body, &ctx[3], NULL, "staged folds");
+    kiln_fn *cs3 = kiln_compile(fs, NULL);
     /* lengths: tails of 8 and 11, exactly one vector, under one, and
      * over a fold block (5000: the finite rows' sums are exact, so any
      * order gives eager's bits) */
@@ -1238,6 +1250,7 @@ TEST(compile_vector_loops_bitwise)
             check_bits(fr, cr, 3, rin, true, "vector rows");
             kiln_array *ein[3] = {in[0], in[1], in[2]};
             check_bits(ff, cf, 3, ein, true, "vector folds");
+            check_bits(fs, cs3, 3, ein, true, "staged vector folds");
             rin[0] = rand_arr(shf, 2, KILN_DTYPE_FLOAT16, -8, 8, 0);
             check_bits(fr, cr, 3, rin, false, "vector finite rows");
         }
@@ -1247,25 +1260,30 @@ TEST(compile_vector_loops_bitwise)
             rand_arr(shf, 2, KILN_DTYPE_FLOAT16, -2, 2, 1),
             rand_arr(shf, 2, F32, 1, 4, 0)};
         check_bits(ff, cf, 3, fin, false, "vector finite folds");
+        check_bits(fs, cs3, 3, fin, false, "staged finite folds");
     }
     if (jit_works()) {
         /* both compiled, and their loops are the vector ones */
-        kiln_fn *cs[3] = {ce, cr, cf};
-        for (int k = 0; k < 3; k++) {
+        kiln_fn *cs[4] = {ce, cr, cf, cs3};
+        for (int k = 0; k < 4; k++) {
             kiln_compile_stats st;
             char *src = kiln_compile_dump(cs[k], KILN_DUMP_SOURCE);
             CHECK(kiln_compile_stats_get(cs[k], &st) == KILN_OK &&
                   st.interpreted == 0);
             CHECK_MSG(src && strstr(src, "kiln_vround_f16(") &&
-                          !strstr(src, "kiln_f16_round_n("),
+                          (k == 3 || !strstr(src, "kiln_f16_round_n(")),
                       "%s", src ? src : kiln_errmsg());
             CHECK_MSG(k != 0 || strstr(src, "kiln_vround_bf16("), "%s", src);
             /* float16 read and written in registers, nothing staged;
-             * rows: folds over vectors */
-            CHECK_MSG(strstr(src, "kiln_vload_h(") &&
-                          strstr(src, "kiln_vstore_h(") &&
-                          (k == 0 || strstr(src, "kiln_vf q")) &&
-                          !strstr(src, "kiln_f16_to_f32_n("),
+             * rows: folds over vectors; 3: folds over vectors, rows
+             * staged */
+            CHECK_MSG(k == 3 || (strstr(src, "kiln_vload_h(") &&
+                                 strstr(src, "kiln_vstore_h(") &&
+                                 (k == 0 || strstr(src, "kiln_vf q")) &&
+                                 !strstr(src, "kiln_f16_to_f32_n(")),
+                      "%s", src);
+            CHECK_MSG(k != 3 || (strstr(src, "kiln_vf q") &&
+                                 strstr(src, "kiln_f16_to_f32_n(")),
                       "%s", src);
             kiln_free(src);
         }
@@ -1276,6 +1294,8 @@ TEST(compile_vector_loops_bitwise)
     kiln_fn_release(fr);
     kiln_fn_release(cf);
     kiln_fn_release(ff);
+    kiln_fn_release(cs3);
+    kiln_fn_release(fs);
     kiln_scope_end(NULL);
 }
 

@@ -1196,3 +1196,25 @@ def test_broadcast_of_a_scalar_keeps_its_shape():
     for a, b in zip(got, want):
         assert a.shape == b.shape
         assert mx.array_equal(a, b).item()
+
+
+@pytest.mark.parametrize("dt", [mx.float32, mx.float16])
+def test_broadcast_of_a_row_value_keeps_its_shape(dt):
+    # a broadcast_to of a reduction's keepdims result spans the reduced
+    # axis: it is an inner value of the fused row region; it used to be
+    # taken for a per-row value and come out (rows, 1)
+    x = mx.array(np.random.rand(6, 37).astype(np.float32)).astype(dt)
+
+    def f(x):
+        s = mx.sum(x, axis=-1, keepdims=True)
+        b = mx.broadcast_to(s, x.shape)
+        return b, b + 1, mx.maximum(b, x) * x, mx.max(x, axis=-1)
+    # (the interpreter, KILN_JIT=0, folds float sums in an order of its
+    # own: values within an ulp or two)
+    tol = 2e-3 if dt == mx.float16 else 1e-6
+    for compiled in (mx.compile(f), mx.compile(lambda x: f(x))):
+        got, want = compiled(x), f(x)
+        for a, b in zip(got, want):
+            assert a.shape == b.shape
+            assert np.allclose(np.array(a.astype(mx.float32)),
+                               np.array(b.astype(mx.float32)), rtol=tol)

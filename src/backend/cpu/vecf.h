@@ -29,6 +29,9 @@
 
 #ifdef KILN_HALF_HW
 #define KILN_VW KILN_HALF_HW
+/* a vector fold holds its 32 lanes (codegen_impl.h LANES) as whole
+ * vectors */
+_Static_assert(32 % KILN_VW == 0, "KILN_VW divides the fold's 32 lanes");
 typedef kiln__half_vsf kiln_vf;
 typedef int32_t kiln_vi __attribute__((vector_size(4 * KILN_HALF_HW)));
 typedef uint32_t kiln_vu __attribute__((vector_size(4 * KILN_HALF_HW)));
