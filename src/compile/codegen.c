@@ -132,7 +132,47 @@ static void put_uniform_args(gen *g)
     }
 }
 
-/* The row helper's call for row `row` of a reduction region. */
+/*
+ * Streaming rows (reduction regions). When the caller asks for streaming
+ * stores (kiln_region_inner.stream: outputs far bigger than the caches,
+ * fused_cpu.c) and the rows fit NT_ROW bytes together, each inner output
+ * row is computed into a stack row and streamed to memory after the row
+ * (kiln_nt_copy), so its lines are not read first. Only where no operand
+ * is staged (a staged output is narrowed from its float row instead).
+ * Returns the bytes one element of every streamed output takes, 0: none.
+ */
+#define NT_ROW 32768
+
+static int64_t nt_row_bytes(const gen *g)
+{
+    int64_t es = 0;
+    for (int o = 0; o < noperands(g); o++) {
+        if (g->stage[o]) {
+            return 0;
+        }
+    }
+    for (int o = 0; o < g->r->noutputs; o++) {
+        if (kiln__codegen_plan_role(g, o) == ROLE_MOVING) {
+            es += (int64_t)kiln_dtype_size(op_dtype(g, o));
+        }
+    }
+    return es;
+}
+
+/* Byte offset of output o's row in the stack row, per element of len. */
+static int64_t nt_row_at(const gen *g, int o)
+{
+    int64_t at = 0;
+    for (int q = 0; q < o; q++) {
+        if (kiln__codegen_plan_role(g, q) == ROLE_MOVING) {
+            at += (int64_t)kiln_dtype_size(op_dtype(g, q));
+        }
+    }
+    return at;
+}
+
+/* The row helper's call for row `row` of a reduction region (its moving
+ * outputs into the stack row when nt: nt_row_bytes). */
 static void put_row_call(gen *g, const char *fn)
 {
     const kiln_region *r = g->r;
@@ -148,6 +188,11 @@ static void put_row_call(gen *g, const char *fn)
             const char *st = stype(op_dtype(g, o));
             kiln__text_printf(g->t, ",\n");
             ind(g);
+            if (out && nt_row_bytes(g) > 0) {
+                kiln__text_printf(g->t, "    nt ? (%s *)(void *)(ntrow + "
+                                  "len * %lld) :",
+                                  st, (long long)nt_row_at(g, o));
+            }
             kiln__text_printf(g->t,
                               "    (%s%s *)(%svoid *)(p[%d] + row * s[%d])",
                               out ? "" : "const ", st, out ? "" : "const ",
@@ -477,11 +522,41 @@ static kiln_status put_kernel(gen *g, const char *symbol)
     }
     if (g->reduce) {
         int ns = put_row_stage(g, symbol);
+        int64_t nb = nt_row_bytes(g);
+        if (nb > 0) {
+            ind(g);
+            kiln__text_printf(g->t,
+                              "const int nt = ((const int64_t *)ctx)[%d] "
+                              "!= 0 && len <= %lld;\n",
+                              KILN_REGION_MAX_OPERANDS + 1,
+                              (long long)(NT_ROW / nb));
+            ind(g);
+            kiln__text_printf(g->t, "_Alignas(64) char ntrow[%d];\n",
+                              NT_ROW);
+        }
         open_block(g, "for (int64_t row = 0; row < n; row++) ");
         put_row_convert(g, true);
         put_row_call(g, fn);
         put_row_convert(g, false);
+        for (int o = 0; nb > 0 && o < g->r->noutputs; o++) {
+            if (kiln__codegen_plan_role(g, o) == ROLE_MOVING) {
+                size_t es = kiln_dtype_size(op_dtype(g, o));
+                open_block(g, "if (nt) ");
+                ind(g);
+                kiln__text_printf(g->t,
+                                  "kiln_nt_copy(p[%d] + row * s[%d], ntrow + "
+                                  "len * %lld, (size_t)len * %zu);\n",
+                                  o, o, (long long)nt_row_at(g, o), es);
+                close_block(g);
+            }
+        }
         close_block(g);
+        if (nb > 0) {
+            open_block(g, "if (nt) ");
+            ind(g);
+            kiln__text_puts(g->t, "kiln_nt_fence();\n");
+            close_block(g);
+        }
         if (ns > 0) {
             ind(g);
             kiln__text_puts(g->t, "if (stage != sbuf) {\n");

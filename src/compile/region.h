@@ -124,6 +124,8 @@ typedef struct kiln_region {
 typedef struct kiln_region_inner {
     int64_t len;                               /* elements per row */
     int64_t stride[KILN_REGION_MAX_OPERANDS];  /* bytes, per operand */
+    int64_t stream; /* nonzero: write the output rows with streaming
+                     * stores where the kernel can (codegen.c) */
 } kiln_region_inner;
 
 typedef void (*kiln_region_kernel)(void *ctx, char *const *p,

@@ -882,6 +882,9 @@ static int ulps(float a, float b)
     return (int)(d < 0 ? -d : d);
 }
 
+/* kiln_region_inner.stream of the next run_rows calls */
+static int64_t run_stream;
+
 /* Runs a reduction kernel over `rows` rows; p/rs are row pointers and
  * strides, st the inner strides. */
 static void run_rows(kiln_region_kernel k, int nop, char *const *p,
@@ -891,6 +894,7 @@ static void run_rows(kiln_region_kernel k, int nop, char *const *p,
     kiln_region_inner in;
     memset(&in, 0, sizeof in);
     in.len = len;
+    in.stream = run_stream;
     for (int o = 0; o < nop; o++) {
         in.stride[o] = st[o];
     }
@@ -931,7 +935,14 @@ TEST(codegen_run_softmax)
         }
         char *p[2] = {(char *)y, (char *)x};
         int64_t rs[2] = {len * 4, len * 4}, st[2] = {4, 4};
+        /* streamed rows (codegen.c nt_row_bytes) first, the same bits */
+        run_stream = 1;
         run_rows(k, 2, p, rs, st, rows, len);
+        memcpy(yt, y, (size_t)n * 4);
+        run_stream = 0;
+        run_rows(k, 2, p, rs, st, rows, len);
+        CHECK_MSG(memcmp(yt, y, (size_t)n * 4) == 0,
+                  "streamed rows differ, len %lld", (long long)len);
         /* the strided variant: x and y transposed (len, rows) */
         for (int64_t r = 0; r < rows; r++) {
             for (int64_t i = 0; i < len; i++) {
@@ -1214,7 +1225,9 @@ TEST(codegen_run_broadcast_row)
                   (char *)h};
     int64_t rs[5] = {LEN * 4, 4, 2, LEN * 4, LEN * 2};
     int64_t st[5] = {4, 0, 0, 4, 2};
+    run_stream = 1; /* the inner output streamed, the outer ones not */
     run_rows(fn, 5, p, rs, st, ROWS, LEN);
+    run_stream = 0;
     kiln_scope_begin();
     int ax = -1;
     kiln_array *eh = arr(h, KILN_DTYPE_BFLOAT16, 2, ROWS, LEN);

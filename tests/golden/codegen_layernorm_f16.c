@@ -263,15 +263,23 @@ codegen_layernorm_f16(void *ctx, char *const *p, const int64_t *s, int64_t n)
     if (st[0] == 2 && st[1] == 2 && st[2] == 2 && st[3] == 2) {
         const float v5 = 0x1p+12f;
         const float v11 = 0x1.a36e2ep-14f;
+        const int nt = ((const int64_t *)ctx)[17] != 0 && len <= 16384;
+        _Alignas(64) char ntrow[32768];
         for (int64_t row = 0; row < n; row++) {
             codegen_layernorm_f16_fast(len, v5, v11,
-                (kiln_f16 *)(void *)(p[0] + row * s[0]),
+                nt ? (kiln_f16 *)(void *)(ntrow + len * 0) :    (kiln_f16 *)(void *)(p[0] + row * s[0]),
                 (const kiln_f16 *)(const void *)(p[1] + row * s[1]),
                 p[1] + (row + 1 < n ? row + 1 : row) * s[1],
                 (const kiln_f16 *)(const void *)(p[2] + row * s[2]),
                 p[2] + (row + 1 < n ? row + 1 : row) * s[2],
                 (const kiln_f16 *)(const void *)(p[3] + row * s[3]),
                 p[3] + (row + 1 < n ? row + 1 : row) * s[3]);
+            if (nt) {
+                kiln_nt_copy(p[0] + row * s[0], ntrow + len * 0, (size_t)len * 2);
+            }
+        }
+        if (nt) {
+            kiln_nt_fence();
         }
     } else {
         codegen_layernorm_f16_strided(ctx, p, s, n);

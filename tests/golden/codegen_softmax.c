@@ -199,11 +199,19 @@ codegen_softmax(void *ctx, char *const *p, const int64_t *s, int64_t n)
     const int64_t len = ((const int64_t *)ctx)[0];
     const int64_t *st = (const int64_t *)ctx + 1;
     if (st[0] == 4 && st[1] == 4) {
+        const int nt = ((const int64_t *)ctx)[17] != 0 && len <= 8192;
+        _Alignas(64) char ntrow[32768];
         for (int64_t row = 0; row < n; row++) {
             codegen_softmax_fast(len,
-                (float *)(void *)(p[0] + row * s[0]),
+                nt ? (float *)(void *)(ntrow + len * 0) :    (float *)(void *)(p[0] + row * s[0]),
                 (const float *)(const void *)(p[1] + row * s[1]),
                 p[1] + (row + 1 < n ? row + 1 : row) * s[1]);
+            if (nt) {
+                kiln_nt_copy(p[0] + row * s[0], ntrow + len * 0, (size_t)len * 4);
+            }
+        }
+        if (nt) {
+            kiln_nt_fence();
         }
     } else {
         codegen_softmax_strided(ctx, p, s, n);

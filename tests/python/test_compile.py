@@ -1198,6 +1198,21 @@ def test_broadcast_of_a_scalar_keeps_its_shape():
         assert mx.array_equal(a, b).item()
 
 
+def test_streamed_rows_of_a_big_row_region():
+    # outputs past 32 MB make row kernels stream their rows from a stack
+    # row (codegen.c nt_row_bytes): two inner outputs and a per-row one
+    x = mx.array(np.random.rand(4096, 2048).astype(np.float32))
+
+    def f(x):
+        m = mx.mean(x, axis=-1, keepdims=True)
+        return mx.softmax(x, axis=-1), x - m, mx.max(x, axis=-1)
+    got, want = mx.compile(f)(x), f(x)
+    for a, b in zip(got, want):
+        assert a.shape == b.shape
+        # (the interpreter, KILN_JIT=0, folds sums in an order of its own)
+        assert np.allclose(np.array(a), np.array(b), rtol=1e-6, atol=0)
+
+
 @pytest.mark.parametrize("dt", [mx.float32, mx.float16])
 def test_broadcast_of_a_row_value_keeps_its_shape(dt):
     # a broadcast_to of a reduction's keepdims result spans the reduced

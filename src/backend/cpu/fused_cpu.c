@@ -234,6 +234,7 @@ kiln_status kiln__cpu_eval_fused(const kiln_node *n, kiln_array *const *in,
     }
     kiln_region_inner inner;
     inner.len = 1;
+    inner.stream = out_bytes >= STREAM_BYTES;
     for (int d = D - k; d < D; d++) {
         inner.len *= dom[d];
     }
