@@ -159,13 +159,17 @@ static int64_t nt_row_bytes(const gen *g)
     return es;
 }
 
-/* Byte offset of output o's row in the stack row, per element of len. */
+/* Byte offset of output o's row in the stack row, per element of len:
+ * the rows go by decreasing element size, so each starts at a multiple of
+ * its element size (sizes are powers of two) whatever len is. */
 static int64_t nt_row_at(const gen *g, int o)
 {
-    int64_t at = 0;
-    for (int q = 0; q < o; q++) {
-        if (kiln__codegen_plan_role(g, q) == ROLE_MOVING) {
-            at += (int64_t)kiln_dtype_size(op_dtype(g, q));
+    int64_t at = 0, es = (int64_t)kiln_dtype_size(op_dtype(g, o));
+    for (int q = 0; q < g->r->noutputs; q++) {
+        int64_t eq = (int64_t)kiln_dtype_size(op_dtype(g, q));
+        if (kiln__codegen_plan_role(g, q) == ROLE_MOVING &&
+            (eq > es || (eq == es && q < o))) {
+            at += eq;
         }
     }
     return at;

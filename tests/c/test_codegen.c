@@ -1185,7 +1185,9 @@ TEST(codegen_run_reductions)
 
 /* A row value broadcast back along the row (an inner value of outer
  * arguments, as broadcast_to makes it), stored in the pass of its level;
- * and a bfloat16 sum of squares. */
+ * and a bfloat16 sum of squares, the squares an output too (first: when
+ * the rows are streamed, the float32 row must still start aligned, with
+ * rows of odd length: codegen.c nt_row_at). */
 TEST(codegen_run_broadcast_row)
 {
     if (!can_compile()) {
@@ -1200,6 +1202,7 @@ TEST(codegen_run_broadcast_row)
     b.vals[bm].inner = true;
     int sq = rb_op(&b, &kiln__prim_square, KILN_DTYPE_BFLOAT16, hb, 0, 0);
     int ss = rb_reduce(&b, &kiln__prim_sum, KILN_DTYPE_BFLOAT16, sq);
+    rb_output(&b, sq);
     rb_output(&b, bm);
     rb_output(&b, m);
     rb_output(&b, ss);
@@ -1216,24 +1219,26 @@ TEST(codegen_run_broadcast_row)
     }
     enum { ROWS = 3, LEN = 45 };
     float xs[ROWS * LEN], y[ROWS * LEN], mx[ROWS];
-    uint16_t h[ROWS * LEN], s16[ROWS];
+    uint16_t h[ROWS * LEN], s16[ROWS], q16[ROWS * LEN];
     for (int i = 0; i < ROWS * LEN; i++) {
         xs[i] = frand(-5, 5);
         h[i] = kiln_f32_to_bf16(frand(-2, 2));
     }
-    char *p[5] = {(char *)y, (char *)mx, (char *)s16, (char *)xs,
-                  (char *)h};
-    int64_t rs[5] = {LEN * 4, 4, 2, LEN * 4, LEN * 2};
-    int64_t st[5] = {4, 0, 0, 4, 2};
-    run_stream = 1; /* the inner output streamed, the outer ones not */
-    run_rows(fn, 5, p, rs, st, ROWS, LEN);
+    char *p[6] = {(char *)q16, (char *)y, (char *)mx, (char *)s16,
+                  (char *)xs, (char *)h};
+    int64_t rs[6] = {LEN * 2, LEN * 4, 4, 2, LEN * 4, LEN * 2};
+    int64_t st[6] = {2, 4, 0, 0, 4, 2};
+    run_stream = 1; /* the inner outputs streamed, the outer ones not */
+    run_rows(fn, 6, p, rs, st, ROWS, LEN);
     run_stream = 0;
     kiln_scope_begin();
     int ax = -1;
     kiln_array *eh = arr(h, KILN_DTYPE_BFLOAT16, 2, ROWS, LEN);
     kiln_array *es = kiln_sum(kiln_square(eh), &ax, 1, false);
     const uint16_t *pe = kiln_array_data(es);
-    CHECK(pe != NULL);
+    const uint16_t *pq = kiln_array_data(kiln_square(eh));
+    CHECK(pe != NULL && pq != NULL);
+    CHECK(pq && memcmp(pq, q16, sizeof q16) == 0);
     for (int r = 0; r < ROWS; r++) {
         float want = -INFINITY;
         for (int i = 0; i < LEN; i++) {
