@@ -455,6 +455,24 @@ void kiln__codegen_loop_plan_vhalf(gen *g)
     }
 }
 
+/* put_body over KILN_VW elements at index j (a vector loop): the inner
+ * values as kiln_vf, then the stores of pass `pass`. */
+static kiln_status put_vec_body(gen *g, const char *j, int pass)
+{
+    const kiln_region *r = g->r;
+    for (int i = 0; i < r->nvals; i++) {
+        if (g->need[i] && kiln__codegen_value_put_vec(g, i, j) != KILN_OK) {
+            return kiln_errcode();
+        }
+    }
+    for (int o = 0; o < r->noutputs; o++) {
+        if (stored_here(g, r->out_val[o], pass)) {
+            kiln__codegen_value_put_vstore(g, o, r->out_val[o], j);
+        }
+    }
+    return KILN_OK;
+}
+
 /* `const kiln_vf s<a> = kiln_vsplat(v<a>);` once for each argument of the
  * loop's ops that is computed outside it (uses g->mark). */
 static void put_splats(gen *g)
@@ -485,7 +503,6 @@ static void put_splats(gen *g)
  * tail; within blocks of STAGE elements where operands are staged. */
 static kiln_status put_vec_loop(gen *g, const char *count, int pass)
 {
-    const kiln_region *r = g->r;
     bool blocks = stage_any(g);
     const char *lo = blocks ? "kb" : "0", *hi = blocks ? "ke" : count;
     char head[96];
@@ -500,16 +517,8 @@ static kiln_status put_vec_loop(gen *g, const char *count, int pass)
     snprintf(head, sizeof head, "for (; i + KILN_VW <= %s; i += KILN_VW) ",
              hi);
     open_block(g, head);
-    for (int i = 0; i < r->nvals; i++) {
-        if (g->need[i] && kiln__codegen_value_put_vec(g, i, "i") != KILN_OK) {
-            return kiln_errcode();
-        }
-    }
-    for (int o = 0; o < r->noutputs; o++) {
-        int v = r->out_val[o];
-        if (stored_here(g, v, pass)) {
-            kiln__codegen_value_put_vstore(g, o, v, "i");
-        }
+    if (put_vec_body(g, "i", pass) != KILN_OK) {
+        return kiln_errcode();
     }
     close_block(g);
     snprintf(head, sizeof head, "for (; i < %s; i++) ", hi);
@@ -653,16 +662,15 @@ static void put_prefetch(gen *g)
  */
 static kiln_status put_vec_block(gen *g, int l, int nf)
 {
-    const kiln_region *r = g->r;
-    char head[96], acc[32];
+    char lanes[64], head[96], acc[32];
+    snprintf(lanes, sizeof lanes, "for (int l = 0; l < %d / KILN_VW; l++) ",
+             LANES);
     for (int k = 0; k < nf; k++) {
         int i = g->folds[k];
         ind(g);
         kiln__text_printf(g->t, "kiln_vf q%d[%d / KILN_VW];\n", i, LANES);
     }
-    snprintf(head, sizeof head, "for (int l = 0; l < %d / KILN_VW; l++) ",
-             LANES);
-    open_block(g, head);
+    open_block(g, lanes);
     for (int k = 0; k < nf; k++) {
         ind(g);
         kiln__text_printf(g->t, "q%d[l] = kiln_vsplat(id%d);\n",
@@ -676,20 +684,11 @@ static kiln_status put_vec_block(gen *g, int l, int nf)
         put_prefetch(g);
     }
     kiln__text_printf(g->t, "#pragma GCC unroll %d\n", LANES);
-    snprintf(head, sizeof head, "for (int l = 0; l < %d / KILN_VW; l++) ",
-             LANES);
-    open_block(g, head);
+    open_block(g, lanes);
     ind(g);
     kiln__text_puts(g->t, "const int64_t k = i + l * KILN_VW;\n");
-    for (int i = 0; i < r->nvals; i++) {
-        if (g->need[i] && kiln__codegen_value_put_vec(g, i, "k") != KILN_OK) {
-            return kiln_errcode();
-        }
-    }
-    for (int o = 0; o < r->noutputs; o++) {
-        if (stored_here(g, r->out_val[o], l)) {
-            kiln__codegen_value_put_vstore(g, o, r->out_val[o], "k");
-        }
+    if (put_vec_body(g, "k", l) != KILN_OK) {
+        return kiln_errcode();
     }
     for (int k = 0; k < nf; k++) {
         snprintf(acc, sizeof acc, "q%d[l]", g->folds[k]);
@@ -699,9 +698,7 @@ static kiln_status put_vec_block(gen *g, int l, int nf)
     }
     close_block(g);
     close_block(g);
-    snprintf(head, sizeof head, "for (int l = 0; l < %d / KILN_VW; l++) ",
-             LANES);
-    open_block(g, head);
+    open_block(g, lanes);
     for (int k = 0; k < nf; k++) {
         ind(g);
         kiln__text_printf(g->t, "kiln_vstore(a%d + l * KILN_VW, q%d[l]);\n",

@@ -331,21 +331,29 @@ kiln_status kiln__codegen_value_put(gen *g, int vi, const char *j)
     return KILN_OK;
 }
 
+/* `<acc> = tmpl(<acc>, <x>);`: REDUCE value vi's combine, template tmpl
+ * (its expr, or its vexpr over vectors) with type suffix ts. */
+static kiln_status put_combine(gen *g, int vi, const char *tmpl,
+                               const char *ts, const char *acc,
+                               const char *x)
+{
+    const char *arg[2] = {acc, x};
+    ind(g);
+    kiln__text_printf(g->t, "%s = ", acc);
+    if (subst(g->t, tmpl, arg, 2, ts, ts, vi) != KILN_OK) {
+        return kiln_errcode();
+    }
+    kiln__text_puts(g->t, ";\n");
+    return KILN_OK;
+}
+
 /* `<acc> = combine(<acc>, <x>);` for REDUCE value vi. */
 kiln_status kiln__codegen_value_put_fold(gen *g, int vi, const char *acc,
                                          const char *x)
 {
     const kiln_rval *v = &g->r->vals[vi];
-    const char *ts = tsuf(v->dtype);
-    const char *arg[2] = {acc, x};
-    ind(g);
-    kiln__text_printf(g->t, "%s = ", acc);
-    if (subst(g->t, v->prim->emit->combine->emit->expr, arg, 2, ts, ts,
-              vi) != KILN_OK) {
-        return kiln_errcode();
-    }
-    kiln__text_puts(g->t, ";\n");
-    return KILN_OK;
+    return put_combine(g, vi, v->prim->emit->combine->emit->expr,
+                       tsuf(v->dtype), acc, x);
 }
 
 /* Folds the element just computed into REDUCE value vi's accumulator. */
@@ -484,16 +492,9 @@ kiln_status kiln__codegen_value_put_vfold(gen *g, int vi, const char *acc)
 {
     const kiln_rval *v = &g->r->vals[vi];
     char x[24];
-    const char *arg[2] = {acc, x};
     snprintf(x, sizeof x, "v%d", v->args[0]);
-    ind(g);
-    kiln__text_printf(g->t, "%s = ", acc);
-    if (subst(g->t, v->prim->emit->combine->emit->vexpr, arg, 2, "f32",
-              "f32", vi) != KILN_OK) {
-        return kiln_errcode();
-    }
-    kiln__text_puts(g->t, ";\n");
-    return KILN_OK;
+    return put_combine(g, vi, v->prim->emit->combine->emit->vexpr, "f32",
+                       acc, x);
 }
 
 /* Every value of class cls (and level lev, when lev >= 0) not computed

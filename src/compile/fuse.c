@@ -444,6 +444,18 @@ static void merge_siblings(fuser *f, region_b *regions, int nregions)
     }
 }
 
+/* Whether a value of meta m (aligned to the domain's trailing dims) has
+ * an extent other than 1 along one of r's reduced axes. */
+static bool spans_reduced(const region_b *r, const kiln_meta *m)
+{
+    for (int d = 0; r->k > 0 && d < m->ndim; d++) {
+        if (r->D - m->ndim + d >= r->D - r->k && m->shape[d] != 1) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /* The region IR of r (members sorted). NULL with an error on failure. */
 static kiln_region *build(const fuser *f, const region_b *r, int **in_vals,
                           int **out_vals, const char *fn)
@@ -495,13 +507,8 @@ static kiln_region *build(const fuser *f, const region_b *r, int **in_vals,
                 memcpy(x->value, kiln__array_ptr(c),
                        kiln_dtype_size(m->dtype));
             } else {
-                bool outer = r->k > 0 && inner_extent > 1;
-                for (int d = 0; d < m->ndim; d++) {
-                    int dd = r->D - m->ndim + d;
-                    if (dd >= r->D - r->k && m->shape[d] != 1) {
-                        outer = false;
-                    }
-                }
+                bool outer = r->k > 0 && inner_extent > 1 &&
+                             !spans_reduced(r, m);
                 x->kind = KILN_RVAL_INPUT;
                 x->input = nin;
                 x->inner = !outer;
@@ -541,12 +548,7 @@ static kiln_region *build(const fuser *f, const region_b *r, int **in_vals,
             }
             /* a step whose result spans a reduced axis is inner whatever
              * its arguments (broadcast_to of a row's value) */
-            const kiln_meta *om = &g->vals[s->out0].meta;
-            for (int d = 0; r->k > 0 && d < om->ndim; d++) {
-                int dd = r->D - om->ndim + d;
-                x->inner = x->inner ||
-                           (dd >= r->D - r->k && om->shape[d] != 1);
-            }
+            x->inner = x->inner || spans_reduced(r, &g->vals[s->out0].meta);
         }
         int id = R->nvals++;
         if (!kiln__ptrmap_put(&rv, (uint64_t)s->out0 + 1, id)) {
