@@ -595,3 +595,101 @@ TEST(matmul_blas_tiles)
     }
     CHECK(kiln_set_num_threads(before) == KILN_OK);
 }
+
+/* The bytes of x, evaluated (malloc'ed; NULL on failure). */
+static void *bytes_of(kiln_array *x, size_t *n)
+{
+    *n = (size_t)kiln_array_size(x) * kiln_dtype_size(kiln_array_dtype(x));
+    void *p = malloc(*n ? *n : 1);
+    if (p && kiln_array_read(x, p, *n) != KILN_OK) {
+        free(p);
+        p = NULL;
+    }
+    return p;
+}
+
+TEST(matmul_own_gemm)
+{
+    /* float32 products big enough for kiln's own GEMM (gemm.c): row
+     * micro-panels with a tail (37, 100 rows), column panels with a tail
+     * (70, 300 columns), several k blocks of uneven length (k = 800),
+     * one short block (k = 33), operands stored transposed, sliced with
+     * steps and reversed (any strides, read in place), broadcast batches,
+     * and addmm's c as a row, a column, a transposed matrix and the
+     * output's own shape, with alpha and beta; each against the double
+     * reference, and under KILN_GEMM=blas too. Then the invariant of
+     * gemm.h: the bits do not depend on the thread count. */
+    const kiln_dtype f = KILN_DTYPE_FLOAT32;
+    int64_t sa[2] = {37, 800}, sb[2] = {800, 70}, sat[2] = {800, 37};
+    int64_t sbt[2] = {70, 800}, s2a[2] = {200, 66}, s2b[2] = {66, 600};
+    int64_t sk[2] = {100, 33}, skb[2] = {33, 300}, s3[3] = {3, 40, 64};
+    int64_t s3b[2] = {64, 50}, sc_row[1] = {70}, sc_col[2] = {37, 1};
+    int64_t sc_t[2] = {70, 37}, sc[2] = {37, 70};
+    int64_t st[2] = {0, 0}, sp[2] = {KILN_SLICE_END, KILN_SLICE_END};
+    int64_t step2[2] = {2, 2}, rev[2] = {-1, -1};
+    int64_t rst[2] = {KILN_SLICE_BEGIN, KILN_SLICE_BEGIN};
+    const char *knobs[2] = {"kiln", "blas"};
+    for (int kb = 0; kb < 2; kb++) {
+        setenv("KILN_GEMM", knobs[kb], 1);
+        kiln_scope_begin();
+        kiln_array *a = rand_array(sa, 2, f), *b = rand_array(sb, 2, f);
+        /* k = 800 float32 sums of terms up to 16: 1e-3 */
+        CHECK_PRODUCT(a, b, 1e-3);
+        CHECK_PRODUCT(kiln_transpose(rand_array(sat, 2, f), NULL, 0), b,
+                      1e-3);
+        CHECK_PRODUCT(a, kiln_transpose(rand_array(sbt, 2, f), NULL, 0),
+                      1e-3);
+        CHECK_PRODUCT(rand_array(sk, 2, f), rand_array(skb, 2, f), 1e-4);
+        /* (100, 33) and (33, 300) views: every other row and column */
+        CHECK_PRODUCT(kiln_slice(rand_array(s2a, 2, f), st, sp, step2),
+                      kiln_slice(rand_array(s2b, 2, f), st, sp, step2),
+                      1e-4);
+        CHECK_PRODUCT(kiln_slice(a, rst, sp, rev),
+                      kiln_slice(b, rst, sp, rev), 1e-3);
+        CHECK_PRODUCT(rand_array(s3, 3, f), rand_array(s3b, 2, f), 1e-4);
+        CHECK_PRODUCT(kiln_broadcast_to(rand_array(sk, 2, f),
+                                        (int64_t[]){4, 100, 33}, 3),
+                      rand_array(skb, 2, f), 1e-4);
+        check_addmm(rand_array(sc_row, 1, f), a, b, 0.5, -2.0, 1e-3,
+                    __LINE__);
+        check_addmm(rand_array(sc_col, 2, f), a, b, 1.0, 1.0, 1e-3,
+                    __LINE__);
+        check_addmm(kiln_transpose(rand_array(sc_t, 2, f), NULL, 0), a, b,
+                    -1.5, 0.25, 1e-3, __LINE__);
+        check_addmm(rand_array(sc, 2, f), a, b, 2.0, 3.0, 1e-3, __LINE__);
+        kiln_scope_end(NULL);
+    }
+    unsetenv("KILN_GEMM");
+
+    int before = kiln_num_threads();
+    kiln_scope_begin();
+    /* k = 800: three k blocks */
+    kiln_array *a = rand_array((int64_t[]){100, 800}, 2, f);
+    kiln_array *b = rand_array((int64_t[]){800, 300}, 2, f);
+    kiln_array *c = rand_array((int64_t[]){300}, 1, f);
+    void *first[2] = {NULL, NULL};
+    size_t nfirst[2] = {0, 0};
+    for (int t = 1; t <= 3; t++) {
+        CHECK(kiln_set_num_threads(t) == KILN_OK);
+        kiln_array *ys[2] = {kiln_matmul(a, b),
+                             kiln_addmm(c, a, b, 0.5, 2.0)};
+        for (int i = 0; i < 2; i++) {
+            size_t n;
+            void *got = bytes_of(ys[i], &n);
+            CHECK(got != NULL);
+            if (t == 1) {
+                first[i] = got;
+                nfirst[i] = n;
+                continue;
+            }
+            CHECK_MSG(got && first[i] && n == nfirst[i] &&
+                          memcmp(got, first[i], n) == 0,
+                      "%d threads: product %d differs from 1 thread", t, i);
+            free(got);
+        }
+    }
+    free(first[0]);
+    free(first[1]);
+    kiln_scope_end(NULL);
+    CHECK(kiln_set_num_threads(before) == KILN_OK);
+}

@@ -8,6 +8,8 @@
  * a fresh contiguous buffer from the pool.
  *
  * Paths:
+ * - kiln's GEMM (gemm.c, where built): big float32 products, any strides,
+ *   addmm's c read in place; KILN_GEMM=blas turns it off.
  * - BLAS (KILN_HAVE_CBLAS, all dims fit BLAS's int): float32/float64 call
  *   cblas_sgemm/dgemm directly on the inputs when their matrix dims are
  *   row-major with a leading dimension or the transpose of that; otherwise
@@ -42,8 +44,10 @@
 #include "../../core/error.h"
 #include "../../core/half.h"
 #include "../../core/shape.h"
+#include "../../runtime/env.h"
 #include "../../runtime/pool.h"
 #include "elementwise_cpu.h"
+#include "gemm.h"
 #include "matmul_cpu.h"
 
 /* Loop blocking: rows of a per task, depth and width of a packed b block. */
@@ -337,6 +341,60 @@ static void run_loops(mm_job *j, bool addmm)
 }
 
 /* ------------------------------------------------------------------ */
+/* kiln's own float32 product (gemm.c)                                */
+/* ------------------------------------------------------------------ */
+
+#ifdef KILN_GEMM_VW
+
+/* Whether a float32 m x k by k x n product goes to kiln__gemm_f32. */
+static bool own_gemm(int64_t m, int64_t n, int64_t k)
+{
+    return kiln__gemm_f32_worth(m, n, k) &&
+           strcmp(kiln__env_str(KILN_ENV_GEMM), "blas") != 0;
+}
+
+/* Float32 products [lo, hi), each over the whole pool (inline when this
+ * runs inside a pool range). */
+static void own_range(void *ctx, int64_t lo, int64_t hi)
+{
+    mm_job *j = ctx;
+    for (int64_t t = lo; t < hi; t++) {
+        int64_t oa, ob, oc;
+        batch_at(j, t, &oa, &ob, &oc);
+        kiln_gemm_f32 p = {
+            .m = j->m, .n = j->n, .k = j->k,
+            .alpha = (float)j->alpha,
+            .beta = j->has_c ? (float)j->beta : 0.0f,
+            .a = (const float *)(const void *)j->a.base + oa,
+            .ars = j->a.rs, .acs = j->a.cs,
+            .b = (const float *)(const void *)j->b.base + ob,
+            .brs = j->b.rs, .bcs = j->b.cs,
+            .c = j->has_c ? (const float *)(const void *)j->c.base + oc
+                          : NULL,
+            .crs = j->c.rs, .ccs = j->c.cs,
+            .y = (float *)(void *)j->y + t * j->m * j->n, .ldy = j->n,
+        };
+        if (!kiln__gemm_f32(&p)) {
+            atomic_store(&j->failed, 1);
+            return;
+        }
+    }
+}
+
+/* Batches of small products are split by product, as run_blas does. */
+static void run_own(mm_job *j)
+{
+    double flops = (double)j->m * (double)j->n * (double)j->k;
+    if (j->nbatch > 1 && flops <= SMALL_GEMM) {
+        kiln__pool_for(j->nbatch, grain_for(flops), own_range, j);
+        return;
+    }
+    own_range(j, 0, j->nbatch);
+}
+
+#endif /* KILN_GEMM_VW */
+
+/* ------------------------------------------------------------------ */
 /* BLAS                                                               */
 /* ------------------------------------------------------------------ */
 
@@ -546,7 +604,27 @@ static bool gemm_one(const mm_job *j, int64_t t)
         .alpha = j->alpha,
         .beta = j->has_c ? j->beta : 0.0,
     };
+#ifdef KILN_GEMM_VW
+    if (!g.f64 && own_gemm(m, n, k)) {
+        /* C holds c already: it is its own C operand */
+        kiln_gemm_f32 p = {
+            .m = m, .n = n, .k = k,
+            .alpha = (float)g.alpha, .beta = (float)g.beta,
+            .a = A, .ars = ta ? 1 : lda, .acs = ta ? lda : 1,
+            .b = B, .brs = tb ? 1 : ldb, .bcs = tb ? ldb : 1,
+            .c = C, .crs = n, .ccs = 1,
+            .y = C, .ldy = n,
+        };
+        if (!kiln__gemm_f32(&p)) {
+            kiln__buffer_release(scratch);
+            return false;
+        }
+    } else {
+        gemm_split(&g);
+    }
+#else
     gemm_split(&g);
+#endif
     if (widen) {
         narrow(py, C, m * n, j->dt);
     }
@@ -593,6 +671,25 @@ static void run_blas(mm_job *j)
 /* eval                                                               */
 /* ------------------------------------------------------------------ */
 
+/* kiln's own product for big float32 ones, else BLAS where it takes the
+ * dtype, else the loops. */
+static void dispatch(mm_job *j, bool addmm)
+{
+#ifdef KILN_GEMM_VW
+    if (j->dt == KILN_DTYPE_FLOAT32 && own_gemm(j->m, j->n, j->k)) {
+        run_own(j);
+        return;
+    }
+#endif
+#ifdef KILN_HAVE_CBLAS
+    if (use_blas(j)) {
+        run_blas(j);
+        return;
+    }
+#endif
+    run_loops(j, addmm);
+}
+
 static kiln_status run(const kiln_node *n, kiln_array *c, kiln_array *a,
                        kiln_array *b, kiln_array *y, double alpha,
                        double beta)
@@ -614,15 +711,7 @@ static kiln_status run(const kiln_node *n, kiln_array *c, kiln_array *a,
         return kiln__err(KILN_ERR_TYPE, "[%s] not supported for dtype %s",
                          fn, kiln_dtype_name(j.dt));
     }
-#ifdef KILN_HAVE_CBLAS
-    if (use_blas(&j)) {
-        run_blas(&j);
-    } else {
-        run_loops(&j, addmm);
-    }
-#else
-    run_loops(&j, addmm);
-#endif
+    dispatch(&j, addmm);
     if (atomic_load(&j.failed)) {
         return kiln__err_oom(fn, 8 * (size_t)(KB * NB + IB * NB));
     }

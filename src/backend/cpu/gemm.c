@@ -1,0 +1,245 @@
+/*
+ * gemm.c - kiln's own float32 matrix product (interface in gemm.h).
+ *
+ * The classic blocked scheme. k is cut into blocks of at most KC_MAX
+ * (equal lengths but the last; the cut depends on k alone). B is packed
+ * once, by the pool, into panels of NR columns per k block (element (p, j)
+ * of a panel at p * NR + j, zeros past n), and shared by every thread.
+ * The rows of Y are cut into micro-panels of MR rows, the pool's items:
+ * a range of them packs its rows of A, MC_PANELS micro-panels and one k
+ * block at a time (element (i, p) at p * MR + i, zeros past m), then runs
+ * the micro-kernel over each micro-panel and each B panel: an MR x NR tile
+ * of Y held in 2 * MR vector registers, one k step adding a broadcast
+ * element of A times two vectors of B. The A micro-panel stays in L1 while
+ * the B panels stream from L2.
+ *
+ * Summation order: each element of Y is the k blocks' partial sums added
+ * into Y in block order (the first to beta * C), each block summed over p
+ * in order, one thread per element; so the bits depend on k only, not on
+ * the thread count.
+ */
+#include <stdatomic.h>
+#include <string.h>
+
+#include "gemm.h"
+
+#ifdef KILN_GEMM_VW
+#include <immintrin.h>
+#endif
+
+#include "../../core/buffer.h"
+#include "../../runtime/pool.h"
+
+#ifdef KILN_GEMM_VW
+
+#define VW KILN_GEMM_VW
+#define NR (2 * VW)
+/* 2 * MR accumulators, two B vectors and a broadcast fit the registers:
+ * 24 + 3 of AVX-512's 32, 12 + 3 of AVX2's 16. */
+#define MR (VW == 16 ? 12 : 6)
+#define KC_MAX 384
+/* Micro-panels of A packed at once: MR * KC_MAX * MC_PANELS floats
+ * (221 KB with AVX-512) sit in L2 beside a k block of B. */
+#define MC_PANELS 12
+/* Multiply-adds a pool chunk should hold at least. */
+#define CHUNK_FLOPS (1 << 20)
+
+typedef float vf __attribute__((vector_size(VW * 4)));
+/* acc += s * v as one fused multiply-add (ISO C mode never contracts) */
+#if VW == 16
+#define VFMA(acc, s, v) ((acc) = _mm512_fmadd_ps(_mm512_set1_ps(s), v, acc))
+#else
+#define VFMA(acc, s, v) ((acc) = _mm256_fmadd_ps(_mm256_set1_ps(s), v, acc))
+#endif
+/* the same vector at any float alignment: rows of Y and C */
+typedef float vfu __attribute__((vector_size(VW * 4), aligned(4)));
+
+typedef struct {
+    kiln_gemm_f32 p;
+    int64_t kc, nkb; /* k block length (all but the last), block count */
+    int64_t npan;    /* NR panels across n */
+    float *pb;       /* packed B: block q at q * kc * npan * NR */
+    atomic_int failed;
+} gemm_job;
+
+static int64_t min64(int64_t a, int64_t b)
+{
+    return a < b ? a : b;
+}
+
+bool kiln__gemm_f32_worth(int64_t m, int64_t n, int64_t k)
+{
+    return m >= MR && n >= VW && k >= 16 &&
+           (double)m * (double)n * (double)k >= (double)(1 << 18);
+}
+
+/* Items are (k block, panel) pairs of B. */
+static void pack_b(void *ctx, int64_t lo, int64_t hi)
+{
+    const gemm_job *g = ctx;
+    for (int64_t t = lo; t < hi; t++) {
+        const kiln_gemm_f32 *P = &g->p;
+        int64_t q = t / g->npan, jp = t % g->npan;
+        int64_t p0 = q * g->kc, kq = min64(g->kc, P->k - p0);
+        int64_t j0 = jp * NR, nr = min64(NR, P->n - j0);
+        float *d = g->pb + q * g->kc * g->npan * NR + jp * kq * NR;
+        const float *s = P->b + p0 * P->brs + j0 * P->bcs;
+        for (int64_t p = 0; p < kq; p++, d += NR, s += P->brs) {
+            if (P->bcs == 1 && nr == NR) {
+                memcpy(d, s, NR * sizeof *d);
+                continue;
+            }
+            int64_t j = 0;
+            for (; j < nr; j++) {
+                d[j] = s[j * P->bcs];
+            }
+            for (; j < NR; j++) {
+                d[j] = 0.0f;
+            }
+        }
+    }
+}
+
+/* Packs micro-panels [mp0, mp1) of A for k block [p0, p0 + kq) to pa. */
+static void pack_a(const gemm_job *g, int64_t mp0, int64_t mp1, int64_t p0,
+                   int64_t kq, float *pa)
+{
+    const kiln_gemm_f32 *P = &g->p;
+    for (int64_t mp = mp0; mp < mp1; mp++, pa += MR * kq) {
+        int64_t i0 = mp * MR, mr = min64(MR, P->m - i0);
+        const float *s = P->a + i0 * P->ars + p0 * P->acs;
+        if (P->acs == 1) {
+            for (int64_t i = 0; i < mr; i++) {
+                const float *r = s + i * P->ars;
+                for (int64_t p = 0; p < kq; p++) {
+                    pa[p * MR + i] = r[p];
+                }
+            }
+        } else {
+            for (int64_t p = 0; p < kq; p++) {
+                const float *c = s + p * P->acs;
+                for (int64_t i = 0; i < mr; i++) {
+                    pa[p * MR + i] = c[i * P->ars];
+                }
+            }
+        }
+        for (int64_t i = mr; i < MR; i++) {
+            for (int64_t p = 0; p < kq; p++) {
+                pa[p * MR + i] = 0.0f;
+            }
+        }
+    }
+}
+
+/* The tile of Y at row i0, column j0 (mr x nr of it inside Y) gets the
+ * product of packed micro-panel a and packed panel b over kq steps:
+ * Y = alpha * AB + beta * C for the first k block (C unread when beta is
+ * 0), Y += alpha * AB for the others. */
+static void micro(const kiln_gemm_f32 *P, int64_t kq, const float *restrict a,
+                  const float *restrict b, int64_t i0, int64_t j0,
+                  bool first)
+{
+    float *y = P->y + i0 * P->ldy + j0;
+    for (int i = 0; i < MR; i++) {
+        __builtin_prefetch(y + i * P->ldy, 1);
+        __builtin_prefetch(y + i * P->ldy + VW, 1);
+    }
+    vf acc[MR][2];
+    for (int i = 0; i < MR; i++) {
+        acc[i][0] = (vf){0};
+        acc[i][1] = (vf){0};
+    }
+    for (int64_t p = 0; p < kq; p++, a += MR, b += NR) {
+        __builtin_prefetch(b + 8 * NR);
+        __builtin_prefetch(b + 8 * NR + VW);
+        vf b0 = *(const vf *)(const void *)b;
+        vf b1 = *(const vf *)(const void *)(b + VW);
+#pragma GCC unroll 16
+        for (int i = 0; i < MR; i++) {
+            VFMA(acc[i][0], a[i], b0);
+            VFMA(acc[i][1], a[i], b1);
+        }
+    }
+    const float alpha = P->alpha;
+    /* where C is read: Y itself after the first k block */
+    const float beta = first ? P->beta : 1.0f;
+    const float *c = first ? P->c + i0 * P->crs + j0 * P->ccs : y;
+    int64_t crs = first ? P->crs : P->ldy, ccs = first ? P->ccs : 1;
+    int64_t mr = min64(MR, P->m - i0), nr = min64(NR, P->n - j0);
+    if (mr == MR && nr == NR && (beta == 0.0f || ccs == 1)) {
+        for (int i = 0; i < MR; i++, y += P->ldy, c += crs) {
+            vfu *r = (vfu *)(void *)y;
+            if (beta == 0.0f) {
+                r[0] = alpha * acc[i][0];
+                r[1] = alpha * acc[i][1];
+            } else {
+                const vfu *s = (const vfu *)(const void *)c;
+                r[0] = beta * s[0] + alpha * acc[i][0];
+                r[1] = beta * s[1] + alpha * acc[i][1];
+            }
+        }
+        return;
+    }
+    float t[MR][NR];
+    memcpy(t, acc, sizeof t);
+    for (int64_t i = 0; i < mr; i++, y += P->ldy, c += crs) {
+        for (int64_t j = 0; j < nr; j++) {
+            y[j] = beta == 0.0f ? alpha * t[i][j]
+                                : beta * c[j * ccs] + alpha * t[i][j];
+        }
+    }
+}
+
+/* Items are micro-panels of rows of C. */
+static void compute(void *ctx, int64_t lo, int64_t hi)
+{
+    gemm_job *g = ctx;
+    kiln_buffer *scratch = kiln__buffer_new(
+        sizeof(float) * MR * MC_PANELS * (size_t)g->kc);
+    if (!scratch) {
+        atomic_store(&g->failed, 1);
+        return;
+    }
+    float *pa = scratch->data;
+    for (int64_t mp0 = lo; mp0 < hi; mp0 += MC_PANELS) {
+        int64_t mp1 = min64(hi, mp0 + MC_PANELS);
+        for (int64_t q = 0; q < g->nkb; q++) {
+            int64_t p0 = q * g->kc, kq = min64(g->kc, g->p.k - p0);
+            const float *pb = g->pb + q * g->kc * g->npan * NR;
+            pack_a(g, mp0, mp1, p0, kq, pa);
+            for (int64_t mp = mp0; mp < mp1; mp++) {
+                const float *a = pa + (mp - mp0) * MR * kq;
+                for (int64_t jp = 0; jp < g->npan; jp++) {
+                    micro(&g->p, kq, a, pb + jp * kq * NR, mp * MR,
+                          jp * NR, q == 0);
+                }
+            }
+        }
+    }
+    kiln__buffer_release(scratch);
+}
+
+bool kiln__gemm_f32(const kiln_gemm_f32 *p)
+{
+    gemm_job g = {.p = *p};
+    int64_t m = p->m, n = p->n, k = p->k;
+    g.nkb = (k + KC_MAX - 1) / KC_MAX;
+    g.kc = (k + g.nkb - 1) / g.nkb;
+    g.npan = (n + NR - 1) / NR;
+    atomic_init(&g.failed, 0);
+    kiln_buffer *packed =
+        kiln__buffer_new(sizeof(float) * (size_t)(k * g.npan * NR));
+    if (!packed) {
+        return false;
+    }
+    g.pb = packed->data;
+    /* a (k block, panel) item copies kq * NR floats */
+    kiln__pool_for(g.nkb * g.npan, 4, pack_b, &g);
+    double per = (double)MR * (double)n * (double)k;
+    int64_t grain = per >= CHUNK_FLOPS ? 1 : (int64_t)(CHUNK_FLOPS / per);
+    kiln__pool_for((m + MR - 1) / MR, grain, compute, &g);
+    kiln__buffer_release(packed);
+    return !atomic_load(&g.failed);
+}
+
+#endif /* KILN_GEMM_VW */
