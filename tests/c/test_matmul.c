@@ -610,24 +610,28 @@ static void *bytes_of(kiln_array *x, size_t *n)
 
 TEST(matmul_own_gemm)
 {
-    /* float32 products big enough for kiln's own GEMM (gemm.c): row
-     * micro-panels with a tail (37, 100 rows), column panels with a tail
-     * (70, 300 columns), several k blocks of uneven length (k = 800),
-     * one short block (k = 33), operands stored transposed, sliced with
-     * steps and reversed (any strides, read in place), broadcast batches,
-     * and addmm's c as a row, a column, a transposed matrix and the
-     * output's own shape, with alpha and beta; each against the double
-     * reference, and under KILN_GEMM=blas too. Then the invariant of
-     * gemm.h: the bits do not depend on the thread count. */
+    /* float32 products inside kiln's GEMM's envelope (gemm.c: n from 128
+     * to 1024, at least 2^22 multiply-adds): row micro-panels with a tail
+     * (45, 100 rows), column panels with a tail (150, 600 columns), three
+     * uneven k blocks (k = 800) and one short one (k = 70), operands
+     * stored transposed, sliced with steps and reversed (any strides, read
+     * in place), b's panels read in place (rows 160 floats apart) with and
+     * without a packed tail, a column slice of it starting on a cache line
+     * (read in place) or not (packed), broadcast batches, and addmm's c as
+     * a row, a column (the scalar write-back), a transposed matrix and
+     * full; each against the double reference, and under KILN_GEMM=blas
+     * too. Then the invariant of gemm.h: the bits do not depend on the
+     * thread count. */
     const kiln_dtype f = KILN_DTYPE_FLOAT32;
-    int64_t sa[2] = {37, 800}, sb[2] = {800, 70}, sat[2] = {800, 37};
-    int64_t sbt[2] = {70, 800}, s2a[2] = {200, 66}, s2b[2] = {66, 600};
-    int64_t sk[2] = {100, 33}, skb[2] = {33, 300}, s3[3] = {3, 40, 64};
-    int64_t s3b[2] = {64, 50}, sc_row[1] = {70}, sc_col[2] = {37, 1};
-    int64_t sc_t[2] = {70, 37}, sc[2] = {37, 70};
+    int64_t sa[2] = {45, 800}, sb[2] = {800, 150}, sat[2] = {800, 45};
+    int64_t sbt[2] = {150, 800}, s2a[2] = {400, 160}, s2b[2] = {160, 600};
+    int64_t sk[2] = {100, 70}, skb[2] = {70, 600}, s3[3] = {3, 128, 128};
+    int64_t s3b[2] = {128, 256}, sc_row[1] = {150}, sc_col[2] = {45, 1};
+    int64_t sc_t[2] = {150, 45}, sc[2] = {45, 150};
     int64_t st[2] = {0, 0}, sp[2] = {KILN_SLICE_END, KILN_SLICE_END};
     int64_t step2[2] = {2, 2}, rev[2] = {-1, -1};
     int64_t rst[2] = {KILN_SLICE_BEGIN, KILN_SLICE_BEGIN};
+    const int64_t c0s[3] = {0, 16, 21};
     const char *knobs[2] = {"kiln", "blas"};
     for (int kb = 0; kb < 2; kb++) {
         setenv("KILN_GEMM", knobs[kb], 1);
@@ -640,7 +644,16 @@ TEST(matmul_own_gemm)
         CHECK_PRODUCT(a, kiln_transpose(rand_array(sbt, 2, f), NULL, 0),
                       1e-3);
         CHECK_PRODUCT(rand_array(sk, 2, f), rand_array(skb, 2, f), 1e-4);
-        /* (100, 33) and (33, 300) views: every other row and column */
+        kiln_array *b160 = rand_array((int64_t[]){800, 160}, 2, f);
+        CHECK_PRODUCT(a, b160, 1e-3);
+        for (int i = 0; i < 3; i++) {
+            CHECK_PRODUCT(a,
+                          kiln_slice(b160, (int64_t[]){0, c0s[i]},
+                                     (int64_t[]){800, c0s[i] + 130},
+                                     (int64_t[]){1, 1}),
+                          1e-3);
+        }
+        /* (200, 80) and (80, 300) views: every other row and column */
         CHECK_PRODUCT(kiln_slice(rand_array(s2a, 2, f), st, sp, step2),
                       kiln_slice(rand_array(s2b, 2, f), st, sp, step2),
                       1e-4);
@@ -648,7 +661,7 @@ TEST(matmul_own_gemm)
                       kiln_slice(b, rst, sp, rev), 1e-3);
         CHECK_PRODUCT(rand_array(s3, 3, f), rand_array(s3b, 2, f), 1e-4);
         CHECK_PRODUCT(kiln_broadcast_to(rand_array(sk, 2, f),
-                                        (int64_t[]){4, 100, 33}, 3),
+                                        (int64_t[]){4, 100, 70}, 3),
                       rand_array(skb, 2, f), 1e-4);
         check_addmm(rand_array(sc_row, 1, f), a, b, 0.5, -2.0, 1e-3,
                     __LINE__);
@@ -665,8 +678,8 @@ TEST(matmul_own_gemm)
     kiln_scope_begin();
     /* k = 800: three k blocks */
     kiln_array *a = rand_array((int64_t[]){100, 800}, 2, f);
-    kiln_array *b = rand_array((int64_t[]){800, 300}, 2, f);
-    kiln_array *c = rand_array((int64_t[]){300}, 1, f);
+    kiln_array *b = rand_array((int64_t[]){800, 320}, 2, f);
+    kiln_array *c = rand_array((int64_t[]){320}, 1, f);
     void *first[2] = {NULL, NULL};
     size_t nfirst[2] = {0, 0};
     for (int t = 1; t <= 3; t++) {
