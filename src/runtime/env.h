@@ -31,9 +31,9 @@
       "comma-separated log topics, e.g. compile")                         \
     X(DISABLE_COMPILE, "KILN_DISABLE_COMPILE", "0",                       \
       "1 makes every compiled function call its body directly")           \
-    X(GEMM, "KILN_GEMM", "kiln",                                         \
-      "kiln: big float32 products use kiln's own GEMM; blas: CBLAS "      \
-      "(where built with it)")                                            \
+    X(GEMM, "KILN_GEMM", "kiln",                                          \
+      "kiln: float32 products in its measured envelope use kiln's own "   \
+      "GEMM; blas: CBLAS (where built with it)")                          \
     X(POOL_LIMIT, "KILN_POOL_LIMIT", "",                                  \
       "bytes of idle buffers the recycling pool may keep; empty means a " \
       "quarter of physical memory (read by core/buffer.c itself)")
