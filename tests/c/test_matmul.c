@@ -611,9 +611,10 @@ static void *bytes_of(kiln_array *x, size_t *n)
 TEST(matmul_own_gemm)
 {
     /* float32 products inside kiln's GEMM's envelope (gemm.c: n from 128
-     * to 1024, at least 2^22 multiply-adds): row micro-panels with a tail
-     * (45, 100 rows), column panels with a tail (150, 600 columns), three
-     * uneven k blocks (k = 800) and one short one (k = 70), operands
+     * to 1024, and 2^22 multiply-adds or a wide output): row micro-panels
+     * with a tail (45, 100 rows), column panels with a tail (150, 600
+     * columns), two column blocks (600), three uneven k blocks (k = 800),
+     * one short one (k = 70) and a short k on a wide output (10), operands
      * stored transposed, sliced with steps and reversed (any strides, read
      * in place), b's panels read in place (rows 160 floats apart) with and
      * without a packed tail, a column slice of it starting on a cache line
@@ -644,6 +645,11 @@ TEST(matmul_own_gemm)
         CHECK_PRODUCT(a, kiln_transpose(rand_array(sbt, 2, f), NULL, 0),
                       1e-3);
         CHECK_PRODUCT(rand_array(sk, 2, f), rand_array(skb, 2, f), 1e-4);
+        /* two column blocks (512 + 88 columns); then a wide product with
+         * a short k (each tile written once) */
+        CHECK_PRODUCT(a, rand_array((int64_t[]){800, 600}, 2, f), 1e-3);
+        CHECK_PRODUCT(rand_array((int64_t[]){256, 10}, 2, f),
+                      rand_array((int64_t[]){10, 600}, 2, f), 1e-5);
         kiln_array *b160 = rand_array((int64_t[]){800, 160}, 2, f);
         CHECK_PRODUCT(a, b160, 1e-3);
         for (int i = 0; i < 3; i++) {
@@ -676,10 +682,10 @@ TEST(matmul_own_gemm)
 
     int before = kiln_num_threads();
     kiln_scope_begin();
-    /* k = 800: three k blocks */
+    /* k = 800: three k blocks; two column blocks */
     kiln_array *a = rand_array((int64_t[]){100, 800}, 2, f);
-    kiln_array *b = rand_array((int64_t[]){800, 320}, 2, f);
-    kiln_array *c = rand_array((int64_t[]){320}, 1, f);
+    kiln_array *b = rand_array((int64_t[]){800, 640}, 2, f);
+    kiln_array *c = rand_array((int64_t[]){640}, 1, f);
     void *first[2] = {NULL, NULL};
     size_t nfirst[2] = {0, 0};
     for (int t = 1; t <= 3; t++) {

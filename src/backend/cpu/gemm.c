@@ -2,16 +2,18 @@
  * gemm.c - kiln's own float32 matrix product (interface in gemm.h).
  *
  * The classic blocked scheme. k is cut into blocks of at most KC_MAX
- * (equal lengths but the last; the cut depends on k alone). B is packed
- * once, by the pool, into panels of NR columns per k block (element (p, j)
- * of a panel at p * NR + j, zeros past n), and shared by every thread.
- * The rows of Y are cut into micro-panels of MR rows, the pool's items:
- * a range of them packs its rows of A, MC_PANELS micro-panels and one k
- * block at a time (element (i, p) at p * MR + i, zeros past m), then runs
- * the micro-kernel over each micro-panel and each B panel: an MR x NR tile
- * of Y held in 2 * MR vector registers, one k step adding a broadcast
- * element of A times two vectors of B. The A micro-panel stays in L1 while
- * the B panels stream from L2.
+ * (equal lengths but the last; the cut depends on k alone). B is read in
+ * 32-column panels (NR), where it lies when read_in_place says so, else
+ * packed once by the pool per k block (element (p, j) of a panel at
+ * p * NR + j, zeros past n) and shared by every thread. The output is cut
+ * into blocks of at most NC_PANELS panels (512 columns) by row blocks of
+ * micro-panels of MR rows, the pool's items, column block outermost so
+ * that consecutive items share a k block of B in L2. An item packs its
+ * rows of A one k block at a time (element (i, p) at p * MR + i, zeros
+ * past m), then runs the micro-kernel over each micro-panel and each panel
+ * of its column block: an MR x NR tile of Y held in 2 * MR vector
+ * registers, one k step adding a broadcast element of A times two vectors
+ * of B. The A micro-panel stays in L1 while the B panels stream from L2.
  *
  * Summation order: each element of Y is the k blocks' partial sums added
  * into Y in block order (the first to beta * C), each block summed over p
@@ -42,6 +44,8 @@
 /* Micro-panels of A packed at once: MR * KC_MAX * MC_PANELS floats
  * (221 KB with AVX-512) sit in L2 beside a k block of B. */
 #define MC_PANELS 12
+/* Panels of a column block: 512 columns. */
+#define NC_PANELS (512 / NR)
 /* Multiply-adds a pool chunk should hold at least. */
 #define CHUNK_FLOPS (1 << 20)
 
@@ -60,6 +64,8 @@ typedef struct {
     int64_t kc, nkb; /* k block length (all but the last), block count */
     int64_t npan;    /* NR panels across n */
     int64_t nread;   /* panels [0, nread) read from B in place */
+    int64_t ncp, ncb; /* panels per column block, column blocks */
+    int64_t rbp, nrb; /* micro-panels per row block, row blocks */
     float *pb;       /* packed B: block q at q * kc * npan * NR */
     atomic_int failed;
 } gemm_job;
@@ -69,20 +75,26 @@ static int64_t min64(int64_t a, int64_t b)
     return a < b ? a : b;
 }
 
-/* The shapes measured at or ahead of OpenBLAS's SkylakeX sgemm on kiln's
- * tiles (2 threads, the two alternating, median of 400 ratios): time
- * ratios 0.81-0.94 for (m, n, k) = (128, 512, 512), (256, 512, 784),
- * (784, 512, 256), (512, 256, 1024), (256, 128, 1024), (64, 1024, 1024),
- * (256, 1024, 1024), (1024, 1024, 1024), (4096, 1024, 256); 0.99-1.01 for
- * (2048, 768, 768) and (1024, 1024, 4096). Outside: 128^3 1.05, 2048^3
- * 1.08 and (64, 4096, 4096) 2.3, where a k block of B no longer fits L2
- * and is streamed from memory once per range of rows (no blocking of n
- * yet), and (4096, 64, 4096) 1.3, where packing A costs as much as the
- * product over so few columns. */
+/* The shapes where kiln's GEMM was measured at or ahead of OpenBLAS's
+ * SkylakeX sgemm on kiln's tiles (2 threads, the two alternating per call,
+ * median of 400 time ratios; run to run noise about 0.05). Big: 0.81-0.96
+ * for (m, n, k) = (128, 512, 512), (256, 512, 784), (784, 512, 256),
+ * (512, 256, 1024), (256, 128, 1024), (64, 1024, 1024), (256, 1024,
+ * 1024), (1024, 1024, 1024), (4096, 1024, 256), (128, 256, 128), (256,
+ * 256, 256), (64, 128, 512), (32, 512, 512), (512, 512, 16); 0.98-1.01
+ * for (2048, 768, 768), (1024, 1024, 4096). Wide with a short k, where
+ * each tile of Y is written once and BLAS zeroes Y first: 0.70-0.72 for
+ * (256, 512, 4) and (256, 512, 10), 0.30 for (1024, 1024, 10). Outside:
+ * 128^3 1.05-1.17, (512, 128, 32) 1.39, (1024, 256, 8) 1.46, (128, 256,
+ * 10) 1.51 (little work a thread, two dispatches); n above 1024: 2048^3
+ * 1.04, (1024, 4096, 1024) 1.06, (64, 4096, 4096) 1.11 (B packed in a
+ * pass of its own); (4096, 64, 4096) 1.30 (A packed over few columns). */
 bool kiln__gemm_f32_worth(int64_t m, int64_t n, int64_t k)
 {
-    return m >= 32 && n >= 128 && n <= 1024 && k >= 64 &&
-           (double)m * (double)n * (double)k >= (double)(1 << 22);
+    double work = (double)m * (double)n * (double)k;
+    bool big = k >= 16 && work >= (double)(1 << 22);
+    bool wide = m >= 256 && n >= 512;
+    return m >= 32 && n >= 128 && n <= 1024 && (big || wide);
 }
 
 /* Items are (k block, panel) pairs of B, panels [nread, npan). */
@@ -204,33 +216,41 @@ static void micro(const kiln_gemm_f32 *P, int64_t kq, const float *restrict a,
     }
 }
 
-/* Items are micro-panels of rows of C. */
+/* Items are blocks of the output: column block t / nrb (ncp panels),
+ * row block t % nrb (rbp micro-panels); consecutive items share a column
+ * block, whose k block of B (kc x 512 floats at most) stays in L2 while
+ * the item packs its rows of A beside it. */
 static void compute(void *ctx, int64_t lo, int64_t hi)
 {
     gemm_job *g = ctx;
-    kiln_buffer *scratch = kiln__buffer_new(
-        sizeof(float) * MR * MC_PANELS * (size_t)g->kc);
+    const kiln_gemm_f32 *P = &g->p;
+    kiln_buffer *scratch =
+        kiln__buffer_new(sizeof(float) * MR * (size_t)(g->rbp * g->kc));
     if (!scratch) {
         atomic_store(&g->failed, 1);
         return;
     }
     float *pa = scratch->data;
-    for (int64_t mp0 = lo; mp0 < hi; mp0 += MC_PANELS) {
-        int64_t mp1 = min64(hi, mp0 + MC_PANELS);
+    int64_t nmp = (P->m + MR - 1) / MR;
+    for (int64_t t = lo; t < hi; t++) {
+        int64_t mp0 = t % g->nrb * g->rbp, mp1 = min64(nmp, mp0 + g->rbp);
+        int64_t jp0 = t / g->nrb * g->ncp;
+        int64_t jp1 = min64(g->npan, jp0 + g->ncp);
         for (int64_t q = 0; q < g->nkb; q++) {
-            int64_t p0 = q * g->kc, kq = min64(g->kc, g->p.k - p0);
+            int64_t p0 = q * g->kc, kq = min64(g->kc, P->k - p0);
             const float *pb = g->pb + q * g->kc * g->npan * NR;
+            const float *b = P->b + p0 * P->brs;
             pack_a(g, mp0, mp1, p0, kq, pa);
             for (int64_t mp = mp0; mp < mp1; mp++) {
                 const float *a = pa + (mp - mp0) * MR * kq;
-                const float *b = g->p.b + p0 * g->p.brs;
-                for (int64_t jp = 0; jp < g->nread; jp++) {
-                    micro(&g->p, kq, a, b + jp * NR, g->p.brs, mp * MR,
-                          jp * NR, q == 0);
-                }
-                for (int64_t jp = g->nread; jp < g->npan; jp++) {
-                    micro(&g->p, kq, a, pb + jp * kq * NR, NR, mp * MR,
-                          jp * NR, q == 0);
+                for (int64_t jp = jp0; jp < jp1; jp++) {
+                    if (jp < g->nread) {
+                        micro(P, kq, a, b + jp * NR, P->brs, mp * MR,
+                              jp * NR, q == 0);
+                    } else {
+                        micro(P, kq, a, pb + jp * kq * NR, NR, mp * MR,
+                              jp * NR, q == 0);
+                    }
                 }
             }
         }
@@ -273,9 +293,15 @@ bool kiln__gemm_f32(const kiln_gemm_f32 *p)
     g.pb = packed->data;
     /* a (k block, panel) item copies kq * NR floats */
     kiln__pool_for(g.nkb * (g.npan - g.nread), 4, pack_b, &g);
-    double per = (double)MR * (double)n * (double)k;
+    /* row blocks small enough for 4 items a thread, at most MC_PANELS */
+    int64_t nmp = (m + MR - 1) / MR, want = 4 * kiln__pool_nthreads();
+    g.ncp = min64(g.npan, NC_PANELS);
+    g.ncb = (g.npan + g.ncp - 1) / g.ncp;
+    g.rbp = min64(MC_PANELS, (nmp * g.ncb + want - 1) / want);
+    g.nrb = (nmp + g.rbp - 1) / g.rbp;
+    double per = (double)(MR * g.rbp) * (double)(NR * g.ncp) * (double)k;
     int64_t grain = per >= CHUNK_FLOPS ? 1 : (int64_t)(CHUNK_FLOPS / per);
-    kiln__pool_for((m + MR - 1) / MR, grain, compute, &g);
+    kiln__pool_for(g.nrb * g.ncb, grain, compute, &g);
     kiln__buffer_release(packed);
     return !atomic_load(&g.failed);
 }
