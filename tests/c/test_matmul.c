@@ -652,6 +652,9 @@ TEST(matmul_own_gemm)
                       rand_array((int64_t[]){10, 600}, 2, f), 1e-5);
         kiln_array *b160 = rand_array((int64_t[]){800, 160}, 2, f);
         CHECK_PRODUCT(a, b160, 1e-3);
+        /* rows reversed: read in place with a negative row stride */
+        CHECK_PRODUCT(a, kiln_slice(b160, rst, sp, (int64_t[]){-1, 1}),
+                      1e-3);
         for (int i = 0; i < 3; i++) {
             CHECK_PRODUCT(a,
                           kiln_slice(b160, (int64_t[]){0, c0s[i]},

@@ -133,6 +133,28 @@ static void pack_a(const gemm_job *g, int64_t mp0, int64_t mp1, int64_t p0,
     for (int64_t mp = mp0; mp < mp1; mp++, pa += MR * kq) {
         int64_t i0 = mp * MR, mr = min64(MR, P->m - i0);
         const float *s = P->a + i0 * P->ars + p0 * P->acs;
+        if (P->ars == 1 && mr == MR) {
+            /* columns of A contiguous (a transpose): one row of the panel
+             * is MR floats in a row */
+            for (int64_t p = 0; p < kq; p++) {
+                memcpy(pa + p * MR, s + p * P->acs, MR * sizeof *pa);
+            }
+            continue;
+        }
+        if (P->acs == 1 && mr == MR) {
+            /* rows of A contiguous: MR streams read in step, the panel
+             * written in order */
+            const float *r[MR];
+            for (int i = 0; i < MR; i++) {
+                r[i] = s + i * P->ars;
+            }
+            for (int64_t p = 0; p < kq; p++) {
+                for (int i = 0; i < MR; i++) {
+                    pa[p * MR + i] = r[i][p];
+                }
+            }
+            continue;
+        }
         if (P->acs == 1) {
             for (int64_t i = 0; i < mr; i++) {
                 const float *r = s + i * P->ars;
