@@ -202,10 +202,11 @@ bench:
 	@$(MAKE) --no-print-directory bench-run
 
 bench-run: $(BUILD)/bench/bench_core $(BUILD)/bench/compile_bench \
-           $(BUILD)/bench/mlp_bench
+           $(BUILD)/bench/mlp_bench $(BUILD)/bench/gemm_bench
 	$(BUILD)/bench/bench_core $(BUILD)/bench.json
 	$(BUILD)/bench/compile_bench $(BUILD)/bench.json
 	$(BUILD)/bench/mlp_bench $(BUILD)/bench.json
+	$(BUILD)/bench/gemm_bench $(BUILD)/bench.json
 
 # kiln beside numpy, numexpr, MLX, JAX and torch (installed into
 # build/peers-venv when they can be had) -> build/bench-peers.json

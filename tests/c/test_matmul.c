@@ -611,10 +611,10 @@ static void *bytes_of(kiln_array *x, size_t *n)
 TEST(matmul_own_gemm)
 {
     /* float32 products inside kiln's GEMM's envelope (gemm.c: n from 128
-     * to 1024, and 2^22 multiply-adds or a wide output): row micro-panels
-     * with a tail (45, 100 rows), column panels with a tail (150, 600
-     * columns), two column blocks (600), three uneven k blocks (k = 800),
-     * one short one (k = 70) and a short k on a wide output (10), operands
+     * to 1024, at least 2^22 multiply-adds): row micro-panels with a tail
+     * (45, 100 rows), column panels with a tail (150, 600 columns), two
+     * column blocks (600), three uneven k blocks (k = 800), one short one
+     * (k = 70), a wide output with k = 10 (BLAS's under both), operands
      * stored transposed, sliced with steps and reversed (any strides, read
      * in place), b's panels read in place (rows 160 floats apart) with and
      * without a packed tail, a column slice of it starting on a cache line
@@ -646,7 +646,7 @@ TEST(matmul_own_gemm)
                       1e-3);
         CHECK_PRODUCT(rand_array(sk, 2, f), rand_array(skb, 2, f), 1e-4);
         /* two column blocks (512 + 88 columns); then a wide product with
-         * a short k (each tile written once) */
+         * a short k, which kiln's GEMM leaves to BLAS */
         CHECK_PRODUCT(a, rand_array((int64_t[]){800, 600}, 2, f), 1e-3);
         CHECK_PRODUCT(rand_array((int64_t[]){256, 10}, 2, f),
                       rand_array((int64_t[]){10, 600}, 2, f), 1e-5);

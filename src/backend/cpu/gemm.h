@@ -31,7 +31,7 @@
 
 /* Whether the product is one kiln__gemm_f32 was measured to run at least
  * as fast as BLAS (gemm.c lists the shapes): n from 128 to 1024, and
- * enough work to amortise the packing or a wide output. */
+ * enough work to amortise the packing. */
 bool kiln__gemm_f32_worth(int64_t m, int64_t n, int64_t k);
 
 /* One product Y = alpha * A B + beta * C, every operand float32 and
