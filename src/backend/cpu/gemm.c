@@ -41,8 +41,9 @@
  * 24 + 3 of AVX-512's 32, 12 + 3 of AVX2's 16. */
 #define MR (VW == 16 ? 12 : 6)
 #define KC_MAX 384
-/* Micro-panels of A packed at once: MR * KC_MAX * MC_PANELS floats
- * (221 KB with AVX-512) sit in L2 beside a k block of B. */
+/* Micro-panels of a row block at most: its packed A, MR * KC_MAX *
+ * MC_PANELS floats (221 KB with AVX-512), sits in L2 beside a k block of
+ * a column block of B (KC_MAX x 512 floats, 768 KB). */
 #define MC_PANELS 12
 /* Panels of a column block: 512 columns. */
 #define NC_PANELS (512 / NR)
@@ -66,7 +67,9 @@ typedef struct {
     int64_t nread;   /* panels [0, nread) read from B in place */
     int64_t ncp, ncb; /* panels per column block, column blocks */
     int64_t rbp, nrb; /* micro-panels per row block, row blocks */
-    float *pb;       /* packed B: block q at q * kc * npan * NR */
+    /* packed B, panels [nread, npan): block q at q * kc * (npan - nread)
+     * * NR, panel jp of it at (jp - nread) * kq * NR; NULL when none */
+    float *pb;
     atomic_int failed;
 } gemm_job;
 
@@ -106,7 +109,7 @@ static void pack_b(void *ctx, int64_t lo, int64_t hi)
         int64_t q = t / npack, jp = g->nread + t % npack;
         int64_t p0 = q * g->kc, kq = min64(g->kc, P->k - p0);
         int64_t j0 = jp * NR, nr = min64(NR, P->n - j0);
-        float *d = g->pb + q * g->kc * g->npan * NR + jp * kq * NR;
+        float *d = g->pb + (q * g->kc * npack + (jp - g->nread) * kq) * NR;
         const float *s = P->b + p0 * P->brs + j0 * P->bcs;
         for (int64_t p = 0; p < kq; p++, d += NR, s += P->brs) {
             if (P->bcs == 1 && nr == NR) {
@@ -259,7 +262,8 @@ static void compute(void *ctx, int64_t lo, int64_t hi)
         int64_t jp1 = min64(g->npan, jp0 + g->ncp);
         for (int64_t q = 0; q < g->nkb; q++) {
             int64_t p0 = q * g->kc, kq = min64(g->kc, P->k - p0);
-            const float *pb = g->pb + q * g->kc * g->npan * NR;
+            const float *pb =
+                g->pb ? g->pb + q * g->kc * (g->npan - g->nread) * NR : NULL;
             const float *b = P->b + p0 * P->brs;
             pack_a(g, mp0, mp1, p0, kq, pa);
             for (int64_t mp = mp0; mp < mp1; mp++) {
@@ -269,8 +273,8 @@ static void compute(void *ctx, int64_t lo, int64_t hi)
                         micro(P, kq, a, b + jp * NR, P->brs, mp * MR,
                               jp * NR, q == 0);
                     } else {
-                        micro(P, kq, a, pb + jp * kq * NR, NR, mp * MR,
-                              jp * NR, q == 0);
+                        micro(P, kq, a, pb + (jp - g->nread) * kq * NR, NR,
+                              mp * MR, jp * NR, q == 0);
                     }
                 }
             }
@@ -306,12 +310,12 @@ bool kiln__gemm_f32(const kiln_gemm_f32 *p)
     g.npan = (n + NR - 1) / NR;
     g.nread = read_in_place(p) ? n / NR : 0;
     atomic_init(&g.failed, 0);
-    kiln_buffer *packed =
-        kiln__buffer_new(sizeof(float) * (size_t)(k * g.npan * NR));
-    if (!packed) {
+    size_t npb = sizeof(float) * (size_t)(k * (g.npan - g.nread) * NR);
+    kiln_buffer *packed = npb > 0 ? kiln__buffer_new(npb) : NULL;
+    if (npb > 0 && !packed) {
         return false;
     }
-    g.pb = packed->data;
+    g.pb = packed ? packed->data : NULL;
     /* a (k block, panel) item copies kq * NR floats */
     kiln__pool_for(g.nkb * (g.npan - g.nread), 4, pack_b, &g);
     /* row blocks small enough for 4 items a thread, at most MC_PANELS */
