@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/buffer.h"
 #include "harness.h"
 #include "kiln.h"
 
@@ -279,7 +280,7 @@ TEST(matmul_int_wraps)
 TEST(matmul_large_blocks)
 {
     /* several row tiles and packed b blocks in both directions, over the
-     * pool: loops for int32, BLAS (or loops) for the floats */
+     * pool: loops for int32, kiln's GEMM, BLAS or loops for the floats */
     kiln_scope_begin();
     int64_t sa[2] = {70, 300}, sb[2] = {300, 270};
     CHECK_PRODUCT(rand_array(sa, 2, KILN_DTYPE_INT32),
@@ -714,4 +715,29 @@ TEST(matmul_own_gemm)
     free(first[1]);
     kiln_scope_end(NULL);
     CHECK(kiln_set_num_threads(before) == KILN_OK);
+
+    /* scratch that runs out (the output, B's packed panels, a range's A)
+     * is a memory error, never a crash; the same product then works */
+    int failed = 0;
+    for (long k = 1; k <= 6; k++) {
+        kiln_scope_begin();
+        /* b's rows 150 floats apart: packed */
+        kiln_array *fa = rand_array(sa, 2, f), *fb = rand_array(sb, 2, f);
+        CHECK(kiln_array_eval(fa) == KILN_OK &&
+              kiln_array_eval(fb) == KILN_OK);
+        kiln_array *z = kiln_matmul(fa, fb);
+        kiln_errclear();
+        kiln__buffer_fail_after(k);
+        kiln_status got = kiln_array_eval(z);
+        kiln__buffer_fail_after(0);
+        if (got != KILN_OK) {
+            failed++;
+            CHECK(got == KILN_ERR_MEMORY);
+            kiln_errclear();
+            CHECK(kiln_array_eval(z) == KILN_OK);
+        }
+        kiln_errclear();
+        kiln_scope_end(NULL);
+    }
+    CHECK(failed > 0);
 }

@@ -3,7 +3,8 @@
  *
  * The classic blocked scheme. k is cut into blocks of at most KC_MAX
  * (equal lengths but the last; the cut depends on k alone). B is read in
- * 32-column panels (NR), where it lies when read_in_place says so, else
+ * panels of NR = 2 * VW columns (32 with AVX-512, 16 with AVX2), where it
+ * lies when read_in_place says so, else
  * packed once by the pool per k block (element (p, j) of a panel at
  * p * NR + j, zeros past n) and shared by every thread. The output is cut
  * into blocks of at most NC_PANELS panels (512 columns) by row blocks of
@@ -211,10 +212,12 @@ static void micro(const kiln_gemm_f32 *P, int64_t kq, const float *restrict a,
         }
     }
     const float alpha = P->alpha;
-    /* where C is read: Y itself after the first k block */
+    /* where C is read: Y itself after the first k block; with beta 0,
+     * nowhere (c then walks Y's rows unread, P->c may be NULL) */
     const float beta = first ? P->beta : 1.0f;
-    const float *c = first ? P->c + i0 * P->crs + j0 * P->ccs : y;
-    int64_t crs = first ? P->crs : P->ldy, ccs = first ? P->ccs : 1;
+    bool from_c = first && beta != 0.0f;
+    const float *c = from_c ? P->c + i0 * P->crs + j0 * P->ccs : y;
+    int64_t crs = from_c ? P->crs : P->ldy, ccs = from_c ? P->ccs : 1;
     int64_t mr = min64(MR, P->m - i0), nr = min64(NR, P->n - j0);
     if (mr == MR && nr == NR && (beta == 0.0f || ccs == 1)) {
         for (int i = 0; i < MR; i++, y += P->ldy, c += crs) {

@@ -3,9 +3,10 @@
  *
  * Y = alpha * A B + beta * C for strided A, B and C (any element strides,
  * so transposed, sliced and broadcast views need no copy) into a Y whose
- * rows are ldy elements apart with unit column stride. B is packed once
- * per product and shared by every thread; each thread packs only the rows
- * of A it computes. Every element of Y is summed by one thread in an order
+ * rows are ldy elements apart with unit column stride. B's panels are
+ * read where B lies when its layout allows, else packed once per product
+ * and shared by every thread; each thread packs only the rows of A it
+ * computes. Every element of Y is summed by one thread in an order
  * fixed by k alone, so results do not depend on the thread count.
  *
  * KILN_GEMM=blas (read on each product) sends every product to CBLAS

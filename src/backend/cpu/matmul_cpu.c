@@ -353,8 +353,8 @@ static bool own_gemm(int64_t m, int64_t n, int64_t k)
            strcmp(kiln__env_str(KILN_ENV_GEMM), "blas") != 0;
 }
 
-/* Float32 products [lo, hi), each over the whole pool (inline when this
- * runs inside a pool range). */
+/* Float32 products [lo, hi), one after the other, each over the whole
+ * pool (each holds at least 2^22 multiply-adds: no batch split). */
 static void own_range(void *ctx, int64_t lo, int64_t hi)
 {
     mm_job *j = ctx;
@@ -379,17 +379,6 @@ static void own_range(void *ctx, int64_t lo, int64_t hi)
             return;
         }
     }
-}
-
-/* Batches of small products are split by product, as run_blas does. */
-static void run_own(mm_job *j)
-{
-    double flops = (double)j->m * (double)j->n * (double)j->k;
-    if (j->nbatch > 1 && flops <= SMALL_GEMM) {
-        kiln__pool_for(j->nbatch, grain_for(flops), own_range, j);
-        return;
-    }
-    own_range(j, 0, j->nbatch);
 }
 
 #endif /* KILN_GEMM_VW */
@@ -606,7 +595,8 @@ static bool gemm_one(const mm_job *j, int64_t t)
     };
 #ifdef KILN_GEMM_VW
     if (!g.f64 && own_gemm(m, n, k)) {
-        /* C holds c already: it is its own C operand */
+        /* float16/bfloat16 widened (float32 went to own_range); C holds c
+         * already: it is its own C operand */
         kiln_gemm_f32 p = {
             .m = m, .n = n, .k = k,
             .alpha = (float)g.alpha, .beta = (float)g.beta,
@@ -677,7 +667,7 @@ static void dispatch(mm_job *j, bool addmm)
 {
 #ifdef KILN_GEMM_VW
     if (j->dt == KILN_DTYPE_FLOAT32 && own_gemm(j->m, j->n, j->k)) {
-        run_own(j);
+        own_range(j, 0, j->nbatch);
         return;
     }
 #endif
