@@ -38,19 +38,27 @@
 /* loop bodies and staged blocks                                      */
 /* ------------------------------------------------------------------ */
 
-/* The loop body at element index j: inner values, then the stores. */
-static kiln_status put_body(gen *g, const char *j, int pass)
+/* The loop body at element index j: inner values, then the stores of
+ * pass `pass`; with vec, over KILN_VW elements (a vector loop: the values
+ * as kiln_vf). */
+static kiln_status put_body(gen *g, const char *j, int pass, bool vec)
 {
     const kiln_region *r = g->r;
     for (int i = 0; i < r->nvals; i++) {
-        if (g->need[i] && kiln__codegen_value_put(g, i, j) != KILN_OK) {
+        if (g->need[i] &&
+            (vec ? kiln__codegen_value_put_vec(g, i, j)
+                 : kiln__codegen_value_put(g, i, j)) != KILN_OK) {
             return kiln_errcode();
         }
     }
     for (int o = 0; o < r->noutputs; o++) {
         int v = r->out_val[o];
         if (!g->reduce || (r->vals[v].inner && g->lev[v] == pass)) {
-            kiln__codegen_value_put_store(g, o, v, j, true);
+            if (vec) {
+                kiln__codegen_value_put_vstore(g, o, v, j);
+            } else {
+                kiln__codegen_value_put_store(g, o, v, j, true);
+            }
         }
     }
     return KILN_OK;
@@ -455,24 +463,6 @@ void kiln__codegen_loop_plan_vhalf(gen *g)
     }
 }
 
-/* put_body over KILN_VW elements at index j (a vector loop): the inner
- * values as kiln_vf, then the stores of pass `pass`. */
-static kiln_status put_vec_body(gen *g, const char *j, int pass)
-{
-    const kiln_region *r = g->r;
-    for (int i = 0; i < r->nvals; i++) {
-        if (g->need[i] && kiln__codegen_value_put_vec(g, i, j) != KILN_OK) {
-            return kiln_errcode();
-        }
-    }
-    for (int o = 0; o < r->noutputs; o++) {
-        if (stored_here(g, r->out_val[o], pass)) {
-            kiln__codegen_value_put_vstore(g, o, r->out_val[o], j);
-        }
-    }
-    return KILN_OK;
-}
-
 /* `const kiln_vf s<a> = kiln_vsplat(v<a>);` once for each argument of the
  * loop's ops that is computed outside it (uses g->mark). */
 static void put_splats(gen *g)
@@ -517,14 +507,14 @@ static kiln_status put_vec_loop(gen *g, const char *count, int pass)
     snprintf(head, sizeof head, "for (; i + KILN_VW <= %s; i += KILN_VW) ",
              hi);
     open_block(g, head);
-    if (put_vec_body(g, "i", pass) != KILN_OK) {
+    if (put_body(g, "i", pass, true) != KILN_OK) {
         return kiln_errcode();
     }
     close_block(g);
     snprintf(head, sizeof head, "for (; i < %s; i++) ", hi);
     put_ivdep(g);
     open_block(g, head);
-    if (put_body(g, "i", pass) != KILN_OK) {
+    if (put_body(g, "i", pass, false) != KILN_OK) {
         return kiln_errcode();
     }
     close_block(g);
@@ -559,7 +549,7 @@ static kiln_status put_flat_loop(gen *g, const char *count, int pass)
                  count);
         put_ivdep(g);
         open_block(g, head);
-        if (put_body(g, "i", pass) != KILN_OK) {
+        if (put_body(g, "i", pass, false) != KILN_OK) {
             return kiln_errcode();
         }
         close_block(g);
@@ -569,7 +559,7 @@ static kiln_status put_flat_loop(gen *g, const char *count, int pass)
     put_stage(g, true, "ke - kb");
     put_ivdep(g);
     open_block(g, "for (int64_t i = kb; i < ke; i++) ");
-    if (put_body(g, "i", pass) != KILN_OK) {
+    if (put_body(g, "i", pass, false) != KILN_OK) {
         return kiln_errcode();
     }
     close_block(g);
@@ -625,7 +615,7 @@ static kiln_status put_pass_body(gen *g, int l, const char *j,
                                  const char *accfmt, int nf)
 {
     char acc[32];
-    if (put_body(g, j, l) != KILN_OK) {
+    if (put_body(g, j, l, false) != KILN_OK) {
         return kiln_errcode();
     }
     for (int k = 0; k < nf; k++) {
@@ -687,7 +677,7 @@ static kiln_status put_vec_block(gen *g, int l, int nf)
     open_block(g, lanes);
     ind(g);
     kiln__text_puts(g->t, "const int64_t k = i + l * KILN_VW;\n");
-    if (put_vec_body(g, "k", l) != KILN_OK) {
+    if (put_body(g, "k", l, true) != KILN_OK) {
         return kiln_errcode();
     }
     for (int k = 0; k < nf; k++) {
