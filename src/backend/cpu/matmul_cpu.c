@@ -703,7 +703,9 @@ static kiln_status run(const kiln_node *n, kiln_array *c, kiln_array *a,
     }
     dispatch(&j, addmm);
     if (atomic_load(&j.failed)) {
-        return kiln__err_oom(fn, 8 * (size_t)(KB * NB + IB * NB));
+        /* scratch of whichever path ran: packed operands or blocks */
+        return kiln__err(KILN_ERR_MEMORY,
+                         "[%s] out of memory allocating scratch", fn);
     }
     return KILN_OK;
 }
