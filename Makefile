@@ -30,6 +30,13 @@ LIBS    := $(BLAS_LIBS) -lpthread -lm -ldl
 # OpenBLAS picks its kernels at load time from this variable; see deps.sh.
 OPENBLAS_CORETYPE ?= $(shell sh scripts/deps.sh coretype 2>/dev/null)
 export OPENBLAS_CORETYPE
+# Every flag a build product depends on, kept in a file rewritten only when
+# they change (OpenBLAS installed after a plain `make`, another ARCH), so
+# that everything built with the old flags is rebuilt, not linked stale.
+FLAGS   := $(BUILD)/flags
+FLAGS_NOW := $(CC) $(OPT) $(ARCH) $(WARN) $(BLAS_CFLAGS) $(LIBS)
+$(shell mkdir -p $(BUILD) && echo '$(FLAGS_NOW)' | cmp -s - $(FLAGS) || \
+        echo '$(FLAGS_NOW)' > $(FLAGS))
 
 SRC     := $(sort $(wildcard src/*/*.c src/*/*/*.c))
 # The JIT preamble: the scalar meaning headers, embedded as a string.
@@ -58,7 +65,7 @@ deps:
 
 lib: $(BUILD)/libkiln.so $(BUILD)/libkiln.a
 
-$(BUILD)/%.o: %.c $(HDR)
+$(BUILD)/%.o: %.c $(HDR) $(FLAGS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_LIB) -c $< -o $@
 
@@ -81,14 +88,14 @@ $(BUILD)/libkiln.a: $(OBJ)
 $(BUILD)/libkiln.so: $(OBJ)
 	$(CC) -shared -o $@ $^ $(LIBS)
 
-$(BUILD)/tests/c/%.o: tests/c/%.c $(HDR)
+$(BUILD)/tests/c/%.o: tests/c/%.c $(HDR) $(FLAGS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_LIB) -Isrc -Isrc/backend/cpu -Isrc/runtime -c $< -o $@
 
 $(BUILD)/test_runner: $(TEST_OBJ) $(BUILD)/libkiln.a
 	$(CC) -o $@ $(TEST_OBJ) $(BUILD)/libkiln.a $(LIBS)
 
-$(SAN_DIR)/%.o: %.c $(HDR)
+$(SAN_DIR)/%.o: %.c $(HDR) $(FLAGS)
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 $(SAN_FLAGS) $(ARCH) -fno-math-errno $(WARN) $(DEFS) \
 	    -Iinclude -Isrc -Isrc/backend/cpu -Isrc/runtime $(BLAS_CFLAGS) \
@@ -112,12 +119,13 @@ PYEXT   := python/kiln/_kiln$(PY_EXT)
 PYEXT_SRC := $(sort $(wildcard python/src/*.c))
 PYEXT_OBJ := $(PYEXT_SRC:%.c=$(BUILD)/%.o)
 
-$(BUILD)/python/src/%.o: python/src/%.c $(wildcard python/src/*.h) include/kiln.h
+$(BUILD)/python/src/%.o: python/src/%.c $(wildcard python/src/*.h) include/kiln.h \
+                        $(FLAGS)
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 $(OPT) $(ARCH) -fPIC -fvisibility=hidden $(WARN) \
 	    $(DEFS) -Iinclude -I$(PY_INC) -c $< -o $@
 
-$(PYEXT): $(PYEXT_OBJ) $(BUILD)/libkiln.a
+$(PYEXT): $(PYEXT_OBJ) $(BUILD)/libkiln.a $(FLAGS)
 	$(CC) -shared -o $@.tmp $(PYEXT_OBJ) $(BUILD)/libkiln.a $(LIBS)
 	mv $@.tmp $@
 
