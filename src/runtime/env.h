@@ -33,7 +33,8 @@
       "1 makes every compiled function call its body directly")           \
     X(GEMM, "KILN_GEMM", "kiln",                                          \
       "kiln: float32 products in its measured envelope use kiln's own "   \
-      "GEMM; blas: CBLAS (where built with it)")                          \
+      "GEMM; always: every float32 product does; blas: none does (CBLAS " \
+      "where built with it, else kiln's loops)")                          \
     X(POOL_LIMIT, "KILN_POOL_LIMIT", "",                                  \
       "bytes of idle buffers the recycling pool may keep; empty means a " \
       "quarter of physical memory (read by core/buffer.c itself)")

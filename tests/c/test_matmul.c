@@ -741,3 +741,57 @@ TEST(matmul_own_gemm)
     }
     CHECK(failed > 0);
 }
+
+TEST(matmul_own_gemm_always)
+{
+    /* KILN_GEMM=always gives every float32 product to kiln's GEMM, the
+     * shapes its envelope leaves to others too: fewer rows than a
+     * micro-panel and columns than a panel, k = 1, vectors on either
+     * side, k just past a k block, m one more than a multiple of the
+     * micro-panel, batches with a broadcast side, transposes and an addmm
+     * with a column c; each against the double reference. A k = 0
+     * product (no GEMM at all) is zeros, or beta * c. */
+    const kiln_dtype f = KILN_DTYPE_FLOAT32;
+    static const int64_t mnk[][3] = {
+        {1, 1, 1},   {1, 5, 3},    {5, 1, 7},     {11, 31, 1},
+        {13, 33, 2}, {12, 32, 384}, {25, 65, 385}, {37, 200, 769},
+        {2, 700, 9}, {300, 3, 40},  {257, 129, 17},
+    };
+    setenv("KILN_GEMM", "always", 1);
+    kiln_scope_begin();
+    for (size_t i = 0; i < sizeof mnk / sizeof *mnk; i++) {
+        int64_t sa[2] = {mnk[i][0], mnk[i][2]};
+        int64_t sb[2] = {mnk[i][2], mnk[i][1]};
+        /* float32 sums of k terms up to 16 */
+        double tol = 1e-6 * (double)(mnk[i][2] + 8);
+        kiln_array *a = rand_array(sa, 2, f), *b = rand_array(sb, 2, f);
+        CHECK_PRODUCT(a, b, tol);
+        CHECK_PRODUCT(kiln_transpose(rand_array((int64_t[]){sa[1], sa[0]},
+                                                2, f),
+                                     NULL, 0),
+                      kiln_transpose(rand_array((int64_t[]){sb[1], sb[0]},
+                                                2, f),
+                                     NULL, 0),
+                      tol);
+        check_addmm(rand_array((int64_t[]){sa[0], 1}, 2, f), a, b, 0.5,
+                    -1.0, tol, __LINE__);
+    }
+    CHECK_PRODUCT(rand_array((int64_t[]){70}, 1, f),
+                  rand_array((int64_t[]){70, 45}, 2, f), 1e-4);
+    CHECK_PRODUCT(rand_array((int64_t[]){45, 70}, 2, f),
+                  rand_array((int64_t[]){70}, 1, f), 1e-4);
+    CHECK_PRODUCT(rand_array((int64_t[]){3, 13, 40}, 3, f),
+                  rand_array((int64_t[]){40, 33}, 2, f), 1e-4);
+    CHECK_PRODUCT(rand_array((int64_t[]){13, 40}, 2, f),
+                  rand_array((int64_t[]){2, 40, 33}, 3, f), 1e-4);
+    kiln_array *z = kiln_matmul(rand_array((int64_t[]){5, 0}, 2, f),
+                                rand_array((int64_t[]){0, 7}, 2, f));
+    CHECK(z && kiln_array_eval(z) == KILN_OK);
+    double *v = z ? values(z) : NULL;
+    for (int i = 0; v && i < 35; i++) {
+        CHECK(v[i] == 0.0);
+    }
+    free(v);
+    kiln_scope_end(NULL);
+    unsetenv("KILN_GEMM");
+}

@@ -4,12 +4,12 @@
  * The classic blocked scheme. k is cut into blocks of at most KC_MAX
  * (equal lengths but the last; the cut depends on k alone). B is read in
  * panels of NR = 2 * VW columns (32 with AVX-512, 16 with AVX2), where it
- * lies when read_in_place says so, else
- * packed once by the pool per k block (element (p, j) of a panel at
- * p * NR + j, zeros past n) and shared by every thread. The output is cut
- * into blocks of at most NC_PANELS panels (512 columns) by row blocks of
- * micro-panels of MR rows, the pool's items, column block outermost so
- * that consecutive items share a k block of B in L2. An item packs its
+ * lies when read_in_place says so, else packed once by the pool per k
+ * block (element (p, j) of a panel at p * NR + j, zeros past n) and
+ * shared by every thread. The output is cut into blocks of at most
+ * NC_PANELS panels (512 columns) by near-equal row blocks of micro-panels
+ * of MR rows, the pool's items, column block outermost so that
+ * consecutive items share a k block of B in L2. An item packs its
  * rows of A one k block at a time (element (i, p) at p * MR + i, zeros
  * past m), then runs the micro-kernel over each micro-panel and each panel
  * of its column block: an MR x NR tile of Y held in 2 * MR vector
@@ -67,7 +67,9 @@ typedef struct {
     int64_t npan;    /* NR panels across n */
     int64_t nread;   /* panels [0, nread) read from B in place */
     int64_t ncp, ncb; /* panels per column block, column blocks */
-    int64_t rbp, nrb; /* micro-panels per row block, row blocks */
+    /* row blocks: nrb of them, near-equal, block r of rbq + (r < rbr)
+     * micro-panels starting at micro-panel r * rbq + min(r, rbr) */
+    int64_t nrb, rbq, rbr;
     /* packed B, panels [nread, npan): block q at q * kc * (npan - nread)
      * * NR, panel jp of it at (jp - nread) * kq * NR; NULL when none */
     float *pb;
@@ -244,23 +246,25 @@ static void micro(const kiln_gemm_f32 *P, int64_t kq, const float *restrict a,
 }
 
 /* Items are blocks of the output: column block t / nrb (ncp panels),
- * row block t % nrb (rbp micro-panels); consecutive items share a column
+ * row block t % nrb; consecutive items share a column
  * block, whose k block of B (kc x 512 floats at most) stays in L2 while
  * the item packs its rows of A beside it. */
 static void compute(void *ctx, int64_t lo, int64_t hi)
 {
     gemm_job *g = ctx;
     const kiln_gemm_f32 *P = &g->p;
+    int64_t rbmax = g->rbq + (g->rbr > 0);
     kiln_buffer *scratch =
-        kiln__buffer_new(sizeof(float) * MR * (size_t)(g->rbp * g->kc));
+        kiln__buffer_new(sizeof(float) * MR * (size_t)(rbmax * g->kc));
     if (!scratch) {
         atomic_store(&g->failed, 1);
         return;
     }
     float *pa = scratch->data;
-    int64_t nmp = (P->m + MR - 1) / MR;
     for (int64_t t = lo; t < hi; t++) {
-        int64_t mp0 = t % g->nrb * g->rbp, mp1 = min64(nmp, mp0 + g->rbp);
+        int64_t rb = t % g->nrb;
+        int64_t mp0 = rb * g->rbq + min64(rb, g->rbr);
+        int64_t mp1 = mp0 + g->rbq + (rb < g->rbr);
         int64_t jp0 = t / g->nrb * g->ncp;
         int64_t jp1 = min64(g->npan, jp0 + g->ncp);
         for (int64_t q = 0; q < g->nkb; q++) {
@@ -321,13 +325,26 @@ bool kiln__gemm_f32(const kiln_gemm_f32 *p)
     g.pb = packed ? packed->data : NULL;
     /* a (k block, panel) item copies kq * NR floats */
     kiln__pool_for(g.nkb * (g.npan - g.nread), 4, pack_b, &g);
-    /* row blocks small enough for 4 items a thread, at most MC_PANELS */
-    int64_t nmp = (m + MR - 1) / MR, want = 4 * kiln__pool_nthreads();
+    /* Row blocks of at most MC_PANELS micro-panels, enough for 4 items a
+     * thread, near-equal, and (where there are micro-panels enough) a
+     * multiple of the threads in all: the pool deals items one at a time,
+     * so the threads then finish together instead of one running a last
+     * block alone or a row block one micro-panel long ending a list of
+     * full ones. */
+    int64_t nmp = (m + MR - 1) / MR, nt = kiln__pool_nthreads();
     g.ncp = min64(g.npan, NC_PANELS);
     g.ncb = (g.npan + g.ncp - 1) / g.ncp;
-    g.rbp = min64(MC_PANELS, (nmp * g.ncb + want - 1) / want);
-    g.nrb = (nmp + g.rbp - 1) / g.rbp;
-    double per = (double)(MR * g.rbp) * (double)(NR * g.ncp) * (double)k;
+    int64_t nrb = (nmp + MC_PANELS - 1) / MC_PANELS;
+    int64_t want = (4 * nt + g.ncb - 1) / g.ncb;
+    nrb = nrb > want ? nrb : want;
+    while (nrb < nmp && nrb * g.ncb % nt != 0) {
+        nrb++;
+    }
+    g.nrb = min64(nrb, nmp);
+    g.rbq = nmp / g.nrb;
+    g.rbr = nmp % g.nrb;
+    double per = (double)(MR * (g.rbq + 1)) * (double)(NR * g.ncp) *
+                 (double)k;
     int64_t grain = per >= CHUNK_FLOPS ? 1 : (int64_t)(CHUNK_FLOPS / per);
     kiln__pool_for(g.nrb * g.ncb, grain, compute, &g);
     kiln__buffer_release(packed);

@@ -346,11 +346,16 @@ static void run_loops(mm_job *j, bool addmm)
 
 #ifdef KILN_GEMM_VW
 
-/* Whether a float32 m x k by k x n product goes to kiln__gemm_f32. */
+/* Whether a float32 m x k by k x n product goes to kiln__gemm_f32:
+ * inside its envelope, or every one under KILN_GEMM=always, none under
+ * KILN_GEMM=blas. */
 static bool own_gemm(int64_t m, int64_t n, int64_t k)
 {
-    return kiln__gemm_f32_worth(m, n, k) &&
-           strcmp(kiln__env_str(KILN_ENV_GEMM), "blas") != 0;
+    const char *mode = kiln__env_str(KILN_ENV_GEMM);
+    if (m < 1 || n < 1 || k < 1 || strcmp(mode, "blas") == 0) {
+        return false;
+    }
+    return strcmp(mode, "always") == 0 || kiln__gemm_f32_worth(m, n, k);
 }
 
 /* Float32 products [lo, hi), one after the other, each over the whole
