@@ -14,8 +14,10 @@
  * named on the command line (default build/bench.json), merged under
  * "gemm_".
  *
- * Without CBLAS or without kiln's GEMM (a build for neither AVX-512 nor
- * AVX2) both sides are the same path and the ratio is about 1.
+ * Without CBLAS the other side is kiln's blocked loops (and kiln's GEMM
+ * takes more shapes: gemm.c); without kiln's GEMM (a build for neither
+ * AVX-512 nor AVX2) both sides are the same path and the ratio is about
+ * 1.
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -81,9 +81,10 @@ static int64_t min64(int64_t a, int64_t b)
     return a < b ? a : b;
 }
 
-/* The shapes where kiln's GEMM was measured at or ahead of OpenBLAS's
- * SkylakeX sgemm on kiln's tiles (2 threads, the two alternating per call,
- * median of 400 time ratios; run to run noise about 0.05): 0.81-0.96 for
+/* With CBLAS, the shapes where kiln's GEMM was measured at or ahead of
+ * OpenBLAS's SkylakeX sgemm on kiln's tiles (Sapphire Rapids, 2 threads,
+ * the two alternating per call, median of 400 time ratios; run to run
+ * noise about 0.05; a Zen 5 agrees where checked): 0.81-0.96 for
  * (m, n, k) = (128, 512, 512), (256, 512, 784), (784, 512, 256), (512,
  * 256, 1024), (256, 128, 1024), (64, 1024, 1024), (256, 1024, 1024),
  * (1024, 1024, 1024), (4096, 1024, 256), (128, 256, 128), (256, 256,
@@ -98,8 +99,20 @@ static int64_t min64(int64_t a, int64_t b)
 bool kiln__gemm_f32_worth(int64_t m, int64_t n, int64_t k)
 {
     double work = (double)m * (double)n * (double)k;
+#ifdef KILN_HAVE_CBLAS
     return m >= 32 && n >= 128 && n <= 1024 && k >= 16 &&
            work >= (double)(1 << 22);
+#else
+    /* Against kiln's blocked loops (a build without CBLAS; Zen 5, 2
+     * threads, KILN_GEMM=always against blas alternating, median of 31
+     * ratios): 0.25-0.68 from 32^3 up, n = 10 products (0.35-0.43),
+     * matrix-vector (1024, 1, 1024) 0.46, (2000, 2, 2000) 0.40 and
+     * vector-matrix (1, 1024, 1024) 0.92 included; 1.10-1.15 at 16^3 and
+     * below, 1.20 for the outer product (1000, 1000, 1), 2.0 for (3, 3,
+     * 100000) (a 12 x 32 tile for 9 outputs). */
+    return k >= 2 && (double)m * (double)n >= 64 &&
+           work >= (double)(1 << 15);
+#endif
 }
 
 /* Items are (k block, panel) pairs of B, panels [nread, npan). */

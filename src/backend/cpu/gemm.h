@@ -9,8 +9,9 @@
  * computes. Every element of Y is summed by one thread in an order
  * fixed by k alone, so results do not depend on the thread count.
  *
- * KILN_GEMM=blas (read on each product) sends every product to CBLAS
- * instead, for side-by-side measurement.
+ * KILN_GEMM (read on each product): blas sends every product to CBLAS
+ * (or kiln's loops, in a build without it), always every float32 one to
+ * kiln's GEMM, for side-by-side measurement.
  *
  * Built only where the compiler targets AVX-512 or AVX2 with FMA
  * (KILN_GEMM_VW, the vector width in floats, is then defined); elsewhere
@@ -31,8 +32,9 @@
 #ifdef KILN_GEMM_VW
 
 /* Whether the product is one kiln__gemm_f32 was measured to run at least
- * as fast as BLAS (gemm.c lists the shapes): n from 128 to 1024, and
- * enough work to amortise the packing. */
+ * as fast as what this build has besides (gemm.c lists the shapes): with
+ * CBLAS, n from 128 to 1024 and enough work to amortise the packing;
+ * without, all but tiny products, k = 1 and outputs of few elements. */
 bool kiln__gemm_f32_worth(int64_t m, int64_t n, int64_t k);
 
 /* One product Y = alpha * A B + beta * C, every operand float32 and
