@@ -748,14 +748,17 @@ TEST(matmul_own_gemm_always)
      * shapes its envelope leaves to others too: fewer rows than a
      * micro-panel and columns than a panel, k = 1, vectors on either
      * side, k just past a k block, m one more than a multiple of the
-     * micro-panel, batches with a broadcast side, transposes and an addmm
+     * micro-panel, last micro-panels of a third and two thirds of one
+     * (run by the shorter kernels), batches with a broadcast side,
+     * transposes and an addmm
      * with a column c; each against the double reference. A k = 0
      * product (no GEMM at all) is zeros, or beta * c. */
     const kiln_dtype f = KILN_DTYPE_FLOAT32;
     static const int64_t mnk[][3] = {
         {1, 1, 1},   {1, 5, 3},    {5, 1, 7},     {11, 31, 1},
         {13, 33, 2}, {12, 32, 384}, {25, 65, 385}, {37, 200, 769},
-        {2, 700, 9}, {300, 3, 40},  {257, 129, 17},
+        {2, 700, 9}, {300, 3, 40},  {257, 129, 17}, {20, 64, 33},
+        {16, 96, 5},
     };
     setenv("KILN_GEMM", "always", 1);
     kiln_scope_begin();

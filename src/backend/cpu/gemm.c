@@ -196,17 +196,19 @@ static void pack_a(const gemm_job *g, int64_t mp0, int64_t mp1, int64_t p0,
     }
 }
 
-/* The tile of Y at row i0, column j0 (mr x nr of it inside Y) gets the
- * product of packed micro-panel a and panel b (rows ldb floats apart: NR
- * when packed) over kq steps:
+/* The tile of Y at row i0, column j0 (mr x nr of it inside Y, mr <= R)
+ * gets the product of the first R rows of packed micro-panel a and panel
+ * b (rows ldb floats apart: NR when packed) over kq steps:
  * Y = alpha * AB + beta * C for the first k block (C unread when beta is
- * 0), Y += alpha * AB for the others. */
-static void micro(const kiln_gemm_f32 *P, int64_t kq, const float *restrict a,
-                  const float *restrict b, int64_t ldb, int64_t i0,
-                  int64_t j0, bool first)
+ * 0), Y += alpha * AB for the others. R, a constant where inlined, is MR
+ * or, for the last micro-panel, fewer rows. */
+static inline __attribute__((always_inline)) void
+micro_rows(const kiln_gemm_f32 *P, int64_t kq, const float *restrict a,
+           const float *restrict b, int64_t ldb, int64_t i0, int64_t j0,
+           bool first, const int R)
 {
     float *y = P->y + i0 * P->ldy + j0;
-    for (int i = 0; i < MR; i++) {
+    for (int i = 0; i < R; i++) {
         __builtin_prefetch(y + i * P->ldy, 1);
         __builtin_prefetch(y + i * P->ldy + VW, 1);
     }
@@ -221,7 +223,7 @@ static void micro(const kiln_gemm_f32 *P, int64_t kq, const float *restrict a,
         vf b0 = *(const vf *)(const void *)b;
         vf b1 = *(const vf *)(const void *)(b + VW);
 #pragma GCC unroll 16
-        for (int i = 0; i < MR; i++) {
+        for (int i = 0; i < R; i++) {
             VFMA(acc[i][0], a[i], b0);
             VFMA(acc[i][1], a[i], b1);
         }
@@ -233,9 +235,9 @@ static void micro(const kiln_gemm_f32 *P, int64_t kq, const float *restrict a,
     bool from_c = first && beta != 0.0f;
     const float *c = from_c ? P->c + i0 * P->crs + j0 * P->ccs : y;
     int64_t crs = from_c ? P->crs : P->ldy, ccs = from_c ? P->ccs : 1;
-    int64_t mr = min64(MR, P->m - i0), nr = min64(NR, P->n - j0);
-    if (mr == MR && nr == NR && (beta == 0.0f || ccs == 1)) {
-        for (int i = 0; i < MR; i++, y += P->ldy, c += crs) {
+    int64_t mr = min64(R, P->m - i0), nr = min64(NR, P->n - j0);
+    if (mr == R && nr == NR && (beta == 0.0f || ccs == 1)) {
+        for (int i = 0; i < R; i++, y += P->ldy, c += crs) {
             vfu *r = (vfu *)(void *)y;
             if (beta == 0.0f) {
                 r[0] = alpha * acc[i][0];
@@ -255,6 +257,25 @@ static void micro(const kiln_gemm_f32 *P, int64_t kq, const float *restrict a,
             y[j] = beta == 0.0f ? alpha * t[i][j]
                                 : beta * c[j * ccs] + alpha * t[i][j];
         }
+    }
+}
+
+/* micro_rows for the tile at row i0: all MR rows, or a third or two
+ * thirds of them for a last micro-panel that short (m = 256 leaves 4 of
+ * 12 rows: 3% of the product's multiply-adds spent on padding). Each
+ * element of Y gets the same multiply-adds in the same order whichever
+ * runs. */
+static void micro(const kiln_gemm_f32 *P, int64_t kq, const float *restrict a,
+                  const float *restrict b, int64_t ldb, int64_t i0,
+                  int64_t j0, bool first)
+{
+    int64_t left = P->m - i0;
+    if (left > 2 * MR / 3) {
+        micro_rows(P, kq, a, b, ldb, i0, j0, first, MR);
+    } else if (left > MR / 3) {
+        micro_rows(P, kq, a, b, ldb, i0, j0, first, 2 * MR / 3);
+    } else {
+        micro_rows(P, kq, a, b, ldb, i0, j0, first, MR / 3);
     }
 }
 
