@@ -78,6 +78,21 @@ typedef struct kiln_pad_params {
 void kiln__movement_slice_axis(int64_t len, int64_t start, int64_t stop,
                                int64_t step, int64_t *first, int64_t *count);
 
+/* The element offset of the region sp selects in an array of ndim dims
+ * with shape, strides and offset (elements), and the region's strides
+ * in st. Needs bounds infer has checked against shape. */
+int64_t kiln__movement_slice_region(const kiln_slice_params *sp, int ndim,
+                                    const int64_t *shape,
+                                    const int64_t *strides, int64_t offset,
+                                    int64_t *st);
+
+/* Fills bp with sp and a whole leading axis before it (a batch axis for
+ * vmap). Returns KILN_OK, or a value error naming p when that makes more
+ * than KILN_MAX_NDIM dims. */
+kiln_status kiln__movement_batch_slice(const kiln_prim *p,
+                                       const kiln_slice_params *sp,
+                                       kiln_slice_params *bp);
+
 /* A reshape target with its -1 (at most one) resolved for an array of
  * `size` elements, into out; a ValueError naming fn when no such shape
  * exists (several -1, other negative dims, a size mismatch). */
