@@ -798,3 +798,32 @@ TEST(matmul_own_gemm_always)
     kiln_scope_end(NULL);
     unsetenv("KILN_GEMM");
 }
+
+TEST(matmul_own_gemm_half)
+{
+    /* float16 and bfloat16 products inside kiln's GEMM's envelope widen to
+     * float32 and take it, addmm's c first copied into the float32 output
+     * that is then also the GEMM's c (beta applied in place); plain
+     * products, c as a row and as a full matrix, under KILN_GEMM=kiln and
+     * blas, against the double reference of the rounded inputs. */
+    static const kiln_dtype dts[2] = {KILN_DTYPE_FLOAT16,
+                                      KILN_DTYPE_BFLOAT16};
+    /* the output's rounding: 2^-11 and 2^-8 relative, and float32 sums */
+    static const double tols[2] = {1.5e-3, 8e-3};
+    const char *knobs[2] = {"kiln", "blas"};
+    for (int kb = 0; kb < 2; kb++) {
+        setenv("KILN_GEMM", knobs[kb], 1);
+        for (int d = 0; d < 2; d++) {
+            kiln_scope_begin();
+            kiln_array *a = rand_array((int64_t[]){45, 800}, 2, dts[d]);
+            kiln_array *b = rand_array((int64_t[]){800, 150}, 2, dts[d]);
+            CHECK_PRODUCT(a, b, tols[d]);
+            check_addmm(rand_array((int64_t[]){150}, 1, dts[d]), a, b, 0.5,
+                        -2.0, tols[d], __LINE__);
+            check_addmm(rand_array((int64_t[]){45, 150}, 2, dts[d]), a, b,
+                        1.0, 3.0, tols[d], __LINE__);
+            kiln_scope_end(NULL);
+        }
+    }
+    unsetenv("KILN_GEMM");
+}
