@@ -30,13 +30,13 @@ LIBS    := $(BLAS_LIBS) -lpthread -lm -ldl
 # OpenBLAS picks its kernels at load time from this variable; see deps.sh.
 OPENBLAS_CORETYPE ?= $(shell sh scripts/deps.sh coretype 2>/dev/null)
 export OPENBLAS_CORETYPE
-# Every flag a build product depends on, kept in a file rewritten only when
-# they change (OpenBLAS installed after a plain `make`, another ARCH), so
+# Every flag a build product depends on, kept in a file that its rule
+# (run on every make, like git's GIT-CFLAGS) rewrites only when they change
+# (OpenBLAS installed after a plain `make`, another ARCH or Python), so
 # that everything built with the old flags is rebuilt, not linked stale.
+# Recursive: expanded when the rule runs, after every flag is defined.
 FLAGS   := $(BUILD)/flags
-FLAGS_NOW := $(CC) $(OPT) $(ARCH) $(WARN) $(BLAS_CFLAGS) $(LIBS)
-$(shell mkdir -p $(BUILD) && echo '$(FLAGS_NOW)' | cmp -s - $(FLAGS) || \
-        echo '$(FLAGS_NOW)' > $(FLAGS))
+FLAGS_NOW = $(CC) $(CFLAGS_LIB) $(SAN_FLAGS) $(LIBS) $(PY_INC)
 
 SRC     := $(sort $(wildcard src/*/*.c src/*/*/*.c))
 # The JIT preamble: the scalar meaning headers, embedded as a string.
@@ -56,12 +56,18 @@ SAN_OBJ := $(SRC:%.c=$(SAN_DIR)/%.o) $(TEST_SRC:%.c=$(SAN_DIR)/%.o) \
 
 .PHONY: all lib test test-c test-san test-py demo demo-run bench bench-run \
         deps clean format-check symbols-check fuzz pyext venv bench-peers \
-        check-half-round
+        check-half-round FORCE
 
 all: lib $(BUILD)/test_runner venv
 
 deps:
 	@sh scripts/deps.sh install
+
+$(FLAGS): FORCE
+	@mkdir -p $(@D)
+	@echo '$(FLAGS_NOW)' | cmp -s - $@ || echo '$(FLAGS_NOW)' > $@
+
+FORCE:
 
 lib: $(BUILD)/libkiln.so $(BUILD)/libkiln.a
 
@@ -119,8 +125,8 @@ PYEXT   := python/kiln/_kiln$(PY_EXT)
 PYEXT_SRC := $(sort $(wildcard python/src/*.c))
 PYEXT_OBJ := $(PYEXT_SRC:%.c=$(BUILD)/%.o)
 
-$(BUILD)/python/src/%.o: python/src/%.c $(wildcard python/src/*.h) include/kiln.h \
-                        $(FLAGS)
+$(BUILD)/python/src/%.o: python/src/%.c $(wildcard python/src/*.h) \
+                         include/kiln.h $(FLAGS)
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 $(OPT) $(ARCH) -fPIC -fvisibility=hidden $(WARN) \
 	    $(DEFS) -Iinclude -I$(PY_INC) -c $< -o $@

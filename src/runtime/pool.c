@@ -2,14 +2,14 @@
  * pool.c - the process-wide thread pool behind kiln__pool_for.
  *
  * Kernels and eager loops hand the pool a range [0, n) and a range function;
- * the pool cuts the range into chunks, about CHUNKS_PER_THREAD per thread,
- * which the calling thread and the workers claim one at a time from a shared
- * counter until none is left; the call returns when all are done. A thread
- * that is slow to start or is preempted (a shared 2-core machine) thus only
- * delays the chunk it holds, never a fixed share of the work: the others
+ * the pool cuts the range into chunks, about KILN_POOL_CHUNKS_PER_THREAD a
+ * thread, which the calling thread and the workers claim one at a time from a
+ * shared counter until none is left; the call returns when all are done. A
+ * thread that is slow to start or is preempted (a shared 2-core machine) thus
+ * only delays the chunk it holds, never a fixed share of the work: the others
  * take the rest. Chunk boundaries depend only on n, grain and the thread
- * count, never on who ran what; results that combine per-range partials
- * stay reproducible as long as kernels cut their own tasks by shape (as the
+ * count, never on who ran what; results that combine per-range partials stay
+ * reproducible as long as kernels cut their own tasks by shape (as the
  * reductions do) rather than by the ranges they are given.
  *
  * Dispatch latency is the cost users see on mid-sized arrays, so the hand-off
@@ -78,10 +78,6 @@
    fraction of a microsecond; waking a sleeper costs the caller a futex call
    (1-4 us measured) and the sleeper itself up to tens of microseconds. */
 #define SPIN_NS 20000
-
-/* Chunks per thread: enough that a late or preempted thread's share is
-   small, few enough that each stays at least `grain` and costs one claim. */
-#define CHUNKS_PER_THREAD 4
 
 /* Pause-loop iterations between clock reads while spinning. */
 #define SPIN_BATCH 16
@@ -424,12 +420,12 @@ void kiln__pool_for(int64_t n, int64_t grain, kiln_range_fn fn, void *ctx)
         goto unlock_use;
     }
 
-    /* Chunks of at least grain items, CHUNKS_PER_THREAD per thread at
-       most; their number depends on n, grain and the thread count only. */
+    /* Chunks of at least grain items, KILN_POOL_CHUNKS_PER_THREAD a thread
+       at most; their number depends on n, grain and the thread count only. */
     nthreads = pool.built;
     nchunks = n / grain;
-    if (nchunks > (int64_t)CHUNKS_PER_THREAD * nthreads) {
-        nchunks = (int64_t)CHUNKS_PER_THREAD * nthreads;
+    if (nchunks > (int64_t)KILN_POOL_CHUNKS_PER_THREAD * nthreads) {
+        nchunks = (int64_t)KILN_POOL_CHUNKS_PER_THREAD * nthreads;
     }
     nposted = pool.nworkers;
     if (nposted > nchunks - 1) {

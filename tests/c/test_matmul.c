@@ -609,6 +609,24 @@ static void *bytes_of(kiln_array *x, size_t *n)
     return p;
 }
 
+/* KILN_GEMM as the run set it (malloc'ed, NULL when unset), for
+ * knob_restore: tests that turn the knob leave it as they found it. */
+static char *knob_save(void)
+{
+    const char *v = getenv("KILN_GEMM");
+    return v ? strdup(v) : NULL;
+}
+
+static void knob_restore(char *saved)
+{
+    if (saved) {
+        setenv("KILN_GEMM", saved, 1);
+    } else {
+        unsetenv("KILN_GEMM");
+    }
+    free(saved);
+}
+
 TEST(matmul_own_gemm)
 {
     /* float32 products inside kiln's GEMM's envelope (gemm.c: n from 128
@@ -635,6 +653,7 @@ TEST(matmul_own_gemm)
     int64_t rst[2] = {KILN_SLICE_BEGIN, KILN_SLICE_BEGIN};
     const int64_t c0s[3] = {0, 16, 21};
     const char *knobs[2] = {"kiln", "blas"};
+    char *saved = knob_save();
     for (int kb = 0; kb < 2; kb++) {
         setenv("KILN_GEMM", knobs[kb], 1);
         kiln_scope_begin();
@@ -682,21 +701,25 @@ TEST(matmul_own_gemm)
         check_addmm(rand_array(sc, 2, f), a, b, 2.0, 3.0, 1e-3, __LINE__);
         kiln_scope_end(NULL);
     }
-    unsetenv("KILN_GEMM");
+    knob_restore(saved);
 
     int before = kiln_num_threads();
     kiln_scope_begin();
-    /* k = 800: three k blocks; two column blocks */
+    /* k = 800: three k blocks; two column blocks; a last micro-panel of 4
+     * rows (m = 100) and of 1 (m = 37, with k = 385: two k blocks) */
     kiln_array *a = rand_array((int64_t[]){100, 800}, 2, f);
     kiln_array *b = rand_array((int64_t[]){800, 640}, 2, f);
     kiln_array *c = rand_array((int64_t[]){640}, 1, f);
-    void *first[2] = {NULL, NULL};
-    size_t nfirst[2] = {0, 0};
-    for (int t = 1; t <= 3; t++) {
+    kiln_array *a37 = rand_array((int64_t[]){37, 385}, 2, f);
+    kiln_array *b37 = rand_array((int64_t[]){385, 700}, 2, f);
+    void *first[3] = {NULL, NULL, NULL};
+    size_t nfirst[3] = {0, 0, 0};
+    for (int t = 1; t <= 5; t++) {
         CHECK(kiln_set_num_threads(t) == KILN_OK);
-        kiln_array *ys[2] = {kiln_matmul(a, b),
-                             kiln_addmm(c, a, b, 0.5, 2.0)};
-        for (int i = 0; i < 2; i++) {
+        kiln_array *ys[3] = {kiln_matmul(a, b),
+                             kiln_addmm(c, a, b, 0.5, 2.0),
+                             kiln_matmul(a37, b37)};
+        for (int i = 0; i < 3; i++) {
             size_t n;
             void *got = bytes_of(ys[i], &n);
             CHECK(got != NULL);
@@ -711,8 +734,9 @@ TEST(matmul_own_gemm)
             free(got);
         }
     }
-    free(first[0]);
-    free(first[1]);
+    for (int i = 0; i < 3; i++) {
+        free(first[i]);
+    }
     kiln_scope_end(NULL);
     CHECK(kiln_set_num_threads(before) == KILN_OK);
 
@@ -750,9 +774,9 @@ TEST(matmul_own_gemm_always)
      * side, k just past a k block, m one more than a multiple of the
      * micro-panel, last micro-panels of a third and two thirds of one
      * (run by the shorter kernels), batches with a broadcast side,
-     * transposes and an addmm
-     * with a column c; each against the double reference. A k = 0
-     * product (no GEMM at all) is zeros, or beta * c. */
+     * transposes and addmm with a column c (the scalar write-back) and a
+     * full one (the vector write-back where tiles are whole); each against
+     * the double reference. A k = 0 product (no GEMM at all) is zeros. */
     const kiln_dtype f = KILN_DTYPE_FLOAT32;
     static const int64_t mnk[][3] = {
         {1, 1, 1},   {1, 5, 3},    {5, 1, 7},     {11, 31, 1},
@@ -760,6 +784,7 @@ TEST(matmul_own_gemm_always)
         {2, 700, 9}, {300, 3, 40},  {257, 129, 17}, {20, 64, 33},
         {16, 96, 5},
     };
+    char *saved = knob_save();
     setenv("KILN_GEMM", "always", 1);
     kiln_scope_begin();
     for (size_t i = 0; i < sizeof mnk / sizeof *mnk; i++) {
@@ -778,6 +803,8 @@ TEST(matmul_own_gemm_always)
                       tol);
         check_addmm(rand_array((int64_t[]){sa[0], 1}, 2, f), a, b, 0.5,
                     -1.0, tol, __LINE__);
+        check_addmm(rand_array((int64_t[]){sa[0], sb[1]}, 2, f), a, b, 2.0,
+                    0.5, tol, __LINE__);
     }
     CHECK_PRODUCT(rand_array((int64_t[]){70}, 1, f),
                   rand_array((int64_t[]){70, 45}, 2, f), 1e-4);
@@ -796,7 +823,7 @@ TEST(matmul_own_gemm_always)
     }
     free(v);
     kiln_scope_end(NULL);
-    unsetenv("KILN_GEMM");
+    knob_restore(saved);
 }
 
 TEST(matmul_own_gemm_half)
@@ -811,6 +838,7 @@ TEST(matmul_own_gemm_half)
     /* the output's rounding: 2^-11 and 2^-8 relative, and float32 sums */
     static const double tols[2] = {1.5e-3, 8e-3};
     const char *knobs[2] = {"kiln", "blas"};
+    char *saved = knob_save();
     for (int kb = 0; kb < 2; kb++) {
         setenv("KILN_GEMM", knobs[kb], 1);
         for (int d = 0; d < 2; d++) {
@@ -825,5 +853,5 @@ TEST(matmul_own_gemm_half)
             kiln_scope_end(NULL);
         }
     }
-    unsetenv("KILN_GEMM");
+    knob_restore(saved);
 }

@@ -103,9 +103,10 @@ bool kiln__gemm_f32_worth(int64_t m, int64_t n, int64_t k)
     return m >= 32 && n >= 128 && n <= 1024 && k >= 16 &&
            work >= (double)(1 << 22);
 #else
-    /* Against kiln's blocked loops (a build without CBLAS; Zen 5, 2
-     * threads, KILN_GEMM=always against blas alternating, median of 31
-     * ratios): 0.25-0.68 from 32^3 up, n = 10 products (0.35-0.43),
+    /* Against kiln's blocked loops (a build made with `make BLAS_CFLAGS=
+     * BLAS_LIBS=`; Zen 5, 2 threads; kiln_matmul under KILN_GEMM=always and
+     * KILN_GEMM=blas alternating per call as bench/gemm_bench does, median of
+     * 31 ratios): 0.25-0.68 from 32^3 up, n = 10 products (0.35-0.43),
      * matrix-vector (1024, 1, 1024) 0.46, (2000, 2, 2000) 0.40 and
      * vector-matrix (1, 1024, 1024) 0.92 included; 1.10-1.15 at 16^3 and
      * below, 1.20 for the outer product (1000, 1000, 1), 2.0 for (3, 3,
@@ -196,19 +197,19 @@ static void pack_a(const gemm_job *g, int64_t mp0, int64_t mp1, int64_t p0,
     }
 }
 
-/* The tile of Y at row i0, column j0 (mr x nr of it inside Y, mr <= R)
- * gets the product of the first R rows of packed micro-panel a and panel
- * b (rows ldb floats apart: NR when packed) over kq steps:
+/* The tile of Y at row i0, column j0 (mr x nr of it inside Y, mr <=
+ * rows) gets the product of the first `rows` rows of packed micro-panel a
+ * and panel b (rows ldb floats apart: NR when packed) over kq steps:
  * Y = alpha * AB + beta * C for the first k block (C unread when beta is
- * 0), Y += alpha * AB for the others. R, a constant where inlined, is MR
- * or, for the last micro-panel, fewer rows. */
+ * 0), Y += alpha * AB for the others. `rows`, a constant where inlined, is
+ * MR or, for the last micro-panel, fewer. */
 static inline __attribute__((always_inline)) void
 micro_rows(const kiln_gemm_f32 *P, int64_t kq, const float *restrict a,
            const float *restrict b, int64_t ldb, int64_t i0, int64_t j0,
-           bool first, const int R)
+           bool first, const int rows)
 {
     float *y = P->y + i0 * P->ldy + j0;
-    for (int i = 0; i < R; i++) {
+    for (int i = 0; i < rows; i++) {
         __builtin_prefetch(y + i * P->ldy, 1);
         __builtin_prefetch(y + i * P->ldy + VW, 1);
     }
@@ -223,7 +224,7 @@ micro_rows(const kiln_gemm_f32 *P, int64_t kq, const float *restrict a,
         vf b0 = *(const vf *)(const void *)b;
         vf b1 = *(const vf *)(const void *)(b + VW);
 #pragma GCC unroll 16
-        for (int i = 0; i < R; i++) {
+        for (int i = 0; i < rows; i++) {
             VFMA(acc[i][0], a[i], b0);
             VFMA(acc[i][1], a[i], b1);
         }
@@ -235,9 +236,9 @@ micro_rows(const kiln_gemm_f32 *P, int64_t kq, const float *restrict a,
     bool from_c = first && beta != 0.0f;
     const float *c = from_c ? P->c + i0 * P->crs + j0 * P->ccs : y;
     int64_t crs = from_c ? P->crs : P->ldy, ccs = from_c ? P->ccs : 1;
-    int64_t mr = min64(R, P->m - i0), nr = min64(NR, P->n - j0);
-    if (mr == R && nr == NR && (beta == 0.0f || ccs == 1)) {
-        for (int i = 0; i < R; i++, y += P->ldy, c += crs) {
+    int64_t mr = min64(rows, P->m - i0), nr = min64(NR, P->n - j0);
+    if (mr == rows && nr == NR && (beta == 0.0f || ccs == 1)) {
+        for (int i = 0; i < rows; i++, y += P->ldy, c += crs) {
             vfu *r = (vfu *)(void *)y;
             if (beta == 0.0f) {
                 r[0] = alpha * acc[i][0];
@@ -279,10 +280,10 @@ static void micro(const kiln_gemm_f32 *P, int64_t kq, const float *restrict a,
     }
 }
 
-/* Items are blocks of the output: column block t / nrb (ncp panels),
- * row block t % nrb; consecutive items share a column
- * block, whose k block of B (kc x 512 floats at most) stays in L2 while
- * the item packs its rows of A beside it. */
+/* Items are blocks of the output: column block t / nrb (ncp panels), row
+ * block t % nrb; consecutive items share a column block, whose k block of
+ * B (kc x 512 floats at most) stays in L2 while the item packs its rows of
+ * A beside it. */
 static void compute(void *ctx, int64_t lo, int64_t hi)
 {
     gemm_job *g = ctx;
@@ -359,26 +360,28 @@ bool kiln__gemm_f32(const kiln_gemm_f32 *p)
     g.pb = packed ? packed->data : NULL;
     /* a (k block, panel) item copies kq * NR floats */
     kiln__pool_for(g.nkb * (g.npan - g.nread), 4, pack_b, &g);
-    /* Row blocks of at most MC_PANELS micro-panels, enough for 4 items a
-     * thread, near-equal, and (where there are micro-panels enough) a
-     * multiple of the threads in all: the pool deals items one at a time,
-     * so the threads then finish together instead of one running a last
-     * block alone or a row block one micro-panel long ending a list of
-     * full ones. */
-    int64_t nmp = (m + MR - 1) / MR, nt = kiln__pool_nthreads();
+    /* Row blocks near-equal (q or q + 1 micro-panels), at most MC_PANELS,
+     * at least the pool's chunks in all, and (where there are micro-panels
+     * enough) as many items as a multiple of the pool's chunks: each chunk
+     * then holds as many items, near-equal work, and the threads finish
+     * together. Blocks of a fixed size with a short last one (22
+     * micro-panels as 7 x 3 + 1) left one thread finishing alone: 5-8% on
+     * the MLP's products (docs/internals.md). */
+    int64_t nmp = (m + MR - 1) / MR;
+    int64_t chunks = KILN_POOL_CHUNKS_PER_THREAD * kiln__pool_nthreads();
     g.ncp = min64(g.npan, NC_PANELS);
     g.ncb = (g.npan + g.ncp - 1) / g.ncp;
     int64_t nrb = (nmp + MC_PANELS - 1) / MC_PANELS;
-    int64_t want = (4 * nt + g.ncb - 1) / g.ncb;
+    int64_t want = (chunks + g.ncb - 1) / g.ncb;
     nrb = nrb > want ? nrb : want;
-    while (nrb < nmp && nrb * g.ncb % nt != 0) {
+    while (nrb < nmp && nrb * g.ncb % chunks != 0) {
         nrb++;
     }
     g.nrb = min64(nrb, nmp);
     g.rbq = nmp / g.nrb;
     g.rbr = nmp % g.nrb;
-    double per = (double)(MR * (g.rbq + 1)) * (double)(NR * g.ncp) *
-                 (double)k;
+    int64_t rbmax = g.rbq + (g.rbr > 0);
+    double per = (double)(MR * rbmax) * (double)(NR * g.ncp) * (double)k;
     int64_t grain = per >= CHUNK_FLOPS ? 1 : (int64_t)(CHUNK_FLOPS / per);
     kiln__pool_for(g.nrb * g.ncb, grain, compute, &g);
     kiln__buffer_release(packed);
