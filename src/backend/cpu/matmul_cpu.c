@@ -358,8 +358,9 @@ static bool own_gemm(int64_t m, int64_t n, int64_t k)
     return strcmp(mode, "always") == 0 || kiln__gemm_f32_worth(m, n, k);
 }
 
-/* Float32 products [lo, hi), one after the other, each over the whole
- * pool (each holds at least 2^22 multiply-adds: no batch split). */
+/* Float32 products [lo, hi), one after the other; each over the whole
+ * pool, or on the calling thread when this runs inside a pool range
+ * (own_batch). */
 static void own_range(void *ctx, int64_t lo, int64_t hi)
 {
     mm_job *j = ctx;
@@ -383,6 +384,25 @@ static void own_range(void *ctx, int64_t lo, int64_t hi)
             atomic_store(&j->failed, 1);
             return;
         }
+    }
+}
+
+/* A batch of float32 products: with a product for every pool chunk,
+ * split by product, each on one thread (whole products balance the
+ * threads as well as blocks of each would, with no dispatch and wait per
+ * product: 24 x (128 x 768 x 768) 0.91 of the time, 32 x (256 x 256 x
+ * 64) 0.94, 8 x (512 x 512 x 64) 0.97, 16 x (1024 x 1024 x 64) 1.00, on
+ * a Zen 5 with 2 threads, both ways alternating); else one product after
+ * the other over the pool. (OpenBLAS's single-threaded sgemm went the
+ * other way, 1.17-1.21 for 96 x (128 x 128 x 64): BLAS batches keep the
+ * tiles.) The bits are the same either way (gemm.h). */
+static void own_batch(mm_job *j)
+{
+    int64_t chunks = KILN_POOL_CHUNKS_PER_THREAD * kiln__pool_nthreads();
+    if (j->nbatch >= chunks) {
+        kiln__pool_for(j->nbatch, 1, own_range, j);
+    } else {
+        own_range(j, 0, j->nbatch);
     }
 }
 
@@ -443,9 +463,23 @@ static void narrow(char *dst, const float *src, int64_t n, kiln_dtype dt)
         (int64_t)kiln_dtype_size(dt));
 }
 
+#ifdef OPENBLAS_VERSION
+/* OpenBLAS's pthreads build exports this (its fork handler calls it): it
+ * stops and joins the library's worker threads, which a later threaded
+ * call would start again. Weak: NULL where the library has none. */
+extern int blas_thread_shutdown_(void) __attribute__((weak));
+#endif
+
 /* Makes OpenBLAS run each call on the calling thread: kiln's pool threads
- * the products (gemm_split), so OpenBLAS's own workers, which spin for a
- * long while after each call, never compete with kiln's for the cores. */
+ * the products (gemm_split), so OpenBLAS's own workers never compete with
+ * kiln's for the cores. Setting one thread is not enough: the workers
+ * OpenBLAS started when it loaded (one per core but one) stay, and one
+ * that spins in its sched_yield loop took about half of a core from
+ * kiln's pool for whole runs, now and then (a C program's batch of 96
+ * (128 x 128 x 64) products: 240 instead of 470 GFLOP/s in 1 of 12 runs,
+ * 2 of 4 in others; never once stopped). Python loads OpenBLAS with
+ * OPENBLAS_NUM_THREADS=1 (kiln/__init__.py), which starts none; this
+ * covers C programs and a library something else loaded first. */
 static void blas_single_thread(void)
 {
 #ifdef OPENBLAS_VERSION
@@ -453,6 +487,9 @@ static void blas_single_thread(void)
     if (!atomic_load(&done)) {
         if (openblas_get_num_threads() != 1) {
             openblas_set_num_threads(1);
+        }
+        if (blas_thread_shutdown_) {
+            blas_thread_shutdown_();
         }
         atomic_store(&done, 1);
     }
@@ -672,7 +709,7 @@ static void dispatch(mm_job *j, bool addmm)
 {
 #ifdef KILN_GEMM_VW
     if (j->dt == KILN_DTYPE_FLOAT32 && own_gemm(j->m, j->n, j->k)) {
-        own_range(j, 0, j->nbatch);
+        own_batch(j);
         return;
     }
 #endif
