@@ -4,12 +4,12 @@
  * repetition.
  *
  * Each op validates its arguments under its own name (bad axes are
- * IndexErrors, everything else about shapes a ValueError), then builds
- * nodes of the movement primitives (prim/movement.c). Composite ops are
- * written from those primitives: stack = expand_dims + concatenate, split =
- * slices, tile and repeat = reshape + broadcast_to + reshape (the final
- * reshape of a broadcast view is where the copy happens). An op that would
- * not change its input returns a new reference to the input itself.
+ * IndexErrors, everything else about shapes a ValueError), then builds nodes
+ * of the movement primitives (prim/movement.c, movement_copy.c). Composite
+ * ops are written from those primitives: stack = expand_dims + concatenate,
+ * split = slices, tile and repeat = reshape + broadcast_to + reshape (the
+ * final reshape of a broadcast view is where the copy happens). An op that
+ * would not change its input returns a new reference to the input itself.
  *
  * Internal helpers return references not handed to any scope; the public
  * functions end with kiln__ret.

@@ -1,6 +1,7 @@
 /*
- * movement.h - params of the movement primitives (prim/movement.c), shared
- * with the ops that build their nodes (ops/layout.c).
+ * movement.h - params of the movement primitives (prim/movement.c and
+ * movement_copy.c), and the slice helpers the two share; shared with the ops
+ * that build their nodes (ops/layout.c).
  *
  * Every struct is plain data of fixed size (no pointers) and must be
  * zero-initialised before it is filled: CSE and the compile cache compare

@@ -89,7 +89,7 @@ KILN_X_(cummax)
 KILN_X_(cummin)
 KILN_X_(number_of_elements)
 
-/* movement.c (views and copies) */
+/* movement.c (views) and movement_copy.c (copies) */
 KILN_X_(reshape)
 KILN_X_(transpose)
 KILN_X_(expand_dims)
