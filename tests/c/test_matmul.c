@@ -637,11 +637,12 @@ TEST(matmul_own_gemm)
      * stored transposed, sliced with steps and reversed (any strides, read
      * in place), b's panels read in place (rows 160 floats apart) with and
      * without a packed tail, a column slice of it starting on a cache line
-     * (read in place) or not (packed), broadcast batches, and addmm's c as
-     * a row, a column (the scalar write-back), a transposed matrix and
-     * full; each against the double reference, and under KILN_GEMM=blas
-     * too. Then the invariant of gemm.h: the bits do not depend on the
-     * thread count. */
+     * (read in place) or not (packed), broadcast batches, a batch with a
+     * product for every pool chunk (split by product), and addmm's c as a
+     * row, a column (the scalar write-back), a transposed matrix and full;
+     * each against the double reference, and under KILN_GEMM=blas too.
+     * Then the invariant of gemm.h: the bits do not depend on the thread
+     * count. */
     const kiln_dtype f = KILN_DTYPE_FLOAT32;
     int64_t sa[2] = {45, 800}, sb[2] = {800, 150}, sat[2] = {800, 45};
     int64_t sbt[2] = {150, 800}, s2a[2] = {400, 160}, s2b[2] = {160, 600};
@@ -692,6 +693,10 @@ TEST(matmul_own_gemm)
         CHECK_PRODUCT(kiln_broadcast_to(rand_array(sk, 2, f),
                                         (int64_t[]){4, 100, 70}, 3),
                       rand_array(skb, 2, f), 1e-4);
+        /* a product for every pool chunk: split by product, each on one
+         * thread (own_batch) */
+        CHECK_PRODUCT(rand_array((int64_t[]){9, 64, 256}, 3, f),
+                      rand_array((int64_t[]){9, 256, 256}, 3, f), 1e-3);
         check_addmm(rand_array(sc_row, 1, f), a, b, 0.5, -2.0, 1e-3,
                     __LINE__);
         check_addmm(rand_array(sc_col, 2, f), a, b, 1.0, 1.0, 1e-3,
