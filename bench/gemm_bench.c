@@ -1,18 +1,18 @@
 /*
  * gemm_bench.c - kiln's own float32 GEMM against CBLAS, side by side.
  *
- * For each shape, kiln_matmul of an (m x k) by a (k x n) float32 array
- * is timed with KILN_GEMM=blas (OpenBLAS on kiln's tiles) and with the
- * default (kiln's GEMM where kiln__gemm_f32_worth takes the shape), the
- * two alternating call by call (which goes first alternates too); a pair's
- * two calls run back to back, so the machine's drift between pairs
- * cancels. Prints, per shape, whether kiln's GEMM takes it, GFLOP/s of
- * both (median times) and the median over the pairs of kiln's time / the
- * BLAS time (below 1: kiln's GEMM is faster). The shapes are the MLP
- * step's (forward and weight gradient, the short-k backward product) and
- * some inside and outside kiln's envelope. Records go to the JSON file
- * named on the command line (default build/bench.json), merged under
- * "gemm_".
+ * For each shape, kiln_matmul of an (m x k) by a (k x n) float32 array is
+ * timed with KILN_GEMM=blas (OpenBLAS on kiln's tiles) and with the default
+ * (kiln's GEMM where kiln__gemm_f32_worth takes the shape), the two
+ * alternating call by call (which goes first alternates too); a pair's two
+ * calls run back to back, so the machine's drift between pairs cancels.
+ * Prints, per shape, whether kiln's GEMM takes it, GFLOP/s of both (median
+ * times) and the median over the pairs of kiln's time / the BLAS time (below
+ * 1: kiln's GEMM is faster). The shapes are the MLP step's (forward and
+ * weight gradient, the short-k backward product), some inside and outside
+ * kiln's envelope, and a batch of products (which kiln's GEMM splits by
+ * product, BLAS by tiles of each product). Records go to the JSON file named
+ * on the command line (default build/bench.json), merged under "gemm_".
  *
  * Without CBLAS the other side is kiln's blocked loops (and kiln's GEMM
  * takes more shapes: gemm.c); without kiln's GEMM (a build for neither
@@ -42,18 +42,19 @@ static bool takes(int64_t m, int64_t n, int64_t k)
 #define PAIRS 101
 
 typedef struct {
-    int64_t m, n, k;
+    int64_t batch, m, n, k; /* batch 1: a plain (m, k) @ (k, n) */
     const char *why;
 } shape;
 
 static const shape shapes[] = {
-    {256, 512, 784, "MLP forward"},
-    {784, 512, 256, "MLP weight gradient"},
-    {256, 512, 10, "MLP backward, short k: left to BLAS"},
-    {1024, 1024, 1024, "inside"},
-    {128, 512, 512, "inside"},
-    {2048, 2048, 2048, "outside: n > 1024"},
-    {4096, 64, 4096, "outside: n < 128"},
+    {1, 256, 512, 784, "MLP forward"},
+    {1, 784, 512, 256, "MLP weight gradient"},
+    {1, 256, 512, 10, "MLP backward, short k: left to BLAS"},
+    {1, 1024, 1024, 1024, "inside"},
+    {1, 128, 512, 512, "inside"},
+    {24, 128, 768, 768, "a batch: kiln splits it by product"},
+    {1, 2048, 2048, 2048, "outside: n > 1024"},
+    {1, 4096, 64, 4096, "outside: n < 128"},
 };
 
 /* Seconds of one kiln_matmul(a, b), evaluated and released. */
@@ -83,10 +84,12 @@ int main(int argc, char **argv)
     bool ok = key != NULL;
     for (size_t s = 0; ok && s < sizeof shapes / sizeof *shapes; s++) {
         const shape *sh = &shapes[s];
-        int64_t sa[2] = {sh->m, sh->k}, sb[2] = {sh->k, sh->n};
-        kiln_array *a = kiln_random_uniform(NULL, NULL, sa, 2,
+        int64_t sa[3] = {sh->batch, sh->m, sh->k};
+        int64_t sb[3] = {sh->batch, sh->k, sh->n};
+        int nd = sh->batch > 1 ? 3 : 2, o = 3 - nd;
+        kiln_array *a = kiln_random_uniform(NULL, NULL, sa + o, nd,
                                             KILN_DTYPE_FLOAT32, key);
-        kiln_array *b = kiln_random_uniform(NULL, NULL, sb, 2,
+        kiln_array *b = kiln_random_uniform(NULL, NULL, sb + o, nd,
                                             KILN_DTYPE_FLOAT32, key);
         ok = a && b && kiln_array_eval(a) == KILN_OK &&
              kiln_array_eval(b) == KILN_OK;
@@ -118,17 +121,25 @@ int main(int argc, char **argv)
         qsort(tb, PAIRS, sizeof *tb, bench_cmp_double);
         qsort(tk, PAIRS, sizeof *tk, bench_cmp_double);
         qsort(q, PAIRS, sizeof *q, bench_cmp_double);
-        double gf = 2e-9 * (double)sh->m * (double)sh->n * (double)sh->k;
+        double gf = 2e-9 * (double)sh->batch * (double)sh->m *
+                    (double)sh->n * (double)sh->k;
         char name[64];
-        snprintf(name, sizeof name, "%lld x %lld x %lld", (long long)sh->m,
-                 (long long)sh->n, (long long)sh->k);
+        int at = sh->batch > 1 ? snprintf(name, sizeof name, "%lld x ",
+                                          (long long)sh->batch)
+                               : 0;
+        snprintf(name + at, sizeof name - (size_t)at, "%lld x %lld x %lld",
+                 (long long)sh->m, (long long)sh->n, (long long)sh->k);
         bool in = takes(sh->m, sh->n, sh->k);
         printf("  %-22s %-6s %10.1f %10.1f %10.3f  %s\n", name,
                in ? "yes" : "no", gf / tb[PAIRS / 2],
                gf / tk[PAIRS / 2], q[PAIRS / 2], sh->why);
         char rec[64];
-        snprintf(rec, sizeof rec, "gemm_%lldx%lldx%lld", (long long)sh->m,
-                 (long long)sh->n, (long long)sh->k);
+        /* a batch's record names it first: gemm_24x128x768x768 */
+        int rat = sh->batch > 1 ? snprintf(rec, sizeof rec, "gemm_%lldx",
+                                           (long long)sh->batch)
+                                : snprintf(rec, sizeof rec, "gemm_");
+        snprintf(rec + rat, sizeof rec - (size_t)rat, "%lldx%lldx%lld",
+                 (long long)sh->m, (long long)sh->n, (long long)sh->k);
         bench_record *r = bench_add(&rs, rec, 1e3 * tk[PAIRS / 2], 0);
         if (r) {
             snprintf(r->note, sizeof r->note,
