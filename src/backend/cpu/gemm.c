@@ -14,7 +14,11 @@
  * past m), then runs the micro-kernel over each micro-panel and each panel
  * of its column block: an MR x NR tile of Y held in 2 * MR vector
  * registers, one k step adding a broadcast element of A times two vectors
- * of B. The A micro-panel stays in L1 while the B panels stream from L2.
+ * of B (a copy with a third or two thirds of the rows for a short last
+ * micro-panel). The A micro-panel stays in L1 while the B panels stream
+ * from L2. A batch with a product for every pool chunk runs each product
+ * on one thread instead (matmul_cpu.c): kiln__gemm_f32 called inside a
+ * pool range runs inline.
  *
  * Summation order: each element of Y is the k blocks' partial sums added
  * into Y in block order (the first to beta * C), each block summed over p
