@@ -30,6 +30,11 @@ LIBS    := $(BLAS_LIBS) -lpthread -lm -ldl
 # OpenBLAS picks its kernels at load time from this variable; see deps.sh.
 OPENBLAS_CORETYPE ?= $(shell sh scripts/deps.sh coretype 2>/dev/null)
 export OPENBLAS_CORETYPE
+# The C programs this Makefile runs load OpenBLAS without worker threads:
+# kiln calls it single-threaded, and a worker OpenBLAS starts at load can
+# spin and starve kiln's pool (matmul_cpu.c, blas_single_thread). Not
+# exported: bench-peers' numpy keeps its own threads.
+C_ENV   := OPENBLAS_NUM_THREADS=1
 # Every flag a build product depends on, kept in a file that its rule
 # (run on every make, like git's GIT-CFLAGS) rewrites only when they change
 # (OpenBLAS installed after a plain `make`, another ARCH or Python), so
@@ -160,7 +165,7 @@ test:
 
 # Kernels the tests compile go to a cache folder of the build, so runs do
 # not touch the user's cache and the sanitizer run reuses the first's.
-TEST_ENV := KILN_CACHE_DIR=$(abspath $(BUILD))/kernel-cache
+TEST_ENV := KILN_CACHE_DIR=$(abspath $(BUILD))/kernel-cache $(C_ENV)
 
 test-c: $(BUILD)/test_runner
 	$(TEST_ENV) $(BUILD)/test_runner
@@ -200,9 +205,9 @@ demo:
 
 demo-run: $(BUILD)/examples/demo $(BUILD)/examples/compile_demo \
           $(BUILD)/examples/train_mlp venv
-	$(BUILD)/examples/demo
-	$(BUILD)/examples/compile_demo
-	$(BUILD)/examples/train_mlp
+	$(C_ENV) $(BUILD)/examples/demo
+	$(C_ENV) $(BUILD)/examples/compile_demo
+	$(C_ENV) $(BUILD)/examples/train_mlp
 	$(VPY) examples/gelu.py
 
 $(BUILD)/bench/%: bench/%.c $(wildcard bench/*.h examples/*.h) $(HDR) \
@@ -217,10 +222,10 @@ bench:
 
 bench-run: $(BUILD)/bench/bench_core $(BUILD)/bench/compile_bench \
            $(BUILD)/bench/mlp_bench $(BUILD)/bench/gemm_bench
-	$(BUILD)/bench/bench_core $(BUILD)/bench.json
-	$(BUILD)/bench/compile_bench $(BUILD)/bench.json
-	$(BUILD)/bench/mlp_bench $(BUILD)/bench.json
-	$(BUILD)/bench/gemm_bench $(BUILD)/bench.json
+	$(C_ENV) $(BUILD)/bench/bench_core $(BUILD)/bench.json
+	$(C_ENV) $(BUILD)/bench/compile_bench $(BUILD)/bench.json
+	$(C_ENV) $(BUILD)/bench/mlp_bench $(BUILD)/bench.json
+	$(C_ENV) $(BUILD)/bench/gemm_bench $(BUILD)/bench.json
 
 # kiln beside numpy, numexpr, MLX, JAX and torch (installed into
 # build/peers-venv when they can be had) -> build/bench-peers.json

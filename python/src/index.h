@@ -46,7 +46,10 @@ void pk_ix_drain(pool *p);
  * set when y is NULL or the wrapper cannot be made. */
 PyObject *pk_ix_finish(pool *p, kiln_array *y);
 
-/* An int64 scalar, and x reshaped, both pooled (NULL on error). */
+/* An int64 scalar, and x reshaped, both pooled. NULL on error: a kiln
+ * error, or a Python MemoryError from pk_ix_keep; callers end with
+ * pk_raise (through pk_ix_finish), which keeps a Python error and turns
+ * a kiln one into its exception. The same holds for pk_ix_block. */
 kiln_array *pk_ix_i64(pool *p, int64_t v);
 kiln_array *pk_ix_reshape(pool *p, kiln_array *x, const int64_t *shape,
                           int nd);
@@ -57,7 +60,7 @@ kiln_array *pk_ix_reshape(pool *p, kiln_array *x, const int64_t *shape,
 int pk_ix_make_plan(pool *pl, kiln_array *x, PyObject *key, plan *p);
 
 /* x1 cut by the plan's slices, int axes kept with length 1 (pooled;
- * x1 itself when nothing is cut). */
+ * x1 itself when nothing is cut); NULL on error, as pk_ix_i64. */
 kiln_array *pk_ix_block(pool *pl, const plan *p);
 
 /* The axis order with the advanced axes first (perm) and the lengths of

@@ -77,7 +77,8 @@ kiln_array *pk_convert_operand(PyObject *o, kiln_dtype like);
 /* repr(x) as MLX prints it: array([1, 2], dtype=int32). */
 PyObject *pk_convert_repr(kiln_array *a);
 
-/* The parts of the kiln.array type in number.c and index.c. */
+/* The parts of the kiln.array type in number.c, index.c (x[key]) and
+ * index_set.c (x[key] = v, x.at, the ArrayAt type). */
 extern PyNumberMethods pk_number_methods;
 PyObject *pk_number_richcompare(PyObject *a, PyObject *b, int op);
 Py_hash_t pk_number_hash(PyObject *o);

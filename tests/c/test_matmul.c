@@ -693,10 +693,13 @@ TEST(matmul_own_gemm)
         CHECK_PRODUCT(kiln_broadcast_to(rand_array(sk, 2, f),
                                         (int64_t[]){4, 100, 70}, 3),
                       rand_array(skb, 2, f), 1e-4);
-        /* a product for every pool chunk: split by product, each on one
-         * thread (own_batch) */
+        /* a product for every pool chunk (2 threads: 8): split by
+         * product, each on one thread (own_batch) */
+        int nt0 = kiln_num_threads();
+        CHECK(kiln_set_num_threads(2) == KILN_OK);
         CHECK_PRODUCT(rand_array((int64_t[]){9, 64, 256}, 3, f),
                       rand_array((int64_t[]){9, 256, 256}, 3, f), 1e-3);
+        CHECK(kiln_set_num_threads(nt0) == KILN_OK);
         check_addmm(rand_array(sc_row, 1, f), a, b, 0.5, -2.0, 1e-3,
                     __LINE__);
         check_addmm(rand_array(sc_col, 2, f), a, b, 1.0, 1.0, 1e-3,
@@ -717,14 +720,17 @@ TEST(matmul_own_gemm)
     kiln_array *c = rand_array((int64_t[]){640}, 1, f);
     kiln_array *a37 = rand_array((int64_t[]){37, 385}, 2, f);
     kiln_array *b37 = rand_array((int64_t[]){385, 700}, 2, f);
-    void *first[3] = {NULL, NULL, NULL};
-    size_t nfirst[3] = {0, 0, 0};
+    /* 21 products: split by product from 1 to 5 threads (pool chunks) */
+    kiln_array *ab = rand_array((int64_t[]){21, 64, 256}, 3, f);
+    kiln_array *bb = rand_array((int64_t[]){256, 256}, 2, f);
+    void *first[4] = {NULL, NULL, NULL, NULL};
+    size_t nfirst[4] = {0, 0, 0, 0};
     for (int t = 1; t <= 5; t++) {
         CHECK(kiln_set_num_threads(t) == KILN_OK);
-        kiln_array *ys[3] = {kiln_matmul(a, b),
+        kiln_array *ys[4] = {kiln_matmul(a, b),
                              kiln_addmm(c, a, b, 0.5, 2.0),
-                             kiln_matmul(a37, b37)};
-        for (int i = 0; i < 3; i++) {
+                             kiln_matmul(a37, b37), kiln_matmul(ab, bb)};
+        for (int i = 0; i < 4; i++) {
             size_t n;
             void *got = bytes_of(ys[i], &n);
             CHECK(got != NULL);
@@ -739,7 +745,7 @@ TEST(matmul_own_gemm)
             free(got);
         }
     }
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 4; i++) {
         free(first[i]);
     }
     kiln_scope_end(NULL);

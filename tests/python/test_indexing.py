@@ -468,3 +468,17 @@ def test_at_divide_and_scalar_updates():
         == [5.0, 0.0]
     assert m.at[mx.array([1, 1])].minimum(mx.array([1.0, 2.0])).tolist() \
         == [5.0, 0.0]
+
+
+def test_a_view_past_the_dimension_limit_is_an_index_error():
+    # reading, assigning and x.at all compute the view's shape the same
+    # way (index.c's pk_ix_view_shape) and refuse past 16 dims alike
+    x = mx.zeros((1,) * 16)
+    idx = np.zeros((1, 1), dtype=np.int64)
+    with pytest.raises(IndexError, match="more than 16 dimensions"):
+        x[idx]
+    with pytest.raises(IndexError, match="more than 16 dimensions"):
+        x[idx] = 1.0
+    with pytest.raises(IndexError, match="more than 16 dimensions"):
+        x.at[idx].add(1.0)
+    assert x.shape == (1,) * 16

@@ -463,23 +463,18 @@ static void narrow(char *dst, const float *src, int64_t n, kiln_dtype dt)
         (int64_t)kiln_dtype_size(dt));
 }
 
-#ifdef OPENBLAS_VERSION
-/* OpenBLAS's pthreads build exports this (its fork handler calls it): it
- * stops and joins the library's worker threads, which a later threaded
- * call would start again. Weak: NULL where the library has none. */
-extern int blas_thread_shutdown_(void) __attribute__((weak));
-#endif
-
 /* Makes OpenBLAS run each call on the calling thread: kiln's pool threads
  * the products (gemm_split), so OpenBLAS's own workers never compete with
- * kiln's for the cores. Setting one thread is not enough: the workers
- * OpenBLAS started when it loaded (one per core but one) stay, and one
- * that spins in its sched_yield loop took about half of a core from
- * kiln's pool for whole runs, now and then (a C program's batch of 96
- * (128 x 128 x 64) products: 240 instead of 470 GFLOP/s in 1 of 12 runs,
- * 2 of 4 in others; never once stopped). Python loads OpenBLAS with
- * OPENBLAS_NUM_THREADS=1 (kiln/__init__.py), which starts none; this
- * covers C programs and a library something else loaded first. */
+ * kiln's for the cores. This does not stop the workers OpenBLAS started
+ * when it loaded (one per core but one): one of them, spinning in its
+ * sched_yield loop, now and then took half a core from kiln's pool for a
+ * whole run of a C program (a batch of 96 (128 x 128 x 64) products: 240
+ * instead of 470 GFLOP/s in 1 run of 12, 2 of 4 in others). Only
+ * OPENBLAS_NUM_THREADS=1 in the environment when OpenBLAS loads prevents
+ * that: the Python module sets it (kiln/__init__.py), the Makefile's C
+ * runs too, and the README asks C programs to. Stopping the workers here
+ * (blas_thread_shutdown_) is not safe: it waits forever for a worker that
+ * another thread's threaded OpenBLAS call is using. */
 static void blas_single_thread(void)
 {
 #ifdef OPENBLAS_VERSION
@@ -487,9 +482,6 @@ static void blas_single_thread(void)
     if (!atomic_load(&done)) {
         if (openblas_get_num_threads() != 1) {
             openblas_set_num_threads(1);
-        }
-        if (blas_thread_shutdown_) {
-            blas_thread_shutdown_();
         }
         atomic_store(&done, 1);
     }
