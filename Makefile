@@ -30,10 +30,10 @@ LIBS    := $(BLAS_LIBS) -lpthread -lm -ldl
 # OpenBLAS picks its kernels at load time from this variable; see deps.sh.
 OPENBLAS_CORETYPE ?= $(shell sh scripts/deps.sh coretype 2>/dev/null)
 export OPENBLAS_CORETYPE
-# The C programs this Makefile runs load OpenBLAS without worker threads:
-# kiln calls it single-threaded, and a worker OpenBLAS starts at load can
-# spin and starve kiln's pool (matmul_cpu.c, blas_single_thread). Not
-# exported: bench-peers' numpy keeps its own threads.
+# The tests, demos and C benchmarks this Makefile runs load OpenBLAS
+# without worker threads: kiln calls it single-threaded, and a worker
+# OpenBLAS starts at load can spin and starve kiln's pool (matmul_cpu.c,
+# blas_single_thread). Not exported: bench-peers' numpy keeps its own.
 C_ENV   := OPENBLAS_NUM_THREADS=1
 # Every flag a build product depends on, kept in a file that its rule
 # (run on every make, like git's GIT-CFLAGS) rewrites only when they change

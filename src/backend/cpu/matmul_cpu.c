@@ -387,8 +387,9 @@ static void own_range(void *ctx, int64_t lo, int64_t hi)
     }
 }
 
-/* A batch of float32 products: with a product for every pool chunk,
- * split by product, each on one thread (whole products balance the
+/* A batch of float32 products: small ones (as run_blas splits them; in
+ * the envelope of a build without CBLAS) or a product for every pool
+ * chunk, split by product, each on one thread (whole products balance the
  * threads as well as blocks of each would, with no dispatch and wait per
  * product: 24 x (128 x 768 x 768) 0.91 of the time, 32 x (256 x 256 x
  * 64) 0.94, 8 x (512 x 512 x 64) 0.97, 16 x (1024 x 1024 x 64) 1.00, on
@@ -398,9 +399,10 @@ static void own_range(void *ctx, int64_t lo, int64_t hi)
  * tiles.) The bits are the same either way (gemm.h). */
 static void own_batch(mm_job *j)
 {
+    double flops = (double)j->m * (double)j->n * (double)j->k;
     int64_t chunks = KILN_POOL_CHUNKS_PER_THREAD * kiln__pool_nthreads();
-    if (j->nbatch >= chunks) {
-        kiln__pool_for(j->nbatch, 1, own_range, j);
+    if (j->nbatch > 1 && (flops <= SMALL_GEMM || j->nbatch >= chunks)) {
+        kiln__pool_for(j->nbatch, grain_for(flops), own_range, j);
     } else {
         own_range(j, 0, j->nbatch);
     }
