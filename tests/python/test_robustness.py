@@ -47,12 +47,21 @@ BATCHES = ["construct", "module_a", "module_b", "module_c", "mutate_a",
 # the parent: pytest
 # ----------------------------------------------------------------------
 
-def run_batch(name, timeout=120):
+def batch_env():
+    """The children's environment. Built on the main thread, before any
+    batch starts: pytest sets and unsets PYTEST_CURRENT_TEST in os.environ
+    around every test, and copying os.environ on a worker thread meanwhile
+    raised KeyError (a CI run)."""
     env = dict(os.environ)
+    env.pop("PYTEST_CURRENT_TEST", None)
     env.setdefault("PYTHONMALLOC", "debug")
     env["PYTHONFAULTHANDLER"] = "1"
     env["KILN_JIT"] = "0"
     env.pop("KILN_LOG", None)
+    return env
+
+
+def run_batch(name, env, timeout=120):
     p = subprocess.Popen([sys.executable, os.path.join(HERE, __file__),
                           name], stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, env=env, text=True,
@@ -86,8 +95,9 @@ def _batch_result(batch):
     if not _runs:
         from concurrent.futures import ThreadPoolExecutor
         pool = ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2))
+        env = batch_env()
         for b in BATCHES:
-            _runs[b] = pool.submit(run_batch, b)
+            _runs[b] = pool.submit(run_batch, b, env)
         pool.shutdown(wait=False)
     return _runs[batch].result()
 
