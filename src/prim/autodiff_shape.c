@@ -78,11 +78,6 @@ kiln_array *kiln__autodiff_shape_apply(const kiln_prim *p, const void *params,
     return kiln__ret(kiln__node_make1(p, params, in, nin, p->name));
 }
 
-bool kiln__autodiff_shape_float(const kiln_array *a)
-{
-    return a && kiln_dtype_is_float(a->dtype);
-}
-
 int64_t kiln__autodiff_shape_batch_size(kiln_array *const *in,
                                         const int *bdim, int nin)
 {

@@ -17,8 +17,8 @@
 #include "kiln.h"
 #include "prim.h"
 
-/* vjp of a primitive no gradient flows through (integer, bool or index
- * outputs, random bits, constants): every cotangent is zero (NULL). */
+/* vjp of a primitive with a zero derivative (index outputs such as
+ * argmax's, random bits, constants): every cotangent is zero (NULL). */
 kiln_status kiln__autodiff_shape_vjp_zero(const kiln_prim *p,
                                           const void *params,
                                           kiln_array *const *in, int nin,
@@ -47,9 +47,6 @@ kiln_status kiln__autodiff_shape_jvp_linear(const kiln_prim *p,
  * owned by the innermost scope; NULL on error (named after p). */
 kiln_array *kiln__autodiff_shape_apply(const kiln_prim *p, const void *params,
                                        kiln_array *const *in, int nin);
-
-/* Whether gradients flow through arrays of this dtype (floats only). */
-bool kiln__autodiff_shape_float(const kiln_array *a);
 
 /* The batch size: the length of the batch axis of the first batched
  * input (bdim[i] >= 0); 0 when none is batched. */

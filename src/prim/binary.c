@@ -132,11 +132,6 @@ static kiln_array *as(kiln_array *r, kiln_dtype dt)
     return r && kiln_array_dtype(r) != dt ? kiln_astype(r, dt) : r;
 }
 
-static bool diffable(const kiln_array *x)
-{
-    return kiln_dtype_is_float(kiln_array_dtype(x));
-}
-
 /* The rules of a binary op from d[0] = g * df/da and d[1] = g * df/db. */
 static kiln_status vjp_deriv(const deriv_fn *d, int nin,
                              kiln_array *const *in, kiln_array *const *out,
@@ -148,7 +143,7 @@ static kiln_status vjp_deriv(const deriv_fn *d, int nin,
         cot_in[i] = NULL;
     }
     for (int i = 0; i < nin; i++) {
-        if (!need[i] || !cot_out[0] || !diffable(in[i])) {
+        if (!need[i] || !cot_out[0]) {
             continue;
         }
         kiln_array *r = d[i](a, b, out[0], cot_out[0]);
@@ -169,7 +164,7 @@ static kiln_status jvp_deriv(const deriv_fn *d, int nin,
     kiln_array *t = NULL;
     tan_out[0] = NULL;
     for (int i = 0; i < nin; i++) {
-        if (!tan_in[i] || !diffable(in[i])) {
+        if (!tan_in[i]) {
             continue;
         }
         kiln_array *r = d[i](a, b, out[0], tan_in[i]);
@@ -319,7 +314,7 @@ static kiln_status vjp_where(const kiln_prim *p, const void *params,
         cot_in[i] = NULL;
     }
     for (int i = 1; i < nin; i++) {
-        if (!need[i] || !cot_out[0] || !diffable(in[i])) {
+        if (!need[i] || !cot_out[0]) {
             continue;
         }
         kiln_array *r = i == 1 ? kiln_where(in[0], cot_out[0], c(0))
@@ -343,7 +338,7 @@ static kiln_status jvp_where(const kiln_prim *p, const void *params,
     (void)nin;
     (void)nout;
     tan_out[0] = NULL;
-    if ((!tan_in[1] && !tan_in[2]) || !diffable(in[1])) {
+    if (!tan_in[1] && !tan_in[2]) {
         return KILN_OK;
     }
     kiln_array *t = kiln_where(in[0], tan_in[1] ? tan_in[1] : c(0),

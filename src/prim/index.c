@@ -139,7 +139,7 @@ static kiln_status vjp_take(const kiln_prim *p, const void *params,
     (void)out;
     (void)nout;
     cot_in[0] = cot_in[1] = NULL;
-    if (!need[0] || !g || !kiln__autodiff_shape_float(x) || x->size == 0) {
+    if (!need[0] || !g || x->size == 0) {
         return KILN_OK;
     }
     int ax = ip->flat ? 0 : ip->axis;
@@ -263,8 +263,7 @@ static kiln_status vjp_take_along(const kiln_prim *p, const void *params,
     (void)out;
     (void)nout;
     cot_in[0] = cot_in[1] = NULL;
-    if (!need[0] || !g || !kiln__autodiff_shape_float(in[0]) ||
-        in[0]->size == 0) {
+    if (!need[0] || !g || in[0]->size == 0) {
         return KILN_OK;
     }
     kiln_array *x = index_view(ip, in[0]);
@@ -332,7 +331,7 @@ static kiln_status vjp_sort(const kiln_prim *p, const void *params,
     (void)out;
     (void)nout;
     cot_in[0] = NULL;
-    if (!need[0] || !cot_out[0] || !kiln__autodiff_shape_float(in[0])) {
+    if (!need[0] || !cot_out[0]) {
         return KILN_OK;
     }
     int ax = ip->flat ? 0 : ip->axis;
@@ -356,7 +355,7 @@ static kiln_status jvp_sort(const kiln_prim *p, const void *params,
     (void)out;
     (void)nout;
     tan_out[0] = NULL;
-    if (!tan_in[0] || !kiln__autodiff_shape_float(in[0])) {
+    if (!tan_in[0]) {
         return KILN_OK;
     }
     kiln_array *perm = kiln__autodiff_shape_apply(&kiln__prim_argsort, params,
@@ -437,8 +436,7 @@ static kiln_status vjp_topk(const kiln_prim *p, const void *params,
     (void)out;
     (void)nout;
     cot_in[0] = NULL;
-    if (!need[0] || !cot_out[0] || !kiln__autodiff_shape_float(in[0]) ||
-        ip->k == 0) {
+    if (!need[0] || !cot_out[0] || ip->k == 0) {
         return KILN_OK;
     }
     int ax = ip->flat ? 0 : ip->axis;
@@ -465,7 +463,7 @@ static kiln_status jvp_topk(const kiln_prim *p, const void *params,
     (void)out;
     (void)nout;
     tan_out[0] = NULL;
-    if (!tan_in[0] || !kiln__autodiff_shape_float(in[0]) || ip->k == 0) {
+    if (!tan_in[0] || ip->k == 0) {
         return KILN_OK;
     }
     int ax = ip->flat ? 0 : ip->axis;

@@ -175,7 +175,7 @@ static kiln_status vjp_matmul(const kiln_prim *p, const void *params,
     (void)out;
     (void)nout;
     cot_in[0] = cot_in[1] = NULL;
-    if (!cot_out[0] || !kiln_dtype_is_float(in[0]->dtype)) {
+    if (!cot_out[0]) {
         return KILN_OK;
     }
     return product_vjp(in[0], in[1], cot_out[0], need[0], need[1],
@@ -212,10 +212,6 @@ static kiln_status jvp_matmul(const kiln_prim *p, const void *params,
     (void)nin;
     (void)out;
     (void)nout;
-    tan_out[0] = NULL;
-    if (!kiln_dtype_is_float(in[0]->dtype)) {
-        return KILN_OK;
-    }
     tan_out[0] = product_jvp(in[0], in[1], tan_in[0], tan_in[1], &failed);
     return failed ? kiln_errcode() : KILN_OK;
 }

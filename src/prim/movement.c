@@ -131,10 +131,9 @@ static kiln_status done(kiln_array *a)
 }
 
 /* Whether a vjp has anything to do for input i. */
-static bool wants(const bool *need, kiln_array *const *in, int i,
-                  kiln_array *g)
+static bool wants(const bool *need, int i, kiln_array *g)
 {
-    return need[i] && g && kiln__autodiff_shape_float(in[i]);
+    return need[i] && g;
 }
 
 /* reshape, expand_dims, squeeze: the cotangent reshaped back. */
@@ -150,7 +149,7 @@ static kiln_status vjp_reshape(const kiln_prim *p, const void *params,
     (void)out;
     (void)nout;
     cot_in[0] = NULL;
-    if (!wants(need, in, 0, cot_out[0])) {
+    if (!wants(need, 0, cot_out[0])) {
         return KILN_OK;
     }
     cot_in[0] = kiln_reshape(cot_out[0], in[0]->shape, in[0]->ndim);
@@ -209,11 +208,12 @@ static kiln_status vjp_transpose(const kiln_prim *p, const void *params,
     const kiln_perm_params *pp = params;
     int inv[KILN_MAX_NDIM];
     (void)p;
+    (void)in;
     (void)nin;
     (void)out;
     (void)nout;
     cot_in[0] = NULL;
-    if (!wants(need, in, 0, cot_out[0])) {
+    if (!wants(need, 0, cot_out[0])) {
         return KILN_OK;
     }
     for (int i = 0; i < pp->ndim; i++) {
@@ -304,7 +304,7 @@ static kiln_status vjp_slice(const kiln_prim *p, const void *params,
     (void)out;
     (void)nout;
     cot_in[0] = NULL;
-    if (!wants(need, in, 0, cot_out[0])) {
+    if (!wants(need, 0, cot_out[0])) {
         return KILN_OK;
     }
     kiln_array *su[2] = {kiln__autodiff_shape_zeros(in[0]), cot_out[0]};
@@ -342,7 +342,7 @@ static kiln_status vjp_broadcast_to(const kiln_prim *p, const void *params,
     (void)out;
     (void)nout;
     cot_in[0] = NULL;
-    if (!wants(need, in, 0, cot_out[0])) {
+    if (!wants(need, 0, cot_out[0])) {
         return KILN_OK;
     }
     cot_in[0] = kiln__autodiff_unbroadcast(cot_out[0], in[0]);

@@ -40,10 +40,9 @@ static kiln_status done(kiln_array *a)
 }
 
 /* Whether a vjp has anything to do for input i. */
-static bool wants(const bool *need, kiln_array *const *in, int i,
-                  kiln_array *g)
+static bool wants(const bool *need, int i, kiln_array *g)
 {
-    return need[i] && g && kiln__autodiff_shape_float(in[i]);
+    return need[i] && g;
 }
 
 static kiln_status vjp_slice_update(const kiln_prim *p, const void *params,
@@ -58,7 +57,7 @@ static kiln_status vjp_slice_update(const kiln_prim *p, const void *params,
     (void)out;
     (void)nout;
     cot_in[0] = cot_in[1] = NULL;
-    if (wants(need, in, 0, g)) {
+    if (wants(need, 0, g)) {
         kiln_array *su[2] = {g, kiln__autodiff_shape_zeros(in[1])};
         cot_in[0] = kiln__autodiff_shape_apply(&kiln__prim_slice_update,
                                                params, su, 2);
@@ -66,7 +65,7 @@ static kiln_status vjp_slice_update(const kiln_prim *p, const void *params,
             return kiln_errcode();
         }
     }
-    if (wants(need, in, 1, g)) {
+    if (wants(need, 1, g)) {
         cot_in[1] = kiln__autodiff_shape_apply(&kiln__prim_slice, params, &g,
                                                1);
         if (!cot_in[1]) {
@@ -152,7 +151,7 @@ static kiln_status vjp_concatenate(const kiln_prim *p, const void *params,
     for (int i = 0; i < nin; i++) {
         int64_t len = in[i]->shape[ap->axis];
         cot_in[i] = NULL;
-        if (wants(need, in, i, cot_out[0])) {
+        if (wants(need, i, cot_out[0])) {
             cot_in[i] = kiln__autodiff_shape_slice_axis(cot_out[0], ap->axis,
                                                         at, at + len);
             if (!cot_in[i]) {
@@ -225,13 +224,13 @@ static kiln_status vjp_pad(const kiln_prim *p, const void *params,
         sp.stop[i] = pp->hi[i] > 0 ? -pp->hi[i] : KILN_SLICE_END;
         sp.step[i] = 1;
     }
-    if (wants(need, in, 0, g)) {
+    if (wants(need, 0, g)) {
         cot_in[0] = kiln__autodiff_shape_apply(&kiln__prim_slice, &sp, &g, 1);
         if (!cot_in[0]) {
             return kiln_errcode();
         }
     }
-    if (wants(need, in, 1, g)) {
+    if (wants(need, 1, g)) {
         /* the value fills the border: the sum of g with its interior
          * zeroed */
         kiln_array *su[2] = {g, kiln__autodiff_shape_zeros(in[0])};

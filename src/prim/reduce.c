@@ -26,8 +26,8 @@
  *          to the positions equal to the result, split evenly among ties
  *          (jvp: the mean of the tangent over those positions, so jvp and
  *          vjp are transposes); all/any/argmax/argmin have zero
- *          derivatives (integer and bool results). Integer and bool
- *          inputs get no gradient. vmap: the batch axis goes to the front
+ *          derivatives (integer and bool results). Integer inputs get
+ *          gradients by the same rules. vmap: the batch axis goes to the front
  *          and the axes mask shifts by one.
  *
  * number_of_elements: the count a mean or var divides by, from x's shape
@@ -214,7 +214,7 @@ static kiln_status vjp_sum(const kiln_prim *p, const void *params,
     (void)out;
     (void)nout;
     cot_in[0] = NULL;
-    if (!need[0] || !cot_out[0] || !kiln__autodiff_shape_float(in[0])) {
+    if (!need[0] || !cot_out[0]) {
         return KILN_OK;
     }
     kiln_array *g = keep_axes(cot_out[0], in[0], params);
@@ -292,7 +292,7 @@ static kiln_status vjp_weighted(const kiln_prim *p, const void *params,
     (void)nin;
     (void)nout;
     cot_in[0] = NULL;
-    if (!need[0] || !cot_out[0] || !kiln__autodiff_shape_float(in[0])) {
+    if (!need[0] || !cot_out[0]) {
         return KILN_OK;
     }
     kiln_array *w = reduce_weights(p, params, in[0], out[0]);
@@ -310,7 +310,7 @@ static kiln_status jvp_weighted(const kiln_prim *p, const void *params,
     (void)nin;
     (void)nout;
     tan_out[0] = NULL;
-    if (!tan_in[0] || !kiln__autodiff_shape_float(in[0])) {
+    if (!tan_in[0]) {
         return KILN_OK;
     }
     kiln_array *w = reduce_weights(p, params, in[0], out[0]);
@@ -544,7 +544,7 @@ static kiln_status vjp_cumsum(const kiln_prim *p, const void *params,
     (void)out;
     (void)nout;
     cot_in[0] = NULL;
-    if (!need[0] || !cot_out[0] || !kiln__autodiff_shape_float(in[0])) {
+    if (!need[0] || !cot_out[0]) {
         return KILN_OK;
     }
     int ax = sp->flat ? 0 : sp->axis;
@@ -564,7 +564,7 @@ static kiln_status vjp_cumprod(const kiln_prim *p, const void *params,
     (void)nin;
     (void)nout;
     cot_in[0] = NULL;
-    if (!need[0] || !cot_out[0] || !kiln__autodiff_shape_float(in[0])) {
+    if (!need[0] || !cot_out[0]) {
         return KILN_OK;
     }
     int ax = sp->flat ? 0 : sp->axis;
@@ -654,8 +654,7 @@ static kiln_status vjp_cumext(const kiln_prim *p, const void *params,
     (void)nin;
     (void)nout;
     cot_in[0] = NULL;
-    if (!need[0] || !cot_out[0] || !kiln__autodiff_shape_float(in[0]) ||
-        in[0]->size == 0) {
+    if (!need[0] || !cot_out[0] || in[0]->size == 0) {
         return KILN_OK;
     }
     int ax = sp->flat ? 0 : sp->axis;
@@ -719,8 +718,7 @@ static kiln_status jvp_cumext(const kiln_prim *p, const void *params,
     (void)nin;
     (void)nout;
     tan_out[0] = NULL;
-    if (!tan_in[0] || !kiln__autodiff_shape_float(in[0]) ||
-        in[0]->size == 0) {
+    if (!tan_in[0] || in[0]->size == 0) {
         return KILN_OK;
     }
     int ax = sp->flat ? 0 : sp->axis;

@@ -101,7 +101,7 @@ static kiln_status vjp_deriv(deriv_fn d, kiln_array *const *in,
 {
     kiln_dtype dt = kiln_array_dtype(in[0]);
     cot_in[0] = NULL;
-    if (!need[0] || !cot_out[0] || !kiln_dtype_is_float(dt)) {
+    if (!need[0] || !cot_out[0]) {
         return KILN_OK;
     }
     cot_in[0] = as(d(in[0], out[0], cot_out[0]), dt);
@@ -114,7 +114,7 @@ static kiln_status jvp_deriv(deriv_fn d, kiln_array *const *in,
 {
     kiln_dtype dt = kiln_array_dtype(out[0]);
     tan_out[0] = NULL;
-    if (!tan_in[0] || !kiln_dtype_is_float(kiln_array_dtype(in[0]))) {
+    if (!tan_in[0]) {
         return KILN_OK;
     }
     tan_out[0] = as(d(in[0], out[0], tan_in[0]), dt);
@@ -282,8 +282,9 @@ static int noop_astype(const void *params, const kiln_meta *in,
     return in->dtype == out->dtype ? KILN_NOOP_ALWAYS : KILN_NOOP_NEVER;
 }
 
-/* Gradients flow between float dtypes only: the cotangent is cast back to
- * the input's dtype, the tangent to the output's. */
+/* The identity's rules, cast: the cotangent to the input's dtype, the
+ * tangent to the output's, whatever the dtypes (as MLX, a cast to an
+ * integer passes the gradient straight through, truncated). */
 static kiln_status vjp_astype(const kiln_prim *p, const void *params,
                               kiln_array *const *in, int nin,
                               kiln_array *const *out, int nout,
@@ -294,10 +295,10 @@ static kiln_status vjp_astype(const kiln_prim *p, const void *params,
     (void)p;
     (void)params;
     (void)nin;
+    (void)out;
     (void)nout;
     cot_in[0] = NULL;
-    if (!need[0] || !cot_out[0] || !kiln_dtype_is_float(dt) ||
-        !kiln_dtype_is_float(kiln_array_dtype(out[0]))) {
+    if (!need[0] || !cot_out[0]) {
         return KILN_OK;
     }
     cot_in[0] = kiln_astype(cot_out[0], dt);
@@ -313,11 +314,11 @@ static kiln_status jvp_astype(const kiln_prim *p, const void *params,
     kiln_dtype dt = kiln_array_dtype(out[0]);
     (void)p;
     (void)params;
+    (void)in;
     (void)nin;
     (void)nout;
     tan_out[0] = NULL;
-    if (!tan_in[0] || !kiln_dtype_is_float(dt) ||
-        !kiln_dtype_is_float(kiln_array_dtype(in[0]))) {
+    if (!tan_in[0]) {
         return KILN_OK;
     }
     tan_out[0] = kiln_astype(tan_in[0], dt);

@@ -7,7 +7,8 @@
  * replays the steps on the real primals, then walks the steps forward
  * with each value's tangent: a step whose inputs all have zero tangents
  * has zero tangents; otherwise its primitive's jvp rule gives them.
- * Integer and bool values carry no tangent (zero).
+ * Tangents of every dtype flow, as in MLX, each cast to its value's
+ * dtype.
  *
  * Invariants: each rule runs inside a scope opened here (one per step);
  * the tangents kept are retained before it ends. A rule's tangent must
@@ -46,7 +47,7 @@ static kiln_status step_jvp(const kiln_gstep *s, kiln_array *const *vals,
     for (int k = 0; k < s->nout; k++) {
         kiln_array *y = vals[s->out0 + k];
         kiln_array *t = tan_out[k];
-        if (!t || !kiln__transform_differentiable(y->dtype)) {
+        if (!t) {
             continue;
         }
         if (!kiln__transform_same_shape(t, y)) {
@@ -79,12 +80,6 @@ kiln_status kiln__jvp_graph(const kiln_graph *g, kiln_array *const *vals,
     kiln_status st = KILN_OK;
     if (!ins || !tan_in) {
         st = kiln__err_oom(fn, 0);
-    }
-    for (int i = 0; i < g->ninputs; i++) {
-        if (tan[i] && !kiln__transform_differentiable(vals[i]->dtype)) {
-            kiln_array_release(tan[i]);
-            tan[i] = NULL;
-        }
     }
     for (int i = 0; i < g->nsteps && st == KILN_OK; i++) {
         const kiln_gstep *s = &g->steps[i];

@@ -330,11 +330,6 @@ kiln_array *kiln__transform_ones_like(kiln_array *x, const char *fn)
     return y;
 }
 
-bool kiln__transform_differentiable(kiln_dtype dt)
-{
-    return kiln_dtype_is_float(dt);
-}
-
 const char *kiln__transform_shape_str(const kiln_array *x, char *buf,
                                       size_t cap)
 {

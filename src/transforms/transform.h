@@ -53,9 +53,6 @@ kiln_status kiln__transform_replay(const kiln_graph *g,
 kiln_array *kiln__transform_zeros_like(kiln_array *x, const char *fn);
 kiln_array *kiln__transform_ones_like(kiln_array *x, const char *fn);
 
-/* Whether values of dtype dt carry gradients (floating point). */
-bool kiln__transform_differentiable(kiln_dtype dt);
-
 /* Whether a and b have the same shape. */
 bool kiln__transform_same_shape(const kiln_array *a, const kiln_array *b);
 

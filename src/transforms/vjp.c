@@ -6,10 +6,13 @@
  * A call traces the function on placeholders shaped like its primals,
  * replays the steps on the real primals (the forward values, lazy), then
  * walks the steps backwards: a step is differentiated when one of its
- * inputs needs a gradient (it depends on a primal that asked for one,
- * through floating-point values only) and one of its outputs received a
- * cotangent. Cotangents of one value are summed. Integer and bool values
- * carry none: their primals get zeros.
+ * inputs needs a gradient (it depends on a primal that asked for one)
+ * and one of its outputs received a cotangent. Cotangents of one value
+ * are summed. Values of every dtype carry cotangents, as in MLX: each is
+ * cast to its value's dtype (an integer primal's gradient is integer,
+ * fractions truncated); piecewise-constant primitives (comparisons,
+ * floor, bitwise ops, argmax) have zero rules, and a primal no cotangent
+ * reaches gets zeros.
  *
  * Invariants: each primitive's vjp runs inside a scope opened here, one
  * per step, so its temporaries go when the step is done; what is kept
@@ -106,8 +109,7 @@ kiln_status kiln__vjp_graph(const kiln_graph *g, kiln_array *const *vals,
     }
     /* which values depend on a primal that wants a gradient */
     for (int i = 0; i < g->ninputs; i++) {
-        need[i] = need_in[i] &&
-                  kiln__transform_differentiable(g->vals[i].meta.dtype);
+        need[i] = need_in[i];
     }
     for (int i = 0; i < g->nsteps; i++) {
         const kiln_gstep *s = &g->steps[i];
@@ -117,8 +119,7 @@ kiln_status kiln__vjp_graph(const kiln_graph *g, kiln_array *const *vals,
         }
         for (int k = 0; k < s->nout; k++) {
             int v = s->out0 + k;
-            need[v] = any &&
-                      kiln__transform_differentiable(g->vals[v].meta.dtype);
+            need[v] = any;
         }
     }
     /* seeds on values that cannot carry a gradient are dropped */

@@ -281,8 +281,8 @@ static void check_rules(const kiln_prim *p, const void *params, const shp *s,
     kiln_scope_end(NULL);
 }
 
-/* A primitive whose derivative is zero (or whose inputs are not floats):
- * the rules succeed and give NULL. */
+/* A primitive whose derivative is zero: the rules succeed and give
+ * NULL. */
 static void check_null_rules(const kiln_prim *p, const void *params,
                              kiln_array *const *in, int nin)
 {
@@ -307,6 +307,54 @@ static void check_null_rules(const kiln_prim *p, const void *params,
                       i);
         }
         CHECK_MSG(jv == NULL, "%s: tangent not NULL", p->name);
+    }
+    kiln_scope_end(NULL);
+}
+
+/* The rules of p on integer inputs in_i (int32 values, where's condition
+ * bool) against its rules on the same values as float64 (in_f): as in MLX,
+ * integers carry gradients, computed by the op's own rule, so each
+ * cotangent is the float one cast to int32 (truncated), and NULL exactly
+ * where the float one is. The tangents are all ones. */
+static void check_int_rules(const kiln_prim *p, kiln_array *const *in_i,
+                            kiln_array *const *in_f, int nin)
+{
+    kiln_scope_begin();
+    kiln_array *yi = kiln__ret(kiln__node_make1(p, NULL, in_i, nin,
+                                                p->name));
+    kiln_array *yf = kiln__ret(kiln__node_make1(p, NULL, in_f, nin,
+                                                p->name));
+    CHECK_MSG(yi && yf, "%s: %s", p->name, kiln_errmsg());
+    if (yi && yf) {
+        kiln_array *gi = kiln_ones_like(yi), *gf = kiln_ones_like(yf);
+        kiln_array *ci[MAXIN], *cf[MAXIN], *ti[MAXIN], *tf[MAXIN];
+        kiln_array *ji = NULL, *jf = NULL;
+        bool need[MAXIN];
+        for (int i = 0; i < nin; i++) {
+            need[i] = true;
+            ti[i] = kiln_ones_like(in_i[i]);
+            tf[i] = kiln_ones_like(in_f[i]);
+        }
+        CHECK(p->vjp(p, NULL, in_i, nin, &yi, 1, &gi, need, ci) == KILN_OK);
+        CHECK(p->vjp(p, NULL, in_f, nin, &yf, 1, &gf, need, cf) == KILN_OK);
+        CHECK(p->jvp(p, NULL, in_i, nin, &yi, 1, ti, &ji) == KILN_OK);
+        CHECK(p->jvp(p, NULL, in_f, nin, &yf, 1, tf, &jf) == KILN_OK);
+        for (int i = 0; i <= nin; i++) {
+            kiln_array *a = i < nin ? ci[i] : ji, *b = i < nin ? cf[i] : jf;
+            double va[6], vb[6];
+            CHECK_MSG((a == NULL) == (b == NULL), "%s: rule %d NULL for "
+                      "one dtype only", p->name, i);
+            if (!a || !b) {
+                continue;
+            }
+            kiln_array *bi = kiln_astype(b, kiln_array_dtype(a));
+            CHECK(read_f64(a, va, 6) && read_f64(bi, vb, 6));
+            for (int e = 0; e < 6; e++) {
+                CHECK_MSG(va[e] == vb[e], "%s: rule %d element %d: %g on "
+                          "integers, %g from floats", p->name, i, e, va[e],
+                          vb[e]);
+            }
+        }
     }
     kiln_scope_end(NULL);
 }
@@ -439,7 +487,7 @@ TEST(autodiff_ew_zero_and_integer)
 {
     const int64_t sh[2] = {2, 3};
     const double v[6] = {0.5, -1.5, 2.0, 3.25, -0.75, 1.0};
-    int nflat = 0;
+    int nflat = 0, nint = 0;
     for (int k = 0; k < NFAMILY; k++) {
         const kiln_prim *p = member(k);
         if (!p || p->params_size) {
@@ -457,16 +505,20 @@ TEST(autodiff_ew_zero_and_integer)
             check_null_rules(p, NULL, in, p->nin);
             nflat++;
         }
-        /* integer inputs: no gradient whatever the op */
+        /* integer inputs: the float rule's values, truncated */
         if (p->rule == KILN_RULE_SAME || p->rule == KILN_RULE_NUMERIC ||
             is_where(p)) {
             kiln_array *xn = kiln_astype(x, KILN_DTYPE_INT32);
-            kiln_array *inn[3] = {in[0], xn, xn};
-            check_null_rules(p, NULL, is_where(p) ? inn : inn + 1, p->nin);
+            kiln_array *xf = kiln_astype(xn, KILN_DTYPE_FLOAT64);
+            kiln_array *inn[3] = {in[0], xn, xn}, *inf[3] = {in[0], xf, xf};
+            int f = is_where(p) ? 0 : 1;
+            check_int_rules(p, inn + f, inf + f, p->nin);
+            nint++;
         }
         kiln_scope_end(NULL);
     }
     CHECK_MSG(nflat >= 5 + 5 + 14 + 2, "only %d zero-derivative ops", nflat);
+    CHECK_MSG(nint >= 10, "only %d ops on integers", nint);
 }
 
 TEST(autodiff_ew_maximum_minimum_ties)
@@ -559,23 +611,28 @@ TEST(autodiff_ew_astype)
     CHECK(read_f64(cot, c, 3) && c[0] == 0.5 && c[1] == -1.25 && c[2] == 3);
     CHECK(p->jvp(p, &ap, &x, 1, &y, 1, &x, &jv) == KILN_OK);
     CHECK(jv && kiln_array_dtype(jv) == KILN_DTYPE_FLOAT32);
-    /* to or from an integer dtype: no gradient */
+    /* to or from an integer dtype, as MLX: the cotangent passes straight
+     * through, cast to the input's dtype (truncated), the tangent cast to
+     * the output's */
     ap.dtype = KILN_DTYPE_INT32;
     y = kiln_astype(x, KILN_DTYPE_INT32);
-    g = kiln_ones_like(y);
-    cot = g;
-    jv = g;
+    g = kiln_astype(kiln_multiply(x, kiln_scalar_f64(2, KILN_DTYPE_FLOAT64)),
+                    KILN_DTYPE_INT32);
+    cot = NULL;
+    jv = NULL;
     CHECK(p->vjp(p, &ap, &x, 1, &y, 1, &g, need, &cot) == KILN_OK);
-    CHECK(cot == NULL);
+    CHECK(cot && kiln_array_dtype(cot) == KILN_DTYPE_FLOAT64);
+    CHECK(read_f64(cot, c, 3) && c[0] == 1 && c[1] == -2 && c[2] == 6);
     CHECK(p->jvp(p, &ap, &x, 1, &y, 1, &x, &jv) == KILN_OK);
-    CHECK(jv == NULL);
+    CHECK(jv && kiln_array_dtype(jv) == KILN_DTYPE_INT32);
+    CHECK(read_f64(jv, c, 3) && c[0] == 0 && c[1] == -1 && c[2] == 3);
     ap.dtype = KILN_DTYPE_FLOAT64;
     kiln_array *xi = kiln_astype(x, KILN_DTYPE_INT32);
     y = kiln_astype(xi, KILN_DTYPE_FLOAT64);
-    g = kiln_ones_like(y);
-    cot = g;
-    CHECK(p->vjp(p, &ap, &xi, 1, &y, 1, &g, need, &cot) == KILN_OK);
-    CHECK(cot == NULL);
+    cot = NULL;
+    CHECK(p->vjp(p, &ap, &xi, 1, &y, 1, &x, need, &cot) == KILN_OK);
+    CHECK(cot && kiln_array_dtype(cot) == KILN_DTYPE_INT32);
+    CHECK(read_f64(cot, c, 3) && c[0] == 0 && c[1] == -1 && c[2] == 3);
     kiln_scope_end(NULL);
 }
 

@@ -424,13 +424,23 @@ TEST(autodiff_struct_max_ties)
     CHECK_NEAR(v[2], 0.5, 0);
     CHECK_NEAR(v[3], 0.0, 0);
     free(v);
-    /* integer input: no gradient */
+    /* integer input: a gradient too, as in MLX (the transform casts it
+     * to the input's dtype) */
     kiln_array *xi = kiln_astype(x, KILN_DTYPE_INT32);
-    kiln_array *yi = kiln_sum(xi, NULL, 0, false);
-    cot = (kiln_array *)1;
+    kiln_array *yi = kiln_max(xi, NULL, 0, false);
+    kiln_array *gi = kiln_scalar_f64(2.0, KILN_DTYPE_INT32);
+    cot = NULL;
     CHECK(yi->node->prim->vjp(yi->node->prim, yi->node->params, &xi, 1, &yi,
-                              1, &g, &need, &cot) == KILN_OK);
-    CHECK(cot == NULL);
+                              1, &gi, &need, &cot) == KILN_OK);
+    v = cot ? values(cot) : NULL;
+    CHECK(v != NULL);
+    if (v) {
+        CHECK_NEAR(v[0], 0.0, 0);
+        CHECK_NEAR(v[1], 1.0, 0);
+        CHECK_NEAR(v[2], 1.0, 0);
+        CHECK_NEAR(v[3], 0.0, 0);
+    }
+    free(v);
     kiln_scope_end(NULL);
 }
 

@@ -208,12 +208,88 @@ def test_gradient_of_unused_argument_is_zeros():
 
 def test_integer_inputs():
     # An integer argument used by the function: the float gradient flows.
-    x, k = f64([1.0, 2.0, 3.0]), mx.array([1, 2, 3])
+    x, k = f64([1.5, 2.0, -3.7]), mx.array([1, 2, 3])
     close(mx.grad(lambda x, k: (x * k).sum())(x, k), [1.0, 2.0, 3.0])
-    # The gradient with respect to an integer argument is zeros.
+    # The integer argument's gradient, as in MLX: computed by the same
+    # rules and cast to its dtype (x truncated).
     gk = mx.grad(lambda x, k: (x * k).sum(), argnums=1)(x, k)
-    assert gk.shape == (3,)
-    np.testing.assert_array_equal(npy(gk), [0, 0, 0])
+    assert gk.shape == (3,) and gk.dtype == mx.int32
+    np.testing.assert_array_equal(npy(gk), [1, 2, -3])
+
+
+# Gradients through integer and bool values, with MLX 0.32's answers:
+# integers carry gradients like floats (each cotangent cast to its value's
+# dtype, so fractions truncate), casts pass them straight through, and
+# piecewise-constant ops (comparisons, floor, bitwise, argmax) give zeros.
+INT_GRADS = [
+    (lambda x: (2 * x).sum(), [2, 2, 2]),
+    (lambda x: (x * 1.5).sum(), [1, 1, 1]),
+    (lambda x: (x * x).sum(), [2, 4, 6]),
+    (lambda x: (x.astype(mx.float32) * -2.7).sum(), [-2, -2, -2]),
+    (lambda x: mx.exp(x).sum(), [2, 7, 20]),
+    (lambda x: mx.maximum(x, 2).sum(), [0, 0, 1]),
+    (lambda x: mx.take(x, mx.array([0, 0, 2])).sum(), [2, 0, 1]),
+    (lambda x: mx.cumsum(x).sum(), [3, 2, 1]),
+    (lambda x: (x // 2).astype(mx.float32).sum(), [0, 0, 0]),
+    (lambda x: (x > 1).astype(mx.float32).sum(), [0, 0, 0]),
+    (lambda x: (x & 3).astype(mx.float32).sum(), [0, 0, 0]),
+    (lambda x: (x / 2).sum(), [0, 0, 0]),
+]
+
+
+@pytest.mark.parametrize("case", range(len(INT_GRADS)))
+def test_grad_of_integer_input_as_mlx(case):
+    fn, want = INT_GRADS[case]
+    for wrap in (lambda f: f, mx.compile):
+        g = mx.grad(wrap(fn))(mx.array([1, 2, 3]))
+        assert g.dtype == mx.int32
+        np.testing.assert_array_equal(npy(g), want)
+
+
+FLOAT_THROUGH_INT = [
+    (lambda x: x.astype(mx.int32).astype(mx.float32).sum(), [1, 1, 1]),
+    (lambda x: (x.astype(mx.int32) * x).sum(), [2, 4, 0]),
+    (lambda x: x.astype(mx.bool_).astype(mx.float32).sum(), [1, 1, 1]),
+    (lambda x: x.astype(mx.int32).sum().astype(mx.float32), [1, 1, 1]),
+    (lambda x: mx.maximum(x.astype(mx.int32), 1).astype(mx.float32).sum(),
+     [0, 1, 0]),
+    (lambda x: (x.astype(mx.int32) ** 2).astype(mx.float32).sum(),
+     [2, 4, 0]),
+    (lambda x: mx.argmax(x).astype(mx.float32), [0, 0, 0]),
+    (lambda x: (x.astype(mx.int32) << 1).astype(mx.float32).sum(),
+     [0, 0, 0]),
+]
+
+
+@pytest.mark.parametrize("case", range(len(FLOAT_THROUGH_INT)))
+def test_grad_through_integer_values_as_mlx(case):
+    fn, want = FLOAT_THROUGH_INT[case]
+    g = mx.grad(fn)(mx.array([1.5, 2.5, -0.7]))
+    assert g.dtype == mx.float32
+    close(g, want)
+
+
+def test_integer_tangents_and_cotangents():
+    # jvp: an integer tangent through a float op gives the float tangent
+    _, t = mx.jvp(lambda x: x * 1.5, [mx.array([1, 2])], [mx.array([1, 1])])
+    close(t[0], [1.5, 1.5])
+    _, t = mx.jvp(lambda x: 2 * x, [mx.array([1, 2])], [mx.array([1, 1])])
+    assert t[0].dtype == mx.int32
+    np.testing.assert_array_equal(npy(t[0]), [2, 2])
+    # vjp: the float cotangent comes back to the integer primal truncated
+    _, c = mx.vjp(lambda x: x * 1.5, [mx.array([1, 2])], [f64([1.0, 1.0])])
+    np.testing.assert_array_equal(npy(c[0]), [1, 1])
+    # composed with vmap and value_and_grad
+    g = mx.vmap(mx.grad(lambda x: (x * x).sum()))(mx.array([[1, 2], [3, 4]]))
+    np.testing.assert_array_equal(npy(g), [[2, 4], [6, 8]])
+    v, g = mx.value_and_grad(lambda x: (x * x).sum())(mx.array([1, 2]))
+    assert v.item() == 5
+    np.testing.assert_array_equal(npy(g), [2, 4])
+    # other integer dtypes keep theirs
+    for dt in (mx.uint8, mx.int16, mx.int64):
+        g = mx.grad(lambda x: (x * 3).sum())(mx.array([1, 2], dtype=dt))
+        assert g.dtype == dt
+        np.testing.assert_array_equal(npy(g), [3, 3])
 
 
 def test_grad_of_grad():
@@ -259,11 +335,12 @@ def test_vjp_jvp_consistency():
     assert lhs == pytest.approx(rhs, rel=1e-10)
 
 
-def test_vjp_of_integer_primal_is_zero():
-    _, vjps = mx.vjp(lambda x, k: x * k, [f64([1.0, 2.0]), mx.array([3, 4])],
+def test_vjp_of_integer_primal():
+    _, vjps = mx.vjp(lambda x, k: x * k, [f64([1.5, 2.0]), mx.array([3, 4])],
                      [f64([1.0, 1.0])])
     close(vjps[0], [3.0, 4.0])
-    np.testing.assert_array_equal(npy(vjps[1]), [0, 0])
+    assert vjps[1].dtype == mx.int32
+    np.testing.assert_array_equal(npy(vjps[1]), [1, 2])
 
 
 # ---------------------------------------------------------------- vmap
