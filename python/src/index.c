@@ -44,8 +44,8 @@
 /* a pool of temporaries                                              */
 /* ------------------------------------------------------------------ */
 
-/* Records a (may be NULL) for release by pk_ix_drain(); returns a. */
-kiln_array *pk_ix_keep(pool *p, kiln_array *a)
+/* Records a (may be NULL) for release by pk_index_drain(); returns a. */
+kiln_array *pk_index_keep(pool *p, kiln_array *a)
 {
     if (!a) {
         return NULL;
@@ -65,7 +65,7 @@ kiln_array *pk_ix_keep(pool *p, kiln_array *a)
     return a;
 }
 
-void pk_ix_drain(pool *p)
+void pk_index_drain(pool *p)
 {
     for (int i = 0; i < p->n; i++) {
         kiln_array_release(p->a[i]);
@@ -75,7 +75,7 @@ void pk_ix_drain(pool *p)
     p->n = p->cap = 0;
 }
 
-PyObject *pk_ix_finish(pool *p, kiln_array *y)
+PyObject *pk_index_finish(pool *p, kiln_array *y)
 {
     PyObject *r = NULL;
     if (y) {
@@ -83,18 +83,19 @@ PyObject *pk_ix_finish(pool *p, kiln_array *y)
     } else {
         pk_raise(); /* keeps a Python error; clears a kiln one */
     }
-    pk_ix_drain(p);
+    pk_index_drain(p);
     return r;
 }
 
-kiln_array *pk_ix_i64(pool *p, int64_t v)
+kiln_array *pk_index_i64(pool *p, int64_t v)
 {
-    return pk_ix_keep(p, kiln_scalar_i64(v, KILN_DTYPE_INT64));
+    return pk_index_keep(p, kiln_scalar_i64(v, KILN_DTYPE_INT64));
 }
 
-kiln_array *pk_ix_reshape(pool *p, kiln_array *x, const int64_t *shape, int nd)
+kiln_array *pk_index_reshape(pool *p, kiln_array *x, const int64_t *shape,
+                             int nd)
 {
-    return pk_ix_keep(p, kiln_reshape(x, shape, nd));
+    return pk_index_keep(p, kiln_reshape(x, shape, nd));
 }
 
 /* ------------------------------------------------------------------ */
@@ -114,11 +115,11 @@ typedef struct entry {
 /* An integer index array from a Python value (list, numpy array). */
 static kiln_array *host_array(pool *p, PyObject *o)
 {
-    kiln_array *a = pk_ix_keep(p, pk_to_array(o, -1));
+    kiln_array *a = pk_index_keep(p, pk_to_array(o, -1));
     if (a && kiln_array_size(a) == 0 &&
         !kiln_dtype_is_integer(kiln_array_dtype(a))) {
         /* [] is an empty list of indices */
-        a = pk_ix_keep(p, kiln_astype(a, KILN_DTYPE_INT32));
+        a = pk_index_keep(p, kiln_astype(a, KILN_DTYPE_INT32));
         if (!a) {
             pk_raise();
         }
@@ -166,7 +167,7 @@ static int parse_entry(pool *p, PyObject *o, entry *e)
     }
     if (PkArray_Check(o)) {
         e->kind = IX_ARRAY;
-        e->arr = pk_ix_keep(p, kiln_array_retain(((PkArray *)o)->a));
+        e->arr = pk_index_keep(p, kiln_array_retain(((PkArray *)o)->a));
         return e->arr ? check_index_dtype(e->arr) : -1;
     }
     if (PyLong_Check(o) ||
@@ -282,7 +283,7 @@ static int check_bounds(kiln_array *a, int64_t n, int axis)
 }
 
 /* One entry per axis of x1; 0 or -1 with an exception. */
-int pk_ix_make_plan(pool *pl, kiln_array *x, PyObject *key, plan *p)
+int pk_index_make_plan(pool *pl, kiln_array *x, PyObject *key, plan *p)
 {
     entry e[MAX_ENTRIES];
     memset(p, 0, sizeof *p);
@@ -353,7 +354,7 @@ int pk_ix_make_plan(pool *pl, kiln_array *x, PyObject *key, plan *p)
     }
     /* expand_dims, not a reshape to this shape: a shapeless replay
      * follows the new lengths */
-    p->x1 = pk_ix_keep(pl, p->any_none ? kiln_expand_dims(x, p->nones, p->nn)
+    p->x1 = pk_index_keep(pl, p->any_none ? kiln_expand_dims(x, p->nones, p->nn)
                                        : kiln_array_retain(x));
     if (!p->x1) {
         pk_raise();
@@ -409,12 +410,12 @@ int pk_ix_make_plan(pool *pl, kiln_array *x, PyObject *key, plan *p)
 }
 
 /* x1 cut by the plan's slices (int axes kept with length 1). */
-kiln_array *pk_ix_block(pool *pl, const plan *p)
+kiln_array *pk_index_block(pool *pl, const plan *p)
 {
     if (!p->sliced) {
         return p->x1;
     }
-    return pk_ix_keep(pl, kiln_slice(p->x1, p->start, p->stop, p->step));
+    return pk_index_keep(pl, kiln_slice(p->x1, p->start, p->stop, p->step));
 }
 
 /* ------------------------------------------------------------------ */
@@ -423,7 +424,7 @@ kiln_array *pk_ix_block(pool *pl, const plan *p)
 
 /* The axis order with the advanced axes first (perm) and the lengths of
  * the others (rest). */
-int pk_ix_advanced_first(const plan *p, int *perm, int64_t *rest)
+int pk_index_advanced_first(const plan *p, int *perm, int64_t *rest)
 {
     int k = 0, nr = 0;
     for (int i = 0; i < p->nadv; i++) {
@@ -438,10 +439,10 @@ int pk_ix_advanced_first(const plan *p, int *perm, int64_t *rest)
     return nr;
 }
 
-int pk_ix_view_shape(const plan *p, const int64_t *bs, int bnd, int *perm,
+int pk_index_view_shape(const plan *p, const int64_t *bs, int bnd, int *perm,
                      int64_t *rest, int *nr, int *at, int64_t *shape)
 {
-    *nr = pk_ix_advanced_first(p, perm, rest);
+    *nr = pk_index_advanced_first(p, perm, rest);
     if (bnd + *nr > KILN_MAX_NDIM) {
         PyErr_Format(PyExc_IndexError, "the result would have more than "
                      "%d dimensions", KILN_MAX_NDIM);
@@ -466,7 +467,7 @@ int pk_ix_view_shape(const plan *p, const int64_t *bs, int bnd, int *perm,
  * indices' shape B (pooled); *npos is the number of positions P. Each
  * index is wrapped and clamped into its axis, except (for_take) a lone
  * array, which kiln_take wraps and clamps itself. */
-kiln_array *pk_ix_flat_index(pool *pl, const plan *p, int64_t *npos,
+kiln_array *pk_index_flat_index(pool *pl, const plan *p, int64_t *npos,
                              int for_take)
 {
     if (p->nadv == 1 && for_take) {
@@ -474,28 +475,30 @@ kiln_array *pk_ix_flat_index(pool *pl, const plan *p, int64_t *npos,
         *npos = p->len[p->adv[0]];
         return p->arr[p->adv[0]];
     }
-    kiln_array *flat = pk_ix_i64(pl, 0);
+    kiln_array *flat = pk_index_i64(pl, 0);
     int64_t stride = 1;
     for (int i = p->nadv - 1; i >= 0; i--) {
         int j = p->adv[i];
         int64_t n = p->len[j];
         if (p->kind[j] == IX_ARRAY && n > 0) {
             kiln_array *idx =
-                pk_ix_keep(pl, kiln_astype(p->arr[j], KILN_DTYPE_INT64));
-            kiln_array *neg = pk_ix_keep(pl, kiln_less(idx, pk_ix_i64(pl, 0)));
-            kiln_array *w = pk_ix_keep(
+                pk_index_keep(pl, kiln_astype(p->arr[j], KILN_DTYPE_INT64));
+            kiln_array *neg =
+                pk_index_keep(pl, kiln_less(idx, pk_index_i64(pl, 0)));
+            kiln_array *w = pk_index_keep(
                 pl,
-                kiln_where(neg, pk_ix_keep(pl, kiln_add(idx, pk_ix_i64(pl, n))),
-                           idx));
-            w = pk_ix_keep(
-                pl, kiln_clip(w, pk_ix_i64(pl, 0), pk_ix_i64(pl, n - 1)));
-            w = pk_ix_keep(pl, kiln_multiply(w, pk_ix_i64(pl, stride)));
-            flat = pk_ix_keep(pl, kiln_add(flat, w));
+                kiln_where(
+                    neg, pk_index_keep(pl, kiln_add(idx, pk_index_i64(pl, n))),
+                    idx));
+            w = pk_index_keep(
+                pl, kiln_clip(w, pk_index_i64(pl, 0), pk_index_i64(pl, n - 1)));
+            w = pk_index_keep(pl, kiln_multiply(w, pk_index_i64(pl, stride)));
+            flat = pk_index_keep(pl, kiln_add(flat, w));
         } else if (p->kind[j] == IX_ARRAY) {
             /* an empty axis: only the shape of the indices matters */
-            flat = pk_ix_keep(
+            flat = pk_index_keep(
                 pl,
-                kiln_add(flat, pk_ix_keep(pl, kiln_astype(p->arr[j],
+                kiln_add(flat, pk_index_keep(pl, kiln_astype(p->arr[j],
                                                           KILN_DTYPE_INT64))));
         }
         stride *= n;
@@ -507,7 +510,7 @@ kiln_array *pk_ix_flat_index(pool *pl, const plan *p, int64_t *npos,
     return flat;
 }
 
-int pk_ix_empty_axis_error(void)
+int pk_index_empty_axis_error(void)
 {
     PyErr_SetString(PyExc_IndexError, "index 0 is out of bounds for an "
                     "axis of size 0");
@@ -518,7 +521,7 @@ int pk_ix_empty_axis_error(void)
 static kiln_array *gather(pool *pl, const plan *p, kiln_array *y)
 {
     int64_t npos;
-    kiln_array *f = pk_ix_flat_index(pl, p, &npos, 1);
+    kiln_array *f = pk_index_flat_index(pl, p, &npos, 1);
     if (!f) {
         return NULL;
     }
@@ -526,16 +529,16 @@ static kiln_array *gather(pool *pl, const plan *p, kiln_array *y)
     const int64_t *bs = kiln_array_shape(f);
     int perm[KILN_MAX_NDIM], nr, at;
     int64_t rest[KILN_MAX_NDIM], shape[KILN_MAX_NDIM];
-    int nd = pk_ix_view_shape(p, bs, bnd, perm, rest, &nr, &at, shape);
+    int nd = pk_index_view_shape(p, bs, bnd, perm, rest, &nr, &at, shape);
     if (nd < 0) {
         return NULL;
     }
     if (npos == 0) {
         if (kiln_array_size(f) > 0) {
-            pk_ix_empty_axis_error();
+            pk_index_empty_axis_error();
             return NULL;
         }
-        return pk_ix_keep(pl, kiln_zeros(shape, nd, kiln_array_dtype(y)));
+        return pk_index_keep(pl, kiln_zeros(shape, nd, kiln_array_dtype(y)));
     }
     /* y with the advanced axes merged into one axis of P positions */
     int64_t merged[KILN_MAX_NDIM];
@@ -551,14 +554,14 @@ static kiln_array *gather(pool *pl, const plan *p, kiln_array *y)
             }
         }
     } else {
-        y = pk_ix_keep(pl, kiln_transpose(y, perm, p->nd));
+        y = pk_index_keep(pl, kiln_transpose(y, perm, p->nd));
         merged[nm++] = npos;
         for (int i = 0; i < nr; i++) {
             merged[nm++] = rest[i];
         }
     }
-    y = pk_ix_reshape(pl, y, merged, nm);
-    return pk_ix_keep(pl, kiln_take(y, f, at, false));
+    y = pk_index_reshape(pl, y, merged, nm);
+    return pk_index_keep(pl, kiln_take(y, f, at, false));
 }
 
 /* ------------------------------------------------------------------ */
@@ -568,10 +571,10 @@ static kiln_array *gather(pool *pl, const plan *p, kiln_array *y)
 static kiln_array *get(pool *pl, kiln_array *x, PyObject *key)
 {
     plan p;
-    if (pk_ix_make_plan(pl, x, key, &p) < 0) {
+    if (pk_index_make_plan(pl, x, key, &p) < 0) {
         return NULL;
     }
-    kiln_array *y = pk_ix_block(pl, &p);
+    kiln_array *y = pk_index_block(pl, &p);
     if (y && p.nadv > 0) {
         return gather(pl, &p, y);
     }
@@ -583,13 +586,13 @@ static kiln_array *get(pool *pl, kiln_array *x, PyObject *key)
             axes[nax++] = j;
         }
     }
-    return y && nax ? pk_ix_keep(pl, kiln_squeeze(y, axes, nax)) : y;
+    return y && nax ? pk_index_keep(pl, kiln_squeeze(y, axes, nax)) : y;
 }
 
 PyObject *pk_index_get(PkArray *self, PyObject *key)
 {
     pool pl = {0};
     /* held: the key's __index__ may assign into self, replacing self->a */
-    kiln_array *x = pk_ix_keep(&pl, kiln_array_retain(self->a));
-    return pk_ix_finish(&pl, x ? get(&pl, x, key) : NULL);
+    kiln_array *x = pk_index_keep(&pl, kiln_array_retain(self->a));
+    return pk_index_finish(&pl, x ? get(&pl, x, key) : NULL);
 }

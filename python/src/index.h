@@ -17,7 +17,7 @@ typedef struct pool {
 
 enum { IX_INT, IX_SLICE, IX_NONE, IX_ELLIPSIS, IX_ARRAY };
 
-/* A key resolved against an array x (pk_ix_make_plan). */
+/* A key resolved against an array x (pk_index_make_plan). */
 typedef struct plan {
     kiln_array *x1;  /* x with the None axes inserted (pooled) */
     int nd;          /* x1's ndim, one entry per axis */
@@ -34,46 +34,46 @@ typedef struct plan {
 } plan;
 
 /* Records a (may be NULL) in the pool, which owns it from then on, for
- * release by pk_ix_drain; returns a, or NULL (a released, MemoryError
+ * release by pk_index_drain; returns a, or NULL (a released, MemoryError
  * set) when the pool cannot grow. */
-kiln_array *pk_ix_keep(pool *p, kiln_array *a);
+kiln_array *pk_index_keep(pool *p, kiln_array *a);
 
 /* Releases every array of the pool and empties it. */
-void pk_ix_drain(pool *p);
+void pk_index_drain(pool *p);
 
 /* A new kiln.array wrapping y (NULL: raises the pending error, or the
  * kiln one), after draining the pool y may be in; NULL with an exception
  * set when y is NULL or the wrapper cannot be made. */
-PyObject *pk_ix_finish(pool *p, kiln_array *y);
+PyObject *pk_index_finish(pool *p, kiln_array *y);
 
 /* An int64 scalar, and x reshaped, both pooled. NULL on error: a kiln
- * error, or a Python MemoryError from pk_ix_keep; callers end with
- * pk_raise (through pk_ix_finish), which keeps a Python error and turns
- * a kiln one into its exception. The same holds for pk_ix_block. */
-kiln_array *pk_ix_i64(pool *p, int64_t v);
-kiln_array *pk_ix_reshape(pool *p, kiln_array *x, const int64_t *shape,
+ * error, or a Python MemoryError from pk_index_keep; callers end with
+ * pk_raise (through pk_index_finish), which keeps a Python error and turns
+ * a kiln one into its exception. The same holds for pk_index_block. */
+kiln_array *pk_index_i64(pool *p, int64_t v);
+kiln_array *pk_index_reshape(pool *p, kiln_array *x, const int64_t *shape,
                           int nd);
 
 /* Resolves key against x into p, one entry per axis of x with its Nones
  * inserted (p->x1); the arrays it makes are pooled. Returns 0, or -1 with
  * a Python exception set (IndexError, TypeError or ValueError). */
-int pk_ix_make_plan(pool *pl, kiln_array *x, PyObject *key, plan *p);
+int pk_index_make_plan(pool *pl, kiln_array *x, PyObject *key, plan *p);
 
 /* x1 cut by the plan's slices, int axes kept with length 1 (pooled;
- * x1 itself when nothing is cut); NULL on error, as pk_ix_i64. */
-kiln_array *pk_ix_block(pool *pl, const plan *p);
+ * x1 itself when nothing is cut); NULL on error, as pk_index_i64. */
+kiln_array *pk_index_block(pool *pl, const plan *p);
 
 /* The axis order with the advanced axes first (perm) and the lengths of
  * the others (rest); returns how many others. */
-int pk_ix_advanced_first(const plan *p, int *perm, int64_t *rest);
+int pk_index_advanced_first(const plan *p, int *perm, int64_t *rest);
 
 /* The shape of x[key] (and of what x[key] = v needs v broadcast to) when
  * the plan's advanced indices broadcast to bs (bnd dims): B in place of
  * the advanced axes when they are adjacent, else first. Fills perm and
- * rest as pk_ix_advanced_first does, *nr with the count of rest and *at
+ * rest as pk_index_advanced_first does, *nr with the count of rest and *at
  * with B's first axis. Returns the ndim, or -1 with IndexError set when
  * it would pass KILN_MAX_NDIM. */
-int pk_ix_view_shape(const plan *p, const int64_t *bs, int bnd, int *perm,
+int pk_index_view_shape(const plan *p, const int64_t *bs, int bnd, int *perm,
                      int64_t *rest, int *nr, int *at, int64_t *shape);
 
 /* The flat index into the block's advanced axes, broadcast to the
@@ -81,10 +81,10 @@ int pk_ix_view_shape(const plan *p, const int64_t *bs, int bnd, int *perm,
  * wrapped and clamped into its axis, except (for_take) a lone array,
  * which kiln_take wraps and clamps itself. NULL with an exception set on
  * error. */
-kiln_array *pk_ix_flat_index(pool *pl, const plan *p, int64_t *npos,
+kiln_array *pk_index_flat_index(pool *pl, const plan *p, int64_t *npos,
                              int for_take);
 
 /* Sets IndexError for an index into an empty axis; returns -1. */
-int pk_ix_empty_axis_error(void);
+int pk_index_empty_axis_error(void);
 
 #endif

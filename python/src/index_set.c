@@ -40,9 +40,9 @@ static kiln_array *fit(pool *pl, kiln_array *u, const int64_t *shape,
         s++;
     }
     if (s > 0) {
-        u = pk_ix_reshape(pl, u, us + s, un - s);
+        u = pk_index_reshape(pl, u, us + s, un - s);
     }
-    return pk_ix_keep(pl, kiln_broadcast_to(u, shape, nd));
+    return pk_index_keep(pl, kiln_broadcast_to(u, shape, nd));
 }
 
 /* op(y, u) elementwise in y's dtype; pooled. */
@@ -58,8 +58,8 @@ static kiln_array *combine(pool *pl, int op, kiln_array *y, kiln_array *u)
     case OP_MINIMUM: r = kiln_minimum(y, u); break;
     default: return u;
     }
-    r = pk_ix_keep(pl, r);
-    return pk_ix_keep(pl, kiln_astype(r, kiln_array_dtype(y)));
+    r = pk_index_keep(pl, r);
+    return pk_index_keep(pl, kiln_astype(r, kiln_array_dtype(y)));
 }
 
 /* The new values of the P positions yr (shape (P, R...)) given K updates
@@ -75,36 +75,37 @@ static kiln_array *scatter_rows(pool *pl, int op, kiln_array *yr,
         inner *= ys[i];
     }
     kiln_array *pos =
-        pk_ix_keep(pl, kiln_arange(0, (double)npos, 1, KILN_DTYPE_INT64));
-    pos = pk_ix_reshape(pl, pos, (int64_t[]){npos, 1}, 2);
-    kiln_array *fr = pk_ix_reshape(pl, f, (int64_t[]){1, nupd}, 2);
-    kiln_array *match = pk_ix_keep(pl, kiln_equal(pos, fr)); /* (P, K) */
+        pk_index_keep(pl, kiln_arange(0, (double)npos, 1, KILN_DTYPE_INT64));
+    pos = pk_index_reshape(pl, pos, (int64_t[]){npos, 1}, 2);
+    kiln_array *fr = pk_index_reshape(pl, f, (int64_t[]){1, nupd}, 2);
+    kiln_array *match = pk_index_keep(pl, kiln_equal(pos, fr)); /* (P, K) */
     kiln_dtype dt = kiln_array_dtype(yr);
     if (op == OP_SET) {
-        kiln_array *k =
-            pk_ix_keep(pl, kiln_arange(0, (double)nupd, 1, KILN_DTYPE_INT64));
+        kiln_array *k = pk_index_keep(
+            pl, kiln_arange(0, (double)nupd, 1, KILN_DTYPE_INT64));
         kiln_array *cand =
-            pk_ix_keep(pl, kiln_where(match, k, pk_ix_i64(pl, -1)));
+            pk_index_keep(pl, kiln_where(match, k, pk_index_i64(pl, -1)));
         int ax = 1;
-        kiln_array *last = pk_ix_keep(pl, kiln_max(cand, &ax, 1, false));
+        kiln_array *last = pk_index_keep(pl, kiln_max(cand, &ax, 1, false));
         kiln_array *has =
-            pk_ix_keep(pl, kiln_greater_equal(last, pk_ix_i64(pl, 0)));
-        kiln_array *g = pk_ix_keep(
+            pk_index_keep(pl, kiln_greater_equal(last, pk_index_i64(pl, 0)));
+        kiln_array *g = pk_index_keep(
             pl,
-            kiln_take(u, pk_ix_keep(pl, kiln_maximum(last, pk_ix_i64(pl, 0))),
-                      0, false));
+            kiln_take(
+                u, pk_index_keep(pl, kiln_maximum(last, pk_index_i64(pl, 0))),
+                0, false));
         shape[0] = npos;
         for (int i = 1; i < nd; i++) {
             shape[i] = 1;
         }
-        has = pk_ix_reshape(pl, has, shape, nd);
-        return pk_ix_keep(pl, kiln_where(has, g, yr));
+        has = pk_index_reshape(pl, has, shape, nd);
+        return pk_index_keep(pl, kiln_where(has, g, yr));
     }
     if (op == OP_ADD || op == OP_SUBTRACT) {
-        kiln_array *m = pk_ix_keep(pl, kiln_astype(match, dt));
-        kiln_array *u2 = pk_ix_reshape(pl, u, (int64_t[]){nupd, inner}, 2);
-        kiln_array *s = pk_ix_keep(pl, kiln_matmul(m, u2));
-        s = pk_ix_reshape(pl, s, ys, nd);
+        kiln_array *m = pk_index_keep(pl, kiln_astype(match, dt));
+        kiln_array *u2 = pk_index_reshape(pl, u, (int64_t[]){nupd, inner}, 2);
+        kiln_array *s = pk_index_keep(pl, kiln_matmul(m, u2));
+        s = pk_index_reshape(pl, s, ys, nd);
         return combine(pl, op, yr, s);
     }
     /* (P, K, R...) candidates reduced over K */
@@ -113,26 +114,26 @@ static kiln_array *scatter_rows(pool *pl, int op, kiln_array *yr,
     for (int i = 1; i < nd; i++) {
         shape[i + 1] = 1;
     }
-    kiln_array *mr = pk_ix_reshape(pl, match, shape, nd + 1);
+    kiln_array *mr = pk_index_reshape(pl, match, shape, nd + 1);
     shape[0] = 1;
     for (int i = 1; i < nd; i++) {
         shape[i + 1] = ys[i];
     }
-    kiln_array *ur = pk_ix_reshape(pl, u, shape, nd + 1);
+    kiln_array *ur = pk_index_reshape(pl, u, shape, nd + 1);
     int ax = 1;
     if (op == OP_MULTIPLY || op == OP_DIVIDE) {
-        kiln_array *one = pk_ix_keep(pl, kiln_scalar_i64(1, dt));
-        kiln_array *e = pk_ix_keep(pl, kiln_where(mr, ur, one));
-        kiln_array *pr = pk_ix_keep(pl, kiln_prod(e, &ax, 1, false));
+        kiln_array *one = pk_index_keep(pl, kiln_scalar_i64(1, dt));
+        kiln_array *e = pk_index_keep(pl, kiln_where(mr, ur, one));
+        kiln_array *pr = pk_index_keep(pl, kiln_prod(e, &ax, 1, false));
         return combine(pl, op, yr, pr);
     }
     shape[0] = npos;
     shape[1] = 1;
-    kiln_array *own = pk_ix_reshape(pl, yr, shape, nd + 1);
+    kiln_array *own = pk_index_reshape(pl, yr, shape, nd + 1);
     /* unmatched candidates are the old value, which always takes part
      * (a position every update matches has no unmatched candidate) */
-    kiln_array *e = pk_ix_keep(pl, kiln_where(mr, ur, own));
-    e = pk_ix_keep(pl, op == OP_MAXIMUM ? kiln_max(e, &ax, 1, false)
+    kiln_array *e = pk_index_keep(pl, kiln_where(mr, ur, own));
+    e = pk_index_keep(pl, op == OP_MAXIMUM ? kiln_max(e, &ax, 1, false)
                                         : kiln_min(e, &ax, 1, false));
     return combine(pl, op, yr, e);
 }
@@ -142,7 +143,7 @@ static kiln_array *scatter(pool *pl, int op, const plan *p, kiln_array *y,
                            kiln_array *u)
 {
     int64_t npos;
-    kiln_array *f = pk_ix_flat_index(pl, p, &npos, 0);
+    kiln_array *f = pk_index_flat_index(pl, p, &npos, 0);
     if (!f) {
         return NULL;
     }
@@ -153,7 +154,7 @@ static kiln_array *scatter(pool *pl, int op, const plan *p, kiln_array *y,
     int perm[KILN_MAX_NDIM], nr, at;
     int64_t rest[KILN_MAX_NDIM], shape[KILN_MAX_NDIM];
     /* u fits the view x[key] (B in place or first), then B goes first */
-    int nd = pk_ix_view_shape(p, bs, bnd, perm, rest, &nr, &at, shape);
+    int nd = pk_index_view_shape(p, bs, bnd, perm, rest, &nr, &at, shape);
     if (nd < 0) {
         return NULL;
     }
@@ -165,7 +166,7 @@ static kiln_array *scatter(pool *pl, int op, const plan *p, kiln_array *y,
         return y;
     }
     if (npos == 0) {
-        pk_ix_empty_axis_error();
+        pk_index_empty_axis_error();
         return NULL;
     }
     if (at > 0 && bnd > 0) {
@@ -178,16 +179,16 @@ static kiln_array *scatter(pool *pl, int op, const plan *p, kiln_array *y,
                 up[k++] = i;
             }
         }
-        u = pk_ix_keep(pl, kiln_transpose(u, up, nd));
+        u = pk_index_keep(pl, kiln_transpose(u, up, nd));
     }
     shape[0] = nupd;
     memcpy(shape + 1, rest, sizeof *rest * (size_t)nr);
-    u = pk_ix_reshape(pl, u, shape, nr + 1);
-    kiln_array *fk = pk_ix_reshape(pl, f, &nupd, 1);
+    u = pk_index_reshape(pl, u, shape, nr + 1);
+    kiln_array *fk = pk_index_reshape(pl, f, &nupd, 1);
     /* the block with its advanced axes first, merged to P positions */
-    kiln_array *yt = pk_ix_keep(pl, kiln_transpose(y, perm, p->nd));
+    kiln_array *yt = pk_index_keep(pl, kiln_transpose(y, perm, p->nd));
     shape[0] = npos;
-    kiln_array *yr = pk_ix_reshape(pl, yt, shape, nr + 1);
+    kiln_array *yr = pk_index_reshape(pl, yt, shape, nr + 1);
     kiln_array *nr_ = scatter_rows(pl, op, yr, u, fk, npos, nupd);
     /* back to the block's shape and axis order */
     int64_t tshape[KILN_MAX_NDIM];
@@ -196,8 +197,8 @@ static kiln_array *scatter(pool *pl, int op, const plan *p, kiln_array *y,
         tshape[i] = p->len[perm[i]];
         inv[perm[i]] = i;
     }
-    kiln_array *bt = pk_ix_reshape(pl, nr_, tshape, p->nd);
-    return pk_ix_keep(pl, kiln_transpose(bt, inv, p->nd));
+    kiln_array *bt = pk_index_reshape(pl, nr_, tshape, p->nd);
+    return pk_index_keep(pl, kiln_transpose(bt, inv, p->nd));
 }
 
 /* The block of a pending x (inside a trace, or lazy work) with u
@@ -220,21 +221,21 @@ static kiln_array *combine_pending(pool *pl, int op, const plan *p,
         return NULL;
     }
     if (s > 0) {
-        u = pk_ix_reshape(pl, u, us + s, un - s);
+        u = pk_index_reshape(pl, u, us + s, un - s);
         un -= s;
     }
     int ax[KILN_MAX_NDIM], na = 0;
     for (int i = 0; i < nd - un; i++) {
         ax[na++] = i;
     }
-    u = u && na ? pk_ix_keep(pl, kiln_expand_dims(u, ax, na)) : u;
+    u = u && na ? pk_index_keep(pl, kiln_expand_dims(u, ax, na)) : u;
     na = 0;
     for (int j = 0; j < p->nd; j++) {
         if (p->kind[j] == IX_INT) {
             ax[na++] = j;
         }
     }
-    u = u && na ? pk_ix_keep(pl, kiln_expand_dims(u, ax, na)) : u;
+    u = u && na ? pk_index_keep(pl, kiln_expand_dims(u, ax, na)) : u;
     if (!u) {
         return NULL;
     }
@@ -242,9 +243,9 @@ static kiln_array *combine_pending(pool *pl, int op, const plan *p,
         return combine(pl, op, y, u);
     }
     /* u in the block's shape: where(true in y's shape, u, u) */
-    kiln_array *t = pk_ix_keep(
-        pl, kiln_astype(pk_ix_keep(pl, kiln_ones_like(y)), KILN_DTYPE_BOOL));
-    return t ? pk_ix_keep(pl, kiln_where(t, u, u)) : NULL;
+    kiln_array *t = pk_index_keep(
+        pl, kiln_astype(pk_index_keep(pl, kiln_ones_like(y)), KILN_DTYPE_BOOL));
+    return t ? pk_index_keep(pl, kiln_where(t, u, u)) : NULL;
 }
 
 /* x with x[key] op= v; pooled. */
@@ -252,16 +253,16 @@ static kiln_array *update(pool *pl, kiln_array *x, PyObject *key,
                           PyObject *v, int op)
 {
     plan p;
-    if (pk_ix_make_plan(pl, x, key, &p) < 0) {
+    if (pk_index_make_plan(pl, x, key, &p) < 0) {
         return NULL;
     }
     kiln_dtype dt = kiln_array_dtype(x);
-    kiln_array *u = pk_ix_keep(pl, pk_convert_operand(v, dt));
+    kiln_array *u = pk_index_keep(pl, pk_convert_operand(v, dt));
     if (!u) {
         return NULL;
     }
-    u = pk_ix_keep(pl, kiln_astype(u, dt));
-    kiln_array *y = pk_ix_block(pl, &p);
+    u = pk_index_keep(pl, kiln_astype(u, dt));
+    kiln_array *y = pk_index_block(pl, &p);
     kiln_array *blk;
     if (p.nadv > 0) {
         blk = scatter(pl, op, &p, y, u);
@@ -275,7 +276,7 @@ static kiln_array *update(pool *pl, kiln_array *x, PyObject *key,
         }
         if (kiln_array_is_evaluated(x)) {
             u = fit(pl, u, shape, nd);
-            u = pk_ix_reshape(pl, u, p.len, p.nd);
+            u = pk_index_reshape(pl, u, p.len, p.nd);
             blk = u ? combine(pl, op, y, u) : NULL;
         } else {
             blk = combine_pending(pl, op, &p, y, u, nd);
@@ -284,12 +285,12 @@ static kiln_array *update(pool *pl, kiln_array *x, PyObject *key,
     if (!blk) {
         return NULL;
     }
-    kiln_array *x1 = p.sliced
-                         ? pk_ix_keep(pl, kiln_slice_update(p.x1, blk, p.start,
-                                                            p.stop, p.step))
-                         : blk;
+    kiln_array *x1 =
+        p.sliced ? pk_index_keep(pl, kiln_slice_update(p.x1, blk, p.start,
+                                                       p.stop, p.step))
+                 : blk;
     if (p.any_none) {
-        x1 = pk_ix_keep(pl, kiln_squeeze(x1, p.nones, p.nn));
+        x1 = pk_index_keep(pl, kiln_squeeze(x1, p.nones, p.nn));
     }
     return x1;
 }
@@ -323,7 +324,7 @@ static kiln_array *bool_mask(pool *pl, PyObject *key)
     } else {
         return NULL;
     }
-    kiln_array *m = pk_ix_keep(pl, pk_to_array(key, -1));
+    kiln_array *m = pk_index_keep(pl, pk_to_array(key, -1));
     if (!m) {
         PyErr_Clear();
         return NULL;
@@ -352,8 +353,8 @@ static kiln_array *mask_set(pool *pl, kiln_array *x, kiln_array *m,
         return NULL;
     }
     kiln_dtype dt = kiln_array_dtype(x);
-    kiln_array *u = pk_ix_keep(pl, pk_convert_operand(v, dt));
-    u = u ? pk_ix_keep(pl, kiln_astype(u, dt)) : NULL;
+    kiln_array *u = pk_index_keep(pl, pk_convert_operand(v, dt));
+    u = u ? pk_index_keep(pl, kiln_astype(u, dt)) : NULL;
     if (!u) {
         return NULL;
     }
@@ -362,18 +363,18 @@ static kiln_array *mask_set(pool *pl, kiln_array *x, kiln_array *m,
         trail[i - k] = i;
     }
     kiln_array *me =
-        nd > k ? pk_ix_keep(pl, kiln_expand_dims(m, trail, nd - k)) : m;
+        nd > k ? pk_index_keep(pl, kiln_expand_dims(m, trail, nd - k)) : m;
     /* As numpy: v broadcasts to (count,) + x.shape[k:]. Without a count
      * axis of its own (or with one of length 1) every position gets the
      * same row: a where, no count needed. */
     int un = kiln_array_ndim(u);
     const int64_t *us = kiln_array_shape(u);
     if (un <= nd - k || (un == nd - k + 1 && us[0] == 1)) {
-        return me ? pk_ix_keep(pl, kiln_where(me, u, x)) : NULL;
+        return me ? pk_index_keep(pl, kiln_where(me, u, x)) : NULL;
     }
     /* one row per true element, in order: v's first axis is the count */
     int64_t count = 0;
-    kiln_array *c = pk_ix_keep(pl, kiln_sum(m, NULL, 0, false));
+    kiln_array *c = pk_index_keep(pl, kiln_sum(m, NULL, 0, false));
     if (!c || kiln_array_item_i64(c, &count) != KILN_OK) {
         return NULL;
     }
@@ -391,26 +392,26 @@ static kiln_array *mask_set(pool *pl, kiln_array *x, kiln_array *m,
                      un, (long long)us[0], (long long)count);
         return NULL;
     }
-    u = pk_ix_keep(pl, kiln_broadcast_to(u, ts, nd - k + 1));
+    u = pk_index_keep(pl, kiln_broadcast_to(u, ts, nd - k + 1));
     if (!u) {
         return NULL;
     }
     /* row index of each position: the number of true elements before */
     int64_t msz = kiln_array_size(m);
-    kiln_array *flat = pk_ix_keep(pl, kiln_reshape(m, &msz, 1));
+    kiln_array *flat = pk_index_keep(pl, kiln_reshape(m, &msz, 1));
     kiln_array *cs =
-        flat ? pk_ix_keep(
-                   pl, kiln_cumsum(
-                           pk_ix_keep(pl, kiln_astype(flat, KILN_DTYPE_INT64)),
-                           0, false, false, false))
+        flat ? pk_index_keep(
+                   pl, kiln_cumsum(pk_index_keep(
+                                       pl, kiln_astype(flat, KILN_DTYPE_INT64)),
+                                   0, false, false, false))
              : NULL;
-    kiln_array *g = cs ? pk_ix_keep(pl, kiln_take(u, cs, 0, false)) : NULL;
+    kiln_array *g = cs ? pk_index_keep(pl, kiln_take(u, cs, 0, false)) : NULL;
     int64_t gs[KILN_MAX_NDIM];
     for (int i = 0; i < nd; i++) {
         gs[i] = xs[i];
     }
-    g = g ? pk_ix_keep(pl, kiln_reshape(g, gs, nd)) : NULL;
-    return g && me ? pk_ix_keep(pl, kiln_where(me, g, x)) : NULL;
+    g = g ? pk_index_keep(pl, kiln_reshape(g, gs, nd)) : NULL;
+    return g && me ? pk_index_keep(pl, kiln_where(me, g, x)) : NULL;
 }
 
 int pk_index_set(PkArray *self, PyObject *key, PyObject *v)
@@ -422,7 +423,7 @@ int pk_index_set(PkArray *self, PyObject *key, PyObject *v)
     }
     pool pl = {0};
     /* held: the key's __index__ or v's __array__ may assign into self */
-    kiln_array *x = pk_ix_keep(&pl, kiln_array_retain(self->a));
+    kiln_array *x = pk_index_keep(&pl, kiln_array_retain(self->a));
     kiln_array *m = x ? bool_mask(&pl, key) : NULL;
     kiln_array *y = m    ? mask_set(&pl, x, m, v)
                     : x ? update(&pl, x, key, v, OP_SET)
@@ -436,7 +437,7 @@ int pk_index_set(PkArray *self, PyObject *key, PyObject *v)
     } else {
         pk_raise(); /* keeps a Python error; clears a kiln one */
     }
-    pk_ix_drain(&pl);
+    pk_index_drain(&pl);
     return st;
 }
 
@@ -490,7 +491,7 @@ static PyObject *at_apply(PyObject *o, PyObject *v, int op)
         return NULL;
     }
     pool pl = {0};
-    return pk_ix_finish(&pl, update(&pl, at->a, at->key, v, op));
+    return pk_index_finish(&pl, update(&pl, at->a, at->key, v, op));
 }
 
 /* One method per op, e.g. AT_METHOD(add, OP_ADD) defines at_add(self, v)
