@@ -11,8 +11,14 @@
  * 1: kiln's GEMM is faster). The shapes are the MLP step's (forward and
  * weight gradient, the short-k backward product), some inside and outside
  * kiln's envelope, and a batch of products (which kiln's GEMM splits by
- * product, BLAS by tiles of each product). Records go to the JSON file named
- * on the command line (default build/bench.json), merged under "gemm_".
+ * product, BLAS by tiles of each product). Then bfloat16 vector-matrix
+ * products, a decode step's Linear layers (x @ W.T, W given as its (n, k)
+ * transpose, and W row-major): kiln's gemv.c, which reads W where it
+ * lies, against KILN_GEMM=blas's widening of W to float32 for sgemv; these
+ * rows also print the bytes of W read per second by kiln (memory bounds
+ * them: compare bench_core's read bandwidth in the same `make bench`).
+ * Records go to the JSON file named on the command line (default
+ * build/bench.json), merged under "gemm_" (bfloat16 ones gemm_bf16_).
  *
  * Without CBLAS the other side is kiln's blocked loops (and kiln's GEMM
  * takes more shapes: gemm.c); without kiln's GEMM (a build for neither
@@ -44,18 +50,30 @@ static bool takes(int64_t m, int64_t n, int64_t k)
 typedef struct {
     int64_t batch, m, n, k; /* batch 1: a plain (m, k) @ (k, n) */
     const char *why;
+    bool bf16; /* bfloat16 (else float32) */
+    bool bt;   /* b given as the transpose of an (n, k) array */
 } shape;
 
 static const shape shapes[] = {
-    {1, 256, 512, 784, "MLP forward"},
-    {1, 784, 512, 256, "MLP weight gradient"},
-    {1, 256, 512, 10, "MLP backward, short k: left to BLAS"},
-    {1, 1024, 1024, 1024, "inside"},
-    {1, 128, 512, 512, "inside"},
-    {24, 128, 768, 768, "a batch: kiln splits it by product"},
-    {1, 2048, 2048, 2048, "outside: n > 1024"},
-    {1, 4096, 64, 4096, "outside: n < 128"},
+    {1, 256, 512, 784, "MLP forward", false, false},
+    {1, 784, 512, 256, "MLP weight gradient", false, false},
+    {1, 256, 512, 10, "MLP backward, short k: left to BLAS", false, false},
+    {1, 1024, 1024, 1024, "inside", false, false},
+    {1, 128, 512, 512, "inside", false, false},
+    {24, 128, 768, 768, "a batch: kiln splits it by product", false, false},
+    {1, 2048, 2048, 2048, "outside: n > 1024", false, false},
+    {1, 4096, 64, 4096, "outside: n < 128", false, false},
+    {1, 1, 4096, 4096, "bf16 x @ W.T (W 32 MB)", true, true},
+    {1, 1, 11008, 4096, "bf16 x @ W.T (W 90 MB, past L3)", true, true},
+    {1, 1, 4096, 11008, "bf16 x @ W, W row-major (90 MB)", true, false},
 };
+
+/* Whether kiln's own code takes the product: its GEMM (float32) or
+ * gemv.c (bfloat16 with one row). */
+static bool kiln_takes(const shape *sh)
+{
+    return sh->bf16 ? sh->m == 1 : takes(sh->m, sh->n, sh->k);
+}
 
 /* Seconds of one kiln_matmul(a, b), evaluated and released. */
 static double one(kiln_array *a, kiln_array *b, bool *ok)
@@ -75,8 +93,9 @@ int main(int argc, char **argv)
     (void)bench_alloc; /* bench_util.h helpers this benchmark needs not */
     (void)bench_free;
     (void)bench_run;
-    printf("kiln gemm_bench: float32 kiln_matmul, KILN_GEMM=blas against "
-           "kiln's GEMM, %d threads, %d alternating pairs a shape\n",
+    printf("kiln gemm_bench: kiln_matmul, KILN_GEMM=blas against kiln's "
+           "GEMM (float32) or gemv (bfloat16), %d threads, %d alternating "
+           "pairs a shape\n",
            kiln_num_threads(), PAIRS);
     printf("  %-22s %-6s %10s %10s %10s  %s\n", "m x n x k", "kiln?",
            "blas GF/s", "kiln GF/s", "time ratio", "");
@@ -86,11 +105,18 @@ int main(int argc, char **argv)
         const shape *sh = &shapes[s];
         int64_t sa[3] = {sh->batch, sh->m, sh->k};
         int64_t sb[3] = {sh->batch, sh->k, sh->n};
+        int64_t sbt[3] = {sh->batch, sh->n, sh->k};
         int nd = sh->batch > 1 ? 3 : 2, o = 3 - nd;
-        kiln_array *a = kiln_random_uniform(NULL, NULL, sa + o, nd,
-                                            KILN_DTYPE_FLOAT32, key);
-        kiln_array *b = kiln_random_uniform(NULL, NULL, sb + o, nd,
-                                            KILN_DTYPE_FLOAT32, key);
+        kiln_dtype dt = sh->bf16 ? KILN_DTYPE_BFLOAT16 : KILN_DTYPE_FLOAT32;
+        kiln_array *a = kiln_random_uniform(NULL, NULL, sa + o, nd, dt, key);
+        kiln_array *b = kiln_random_uniform(NULL, NULL,
+                                            (sh->bt ? sbt : sb) + o, nd, dt,
+                                            key);
+        if (b && sh->bt) {
+            kiln_array *t = kiln_swapaxes(b, -1, -2);
+            kiln_array_release(b);
+            b = t;
+        }
         ok = a && b && kiln_array_eval(a) == KILN_OK &&
              kiln_array_eval(b) == KILN_OK;
         double tb[PAIRS], tk[PAIRS], q[PAIRS];
@@ -129,23 +155,31 @@ int main(int argc, char **argv)
                                : 0;
         snprintf(name + at, sizeof name - (size_t)at, "%lld x %lld x %lld",
                  (long long)sh->m, (long long)sh->n, (long long)sh->k);
-        bool in = takes(sh->m, sh->n, sh->k);
-        printf("  %-22s %-6s %10.1f %10.1f %10.3f  %s\n", name,
+        bool in = kiln_takes(sh);
+        /* bytes of b a bfloat16 row reads: memory bounds those */
+        double gbs = sh->bf16 ? 2e-9 * (double)sh->k * (double)sh->n /
+                                    tk[PAIRS / 2]
+                              : 0.0;
+        printf("  %-22s %-6s %10.1f %10.1f %10.3f  %s", name,
                in ? "yes" : "no", gf / tb[PAIRS / 2],
                gf / tk[PAIRS / 2], q[PAIRS / 2], sh->why);
+        printf(sh->bf16 ? ": W read at %.1f GB/s\n" : "\n", gbs);
         char rec[64];
         /* a batch's record names it first: gemm_24x128x768x768 */
         int rat = sh->batch > 1 ? snprintf(rec, sizeof rec, "gemm_%lldx",
                                            (long long)sh->batch)
-                                : snprintf(rec, sizeof rec, "gemm_");
+                                : snprintf(rec, sizeof rec, "gemm_%s",
+                                           sh->bf16 ? "bf16_" : "");
         snprintf(rec + rat, sizeof rec - (size_t)rat, "%lldx%lldx%lld",
                  (long long)sh->m, (long long)sh->n, (long long)sh->k);
         bench_record *r = bench_add(&rs, rec, 1e3 * tk[PAIRS / 2], 0);
         if (r) {
             snprintf(r->note, sizeof r->note,
-                     "float32 matmul, %s; kiln's GEMM %s; %.1f GFLOP/s, "
+                     "%s matmul, %s; kiln's %s %s; %.1f GFLOP/s, "
                      "%.3f of KILN_GEMM=blas's time (median of %d pairs)",
-                     sh->why, in ? "takes it" : "passes it to BLAS",
+                     sh->bf16 ? "bfloat16" : "float32", sh->why,
+                     sh->bf16 ? "gemv" : "GEMM",
+                     in ? "takes it" : "passes it to BLAS",
                      gf / tk[PAIRS / 2], q[PAIRS / 2], PAIRS);
         }
     }

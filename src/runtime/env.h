@@ -33,8 +33,9 @@
       "1 makes every compiled function call its body directly")           \
     X(GEMM, "KILN_GEMM", "kiln",                                          \
       "kiln: float32 products in its measured envelope use kiln's own "   \
-      "GEMM; always: every float32 product does; blas: none does (CBLAS " \
-      "where built with it, else kiln's loops)")                          \
+      "GEMM, float16/bfloat16 ones with one row or column its gemv; "     \
+      "always: every float32 product takes the GEMM; blas: none of them " \
+      "(CBLAS where built with it, else kiln's loops)")                   \
     X(POOL_LIMIT, "KILN_POOL_LIMIT", "",                                  \
       "bytes of idle buffers the recycling pool may keep; empty means a " \
       "quarter of physical memory (read by core/buffer.c itself)")

@@ -866,3 +866,108 @@ TEST(matmul_own_gemm_half)
     }
     knob_restore(saved);
 }
+
+TEST(matmul_half_gemv)
+{
+    /* float16/bfloat16 products with one row or column of output go to
+     * gemv.c, which reads the matrix where it lies: rows of it dotted
+     * with the vector (B given transposed, A row-major) or the vector's
+     * elements times its rows (B row-major, A given transposed); every
+     * tail (columns past 16 and 64, rows past 4, blocks past 512 columns),
+     * 1-D operands, batches with a broadcast matrix, addmm, a matrix with
+     * rows longer than its columns (a column slice), a broadcast matrix
+     * (rows 0 apart), and a reversed one (neither rows nor columns
+     * contiguous: the widening path). Against the double reference of the
+     * rounded inputs; and bit-identical from 1 to 3 threads. */
+    static const kiln_dtype dts[2] = {KILN_DTYPE_FLOAT16,
+                                      KILN_DTYPE_BFLOAT16};
+    static const double tols[2] = {2e-3, 1e-2};
+    static const int64_t sizes[][2] = {{1, 1},   {5, 3},     {16, 64},
+                                       {67, 77}, {300, 530}, {1030, 129},
+                                       {7, 1100}};
+    int before = kiln_num_threads();
+    for (int d = 0; d < 2; d++) {
+        kiln_dtype dt = dts[d];
+        double tol = tols[d];
+        for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+            int64_t k = sizes[s][0], n = sizes[s][1];
+            kiln_scope_begin();
+            kiln_array *v = rand_array((int64_t[]){1, k}, 2, dt);
+            kiln_array *w = rand_array((int64_t[]){k, n}, 2, dt);
+            kiln_array *wt = rand_array((int64_t[]){n, k}, 2, dt);
+            kiln_array *col = rand_array((int64_t[]){k, 1}, 2, dt);
+            /* (1 x k) @ (k x n), both layouts of the matrix */
+            CHECK_PRODUCT(v, w, tol);
+            CHECK_PRODUCT(v, kiln_transpose(wt, NULL, 0), tol);
+            /* (n x k) @ (k x 1), both layouts */
+            CHECK_PRODUCT(wt, col, tol);
+            CHECK_PRODUCT(kiln_transpose(w, NULL, 0), col, tol);
+            /* 1-D vectors */
+            kiln_array *v1 = kiln_reshape(v, (int64_t[]){k}, 1);
+            CHECK_PRODUCT(v1, w, tol);
+            CHECK_PRODUCT(wt, v1, tol);
+            /* addmm: c a row (or a column), alpha and beta */
+            check_addmm(rand_array((int64_t[]){n}, 1, dt), v, w, 0.5, -2.0,
+                        tol, __LINE__);
+            check_addmm(rand_array((int64_t[]){n, 1}, 2, dt), wt, col, 1.5,
+                        0.25, tol, __LINE__);
+            kiln_scope_end(NULL);
+        }
+        kiln_scope_begin();
+        /* batches: 3 vectors times one broadcast matrix and 3 matrices */
+        kiln_array *vb = rand_array((int64_t[]){3, 1, 70}, 3, dt);
+        kiln_array *m2 = rand_array((int64_t[]){70, 90}, 2, dt);
+        kiln_array *m3 = rand_array((int64_t[]){3, 90, 70}, 3, dt);
+        CHECK_PRODUCT(vb, m2, tols[d]);
+        CHECK_PRODUCT(vb, kiln_transpose(m3, (int[]){0, 2, 1}, 3), tols[d]);
+        CHECK_PRODUCT(m3, kiln_transpose(vb, (int[]){0, 2, 1}, 3), tols[d]);
+        /* a column slice: rows 90 apart, 40 long */
+        int64_t z[2] = {0, 0}, one[2] = {1, 1};
+        kiln_array *cs = kiln_slice(m2, z, (int64_t[]){70, 40}, one);
+        CHECK_PRODUCT(kiln_slice(vb, (int64_t[]){0, 0, 0},
+                                 (int64_t[]){1, 1, 70},
+                                 (int64_t[]){1, 1, 1}),
+                      cs, tols[d]);
+        /* a broadcast matrix, and a reversed one */
+        kiln_array *r = rand_array((int64_t[]){90}, 1, dt);
+        CHECK_PRODUCT(kiln_broadcast_to(r, (int64_t[]){70, 90}, 2),
+                      rand_array((int64_t[]){90}, 1, dt), tols[d]);
+        CHECK_PRODUCT(rand_array((int64_t[]){70}, 1, dt),
+                      kiln_slice(m2,
+                                 (int64_t[]){KILN_SLICE_BEGIN,
+                                             KILN_SLICE_BEGIN},
+                                 (int64_t[]){KILN_SLICE_END, KILN_SLICE_END},
+                                 (int64_t[]){-1, -1}),
+                      tols[d]);
+        /* thread counts: the same bits */
+        kiln_array *big = rand_array((int64_t[]){600, 1100}, 2, dt);
+        kiln_array *x6 = rand_array((int64_t[]){600}, 1, dt);
+        kiln_array *x11 = rand_array((int64_t[]){1100}, 1, dt);
+        void *first[2] = {NULL, NULL};
+        size_t nfirst[2] = {0, 0};
+        for (int t = 1; t <= 3; t++) {
+            CHECK(kiln_set_num_threads(t) == KILN_OK);
+            kiln_array *ys[2] = {kiln_matmul(x6, big),
+                                 kiln_matmul(big, x11)};
+            for (int i = 0; i < 2; i++) {
+                size_t nb;
+                void *got = bytes_of(ys[i], &nb);
+                CHECK(got != NULL);
+                if (t == 1) {
+                    first[i] = got;
+                    nfirst[i] = nb;
+                    continue;
+                }
+                CHECK_MSG(got && first[i] && nb == nfirst[i] &&
+                              memcmp(got, first[i], nb) == 0,
+                          "%d threads: product %d differs from 1 thread", t,
+                          i);
+                free(got);
+            }
+        }
+        free(first[0]);
+        free(first[1]);
+        CHECK(kiln_set_num_threads(before) == KILN_OK);
+        kiln_scope_end(NULL);
+    }
+}

@@ -46,6 +46,7 @@
 #include "../../core/shape.h"
 #include "../../runtime/env.h"
 #include "../../runtime/pool.h"
+#include "gemv.h"
 #include "elementwise_cpu.h"
 #include "gemm.h"
 #include "matmul_cpu.h"
@@ -66,6 +67,8 @@
 #define TILE_FLOPS ((double)GRAIN_FLOPS)
 #define TILES_PER_THREAD 2
 #define TILE_ALIGN 16
+/* Elements a pool chunk of a pack copies at least. */
+#define PACK_GRAIN 65536
 
 /* One matrix operand: its first element, element strides of the batch
  * dims (broadcast to the output's batch shape) and of rows and cols. */
@@ -411,6 +414,105 @@ static void own_batch(mm_job *j)
 #endif /* KILN_GEMM_VW */
 
 /* ------------------------------------------------------------------ */
+/* float16/bfloat16 products with one row or column (gemv.c)          */
+/* ------------------------------------------------------------------ */
+
+/* The matrix operand of a one-row (a @ B) or one-column (A @ b) product
+ * as gemv.c reads it, into g: y = B' x or y = A x where the matrix's rows
+ * or columns are contiguous; false when neither are. */
+static bool half_matrix(const mm_job *j, kiln_gemv_half *g)
+{
+    bool row = j->m == 1;
+    const operand *o = row ? &j->b : &j->a;
+    int64_t r = row ? j->k : j->m, c = row ? j->n : j->k;
+    bool as_stored = (o->cs == 1 && c > 1) || (c == 1 && o->rs != 1);
+    if (!as_stored && o->rs != 1 && r != 1) {
+        return false;
+    }
+    g->rows = as_stored ? r : c;
+    g->cols = as_stored ? c : r;
+    g->ld = as_stored ? o->rs : o->cs;
+    g->trans = as_stored == row;
+    g->dt = j->dt;
+    return true;
+}
+
+static bool is_half(kiln_dtype dt)
+{
+    return dt == KILN_DTYPE_FLOAT16 || dt == KILN_DTYPE_BFLOAT16;
+}
+
+/* Whether gemv.c takes the product: a half dtype, one row or one column
+ * of output, a matrix operand with contiguous rows or columns, and not
+ * KILN_GEMM=blas (which keeps kiln's own kernels out, for comparison). */
+static bool half_gemv_fits(const mm_job *j)
+{
+    kiln_gemv_half g;
+    return is_half(j->dt) && (j->m == 1 || j->n == 1) && j->k > 0 &&
+           half_matrix(j, &g) &&
+           strcmp(kiln__env_str(KILN_ENV_GEMM), "blas") != 0;
+}
+
+/* Product t: x and y widened into float32 scratch, y narrowed back into
+ * the output; false when scratch memory ran out. */
+static bool half_gemv_one(const mm_job *j, int64_t t)
+{
+    int64_t oa, ob, oc;
+    bool row = j->m == 1;
+    int64_t len = row ? j->n : j->m;
+    kiln_buffer *s = kiln__buffer_new(sizeof(float) * (size_t)(j->k + len));
+    if (!s) {
+        return false;
+    }
+    batch_at(j, t, &oa, &ob, &oc);
+    kiln_gemv_half g;
+    half_matrix(j, &g);
+    const operand *v = row ? &j->a : &j->b, *mo = row ? &j->b : &j->a;
+    g.m = mo->base + (row ? ob : oa) * j->isz;
+    float *x = (float *)(void *)s->data, *y = x + j->k;
+    kiln_unary_kernel up = kiln__cpu_astype[j->dt][KILN_DTYPE_FLOAT32];
+    up(j->k, v->base + (row ? oa : ob) * j->isz,
+       (row ? v->cs : v->rs) * j->isz, (char *)x, sizeof(float));
+    if (j->has_c) {
+        up(len, j->c.base + oc * j->isz,
+           (row ? j->c.cs : j->c.rs) * j->isz, (char *)y, sizeof(float));
+    }
+    g.x = x;
+    g.y = y;
+    g.alpha = (float)j->alpha;
+    g.beta = j->has_c ? (float)j->beta : 0.0f;
+    kiln__gemv_half(&g);
+    kiln__cpu_astype[KILN_DTYPE_FLOAT32][j->dt](
+        len, (const char *)y, sizeof(float), j->y + t * len * j->isz,
+        j->isz);
+    kiln__buffer_release(s);
+    return true;
+}
+
+static void half_gemv_range(void *ctx, int64_t lo, int64_t hi)
+{
+    mm_job *j = ctx;
+    for (int64_t t = lo; t < hi; t++) {
+        if (!half_gemv_one(j, t)) {
+            atomic_store(&j->failed, 1);
+            return;
+        }
+    }
+}
+
+/* Small products split by product, bigger ones one after the other, each
+ * over the pool. */
+static void half_gemv_batch(mm_job *j)
+{
+    double flops = (double)j->m * (double)j->n * (double)j->k;
+    if (j->nbatch > 1 && flops <= SMALL_GEMM) {
+        kiln__pool_for(j->nbatch, grain_for(flops), half_gemv_range, j);
+        return;
+    }
+    half_gemv_range(j, 0, j->nbatch);
+}
+
+/* ------------------------------------------------------------------ */
 /* BLAS                                                               */
 /* ------------------------------------------------------------------ */
 
@@ -441,20 +543,60 @@ static bool blas_layout(int64_t rows, int64_t cols, int64_t rs, int64_t cs,
     return false;
 }
 
+typedef struct {
+    char *dst;
+    const char *src;
+    int64_t cols, rs, cs, isz, wsz;
+    kiln_unary_kernel k;
+} pack_job;
+
+static void pack_rows(void *ctx, int64_t lo, int64_t hi)
+{
+    const pack_job *p = ctx;
+    for (int64_t r = lo; r < hi; r++) {
+        p->k(p->cols, p->src + r * p->rs * p->isz, p->cs * p->isz,
+             p->dst + r * p->cols * p->wsz, p->wsz);
+    }
+}
+
 /* Copies a strided rows x cols matrix of float32/float64 (or, with
  * widen, of float16/bfloat16 into float32) to contiguous dst; rs and cs
- * are in elements. One astype row kernel per row. */
+ * are in elements. One astype row kernel per row, rows over the pool
+ * (inline inside a pool range). Callers keep cs small where they can: a
+ * row read across a large cs touches a cache line per element. */
 static void pack(void *dst, const char *src, int64_t rows, int64_t cols,
                  int64_t rs, int64_t cs, kiln_dtype dt)
 {
     kiln_dtype wt = dt == KILN_DTYPE_FLOAT64 ? dt : KILN_DTYPE_FLOAT32;
-    int64_t isz = (int64_t)kiln_dtype_size(dt);
-    int64_t wsz = (int64_t)kiln_dtype_size(wt);
-    kiln_unary_kernel k = kiln__cpu_astype[dt][wt];
-    for (int64_t r = 0; r < rows; r++) {
-        k(cols, src + r * rs * isz, cs * isz, (char *)dst + r * cols * wsz,
-          wsz);
+    pack_job p = {
+        .dst = dst, .src = src, .cols = cols, .rs = rs, .cs = cs,
+        .isz = (int64_t)kiln_dtype_size(dt),
+        .wsz = (int64_t)kiln_dtype_size(wt),
+        .k = kiln__cpu_astype[dt][wt],
+    };
+    int64_t grain = cols >= PACK_GRAIN ? 1 : PACK_GRAIN / (cols ? cols : 1);
+    kiln__pool_for(rows, grain, pack_rows, &p);
+}
+
+/* An operand of `rows` x `cols` (element strides rs, cs) widened for
+ * BLAS into dst. Where its layout suits BLAS (*t, *ld from blas_layout)
+ * it is widened as stored, rows of the stored matrix in order, and
+ * keeps *t; else packed row by row (*t false). Either way *ld becomes the
+ * widened matrix's leading dimension. Widening a transposed view
+ * row by row read one element per cache line: (64 x 4096) @ (4096 x
+ * 4096)' in bfloat16 took 5.2x the float32 time. */
+static void widen(void *dst, const char *src, int64_t rows, int64_t cols,
+                  int64_t rs, int64_t cs, bool layout, bool *t, int *ld,
+                  kiln_dtype dt)
+{
+    if (layout && *t) {
+        pack(dst, src, cols, rows, *ld, 1, dt);
+        *ld = (int)rows;
+        return;
     }
+    pack(dst, src, rows, cols, rs, cs, dt);
+    *t = false;
+    *ld = (int)cols;
 }
 
 /* Rounds n float32 values to float16/bfloat16 (dt). */
@@ -511,6 +653,53 @@ static int64_t tile_at(const gemm_call *g, int64_t t)
                           : g->len * t / g->ntiles / TILE_ALIGN * TILE_ALIGN;
 }
 
+/* A tile with one row (m == 1) or one column (n == 1) of C as one BLAS
+ * matrix-vector call, with the matrix operand read where it lies: ?gemm
+ * would copy (pack) all of it first, which for these products costs as
+ * much memory traffic as the product itself (OpenBLAS 0.3.21 does not
+ * hand them to ?gemv). C is zeroed first when beta is 0: ?gemv's scaling
+ * of y by 0 is not guaranteed to clear NaNs left in fresh memory. */
+static void gemv_tile(const gemm_call *g, const char *A, const char *B,
+                      char *C, int m, int n)
+{
+    enum CBLAS_TRANSPOSE t;
+    const char *M, *x;
+    int rows, cols, ld, incx, len = m == 1 ? n : m;
+    if (m == 1) {
+        /* y = B' a: B is k x n (or n x k stored, tb) */
+        M = B;
+        ld = g->ldb;
+        t = g->tb ? CblasNoTrans : CblasTrans;
+        rows = g->tb ? n : g->k;
+        cols = g->tb ? g->k : n;
+        x = A;
+        incx = g->ta ? g->lda : 1;
+    } else {
+        /* y = A b: A is m x k (or k x m stored, ta) */
+        M = A;
+        ld = g->lda;
+        t = g->ta ? CblasTrans : CblasNoTrans;
+        rows = g->ta ? g->k : m;
+        cols = g->ta ? m : g->k;
+        x = B;
+        incx = g->tb ? 1 : g->ldb;
+    }
+    if (g->beta == 0.0) {
+        memset(C, 0, (size_t)len * (g->f64 ? 8 : 4));
+    }
+    if (g->f64) {
+        cblas_dgemv(CblasRowMajor, t, rows, cols, g->alpha,
+                    (const double *)(const void *)M, ld,
+                    (const double *)(const void *)x, incx, g->beta,
+                    (double *)(void *)C, 1);
+    } else {
+        cblas_sgemv(CblasRowMajor, t, rows, cols, (float)g->alpha,
+                    (const float *)(const void *)M, ld,
+                    (const float *)(const void *)x, incx, (float)g->beta,
+                    (float *)(void *)C, 1);
+    }
+}
+
 /* Tiles [lo, hi) as one BLAS call. */
 static void gemm_tiles(void *ctx, int64_t lo, int64_t hi)
 {
@@ -531,6 +720,10 @@ static void gemm_tiles(void *ctx, int64_t lo, int64_t hi)
         A += a * (g->ta ? 1 : g->lda) * es;
         C += a * g->n * es;
         m = (int)(b - a);
+    }
+    if (m == 1 || n == 1) {
+        gemv_tile(g, A, B, C, m, n);
+        return;
     }
     enum CBLAS_TRANSPOSE ca = g->ta ? CblasTrans : CblasNoTrans;
     enum CBLAS_TRANSPOSE cb = g->tb ? CblasTrans : CblasNoTrans;
@@ -571,8 +764,8 @@ static bool gemm_one(const mm_job *j, int64_t t)
 {
     int64_t oa, ob, oc;
     const int64_t m = j->m, n = j->n, k = j->k;
-    bool widen = j->dt == KILN_DTYPE_FLOAT16 || j->dt == KILN_DTYPE_BFLOAT16;
-    int64_t wsz = widen ? 4 : j->isz;
+    bool half = j->dt == KILN_DTYPE_FLOAT16 || j->dt == KILN_DTYPE_BFLOAT16;
+    int64_t wsz = half ? 4 : j->isz;
     batch_at(j, t, &oa, &ob, &oc);
     const char *pa = j->a.base + oa * j->isz;
     const char *pb = j->b.base + ob * j->isz;
@@ -580,11 +773,12 @@ static bool gemm_one(const mm_job *j, int64_t t)
     bool ta = false, tb = false;
     int lda = (int)k, ldb = (int)n;
     size_t need = 0;
-    bool pack_a = widen || !blas_layout(m, k, j->a.rs, j->a.cs, &ta, &lda);
-    bool pack_b = widen || !blas_layout(k, n, j->b.rs, j->b.cs, &tb, &ldb);
+    bool lay_a = blas_layout(m, k, j->a.rs, j->a.cs, &ta, &lda);
+    bool lay_b = blas_layout(k, n, j->b.rs, j->b.cs, &tb, &ldb);
+    bool pack_a = half || !lay_a, pack_b = half || !lay_b;
     need += pack_a ? (size_t)(m * k * wsz) : 0;
     need += pack_b ? (size_t)(k * n * wsz) : 0;
-    need += widen ? (size_t)(m * n * 4) : 0;
+    need += half ? (size_t)(m * n * 4) : 0;
     /* scratch from the buffer pool: a big pack reuses warm pages */
     kiln_buffer *scratch = need > 0 ? kiln__buffer_new(need) : NULL;
     if (need > 0 && !scratch) {
@@ -594,20 +788,16 @@ static bool gemm_one(const mm_job *j, int64_t t)
     const void *A = pa, *B = pb;
     void *C = py;
     if (pack_a) {
-        pack(next, pa, m, k, j->a.rs, j->a.cs, j->dt);
+        widen(next, pa, m, k, j->a.rs, j->a.cs, lay_a, &ta, &lda, j->dt);
         A = next;
-        ta = false;
-        lda = (int)k;
         next += m * k * wsz;
     }
     if (pack_b) {
-        pack(next, pb, k, n, j->b.rs, j->b.cs, j->dt);
+        widen(next, pb, k, n, j->b.rs, j->b.cs, lay_b, &tb, &ldb, j->dt);
         B = next;
-        tb = false;
-        ldb = (int)n;
         next += k * n * wsz;
     }
-    if (widen) {
+    if (half) {
         C = next;
     }
     if (j->has_c) {
@@ -651,7 +841,7 @@ static bool gemm_one(const mm_job *j, int64_t t)
 #else
     gemm_split(&g);
 #endif
-    if (widen) {
+    if (half) {
         narrow(py, C, m * n, j->dt);
     }
     kiln__buffer_release(scratch);
@@ -701,6 +891,10 @@ static void run_blas(mm_job *j)
  * dtype, else the loops. */
 static void dispatch(mm_job *j, bool addmm)
 {
+    if (half_gemv_fits(j)) {
+        half_gemv_batch(j);
+        return;
+    }
 #ifdef KILN_GEMM_VW
     if (j->dt == KILN_DTYPE_FLOAT32 && own_gemm(j->m, j->n, j->k)) {
         own_batch(j);

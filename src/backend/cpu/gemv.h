@@ -1,0 +1,40 @@
+/*
+ * gemv.h - matrix-vector products of float16/bfloat16 matrices, read
+ * where they lie and widened on the fly, threaded over kiln's pool.
+ *
+ * A product with one row or one column of output ((1 x k) @ (k x n), or
+ * (m x k) @ (k x 1)) reads each element of its matrix operand once, so
+ * memory bounds it; widening the matrix into a float32 copy first (what a
+ * float32 GEMM needs) moves five bytes for each two the product reads.
+ * These kernels widen a few hundred elements at a time into a buffer in
+ * L1 instead. Each element of y is summed by one thread in an order fixed
+ * by the shape, so results do not depend on the thread count.
+ */
+#ifndef KILN_CPU_GEMV_H
+#define KILN_CPU_GEMV_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "kiln.h"
+
+/* y = alpha * op(M) x + beta * y, M a rows x cols matrix of float16 or
+ * bfloat16 (dt) with (i, j) at m[i * ld + j] (any ld, 0 included); op(M)
+ * is M, or its transpose when trans. x and y are float32 with unit
+ * stride: x has cols elements (rows when trans), y rows (cols when
+ * trans). y is read only when beta != 0. rows, cols >= 1. */
+typedef struct kiln_gemv_half {
+    bool trans;
+    int64_t rows, cols, ld;
+    const void *m;
+    kiln_dtype dt;
+    const float *x;
+    float *y;
+    float alpha, beta;
+} kiln_gemv_half;
+
+/* Computes the product over kiln's pool (inline inside a pool range). It
+ * allocates nothing and cannot fail. */
+void kiln__gemv_half(const kiln_gemv_half *p);
+
+#endif
