@@ -552,7 +552,10 @@ KILN_API void kiln_free(void *p);
 /* vjp(f): a function of (primals..., cotangents...) where the first
  * nprimals arguments are f's arguments and the rest one cotangent per
  * output of f; it returns (f's outputs..., one cotangent per primal...).
- * Integer and bool primals get zero cotangents. */
+ * Every dtype carries gradients, as in MLX: an integer primal gets an
+ * integer cotangent (fractions truncated), and casts pass gradients
+ * through; comparisons, floor, bitwise ops, argmax and the like pass
+ * none. */
 KILN_API kiln_fn *kiln_vjp(kiln_fn *f, int nprimals);
 /* jvp(f): a function of (primals..., tangents...), one tangent per primal;
  * returns (f's outputs..., one tangent per output...). */

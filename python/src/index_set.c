@@ -20,6 +20,7 @@
  */
 #include "index.h"
 
+#include <math.h>
 #include <string.h>
 
 /* ------------------------------------------------------------------ */
@@ -127,12 +128,21 @@ static kiln_array *scatter_rows(pool *pl, int op, kiln_array *yr,
         kiln_array *pr = pk_index_keep(pl, kiln_prod(e, &ax, 1, false));
         return combine(pl, op, yr, pr);
     }
-    shape[0] = npos;
-    shape[1] = 1;
-    kiln_array *own = pk_index_reshape(pl, yr, shape, nd + 1);
-    /* unmatched candidates are the old value, which always takes part
-     * (a position every update matches has no unmatched candidate) */
-    kiln_array *e = pk_index_keep(pl, kiln_where(mr, ur, own));
+    /* unmatched candidates are the reduction's identity (the dtype's
+     * lowest value for max, its highest for min: infinities saturate to
+     * them), so the old value takes part once, in combine; as the
+     * unmatched candidates it tied with itself K times and had its
+     * gradient split K ways (truncated to 0 for integers) */
+    bool mx = op == OP_MAXIMUM;
+    kiln_array *id =
+        dt == KILN_DTYPE_BOOL
+            ? kiln_scalar_f64(mx ? 0.0 : 1.0, KILN_DTYPE_BOOL)
+            : kiln_astype(pk_index_keep(pl, kiln_scalar_f64(
+                                                mx ? -INFINITY : INFINITY,
+                                                KILN_DTYPE_FLOAT64)),
+                          dt);
+    kiln_array *e = pk_index_keep(
+        pl, kiln_where(mr, ur, pk_index_keep(pl, id)));
     e = pk_index_keep(pl, op == OP_MAXIMUM ? kiln_max(e, &ax, 1, false)
                                         : kiln_min(e, &ax, 1, false));
     return combine(pl, op, yr, e);

@@ -10,6 +10,7 @@
  * a primitive's identity: vmap applies whatever primitive it is given.
  */
 #include "autodiff.h"
+#include "autodiff_shape.h"
 
 #include <stdbool.h>
 
@@ -109,6 +110,12 @@ kiln_status kiln__autodiff_vjp_zero(const kiln_prim *p, const void *params,
         cot_in[i] = NULL;
     }
     return KILN_OK;
+}
+
+bool kiln__autodiff_zero_rule(const kiln_prim *p)
+{
+    return p->vjp == kiln__autodiff_vjp_zero ||
+           p->vjp == kiln__autodiff_shape_vjp_zero;
 }
 
 kiln_status kiln__autodiff_jvp_zero(const kiln_prim *p, const void *params,

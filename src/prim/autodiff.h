@@ -36,8 +36,9 @@ kiln_array *kiln__autodiff_broadcast_like(kiln_array *t, kiln_array *like);
  * error's code (KILN_ERR_RUNTIME if, oddly, none was recorded). */
 kiln_status kiln__autodiff_fail(void);
 
-/* The rules of an op with a zero derivative (integer or bool results,
- * piecewise constants, stop_gradient): every cotangent and tangent NULL. */
+/* The rules of an op with a zero derivative (comparisons and other bool
+ * results, piecewise constants, stop_gradient): every cotangent and
+ * tangent NULL. */
 kiln_status kiln__autodiff_vjp_zero(const kiln_prim *p, const void *params,
                                     kiln_array *const *in, int nin,
                                     kiln_array *const *out, int nout,
@@ -48,6 +49,12 @@ kiln_status kiln__autodiff_jvp_zero(const kiln_prim *p, const void *params,
                                     kiln_array *const *out, int nout,
                                     kiln_array *const *tan_in,
                                     kiln_array **tan_out);
+
+/* Whether p's vjp is one of the zero rules (this file's or
+ * autodiff_shape.h's): its outputs carry no gradient back, so the reverse
+ * pass does not differentiate what only they feed (rules written for
+ * numbers would otherwise see their bool or index outputs). */
+bool kiln__autodiff_zero_rule(const kiln_prim *p);
 
 /* The vmap rule of every elementwise primitive (a kiln_vmap_fn): moves
  * each batched input's batch axis to the front, gives it singleton axes

@@ -22,8 +22,8 @@
  * and sums each result back to its input's shape (the inputs were
  * broadcast inside the primitive: kiln__autodiff_unbroadcast); jvp applies
  * them to the tangents (input shapes, broadcasting naturally), adds the
- * two and broadcasts like the output (kiln__autodiff_broadcast_like). Integer and bool inputs get
- * NULL (zero) cotangents and tangents; comparisons, logical, bitwise ops
+ * two and broadcasts like the output (kiln__autodiff_broadcast_like),
+ * integer inputs included (as in MLX); comparisons, logical, bitwise ops
  * and floor_divide have zero derivatives, as in MLX. maximum routes the
  * gradient to a where a > b, else (ties included) to b; minimum to a where
  * a < b, else to b (MLX). power: df/db = log(a) * y, taken as 0 where

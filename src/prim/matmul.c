@@ -12,7 +12,7 @@
  *   their own width, bool is the "or" of "and"s (as numpy).
  *   Derivative: d(a @ b) = da @ b + a @ db; vjp ga = g @ b^T, gb = a^T @ g,
  *   summed over broadcast batch dims (1-D operands as rows/columns whose
- *   added axis g gets back). Integer and bool products have none.
+ *   added axis g gets back), integer products included (as in MLX).
  *   vmap: both operands get a leading batch axis (size 1 when unbatched)
  *   and size-1 batch dims up to a common count, so the broadcasting
  *   product does every item at once.

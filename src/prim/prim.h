@@ -88,7 +88,9 @@ enum {
  *
  * vjp: cot_out[k] is the cotangent of out[k] (NULL: zero); for each input
  * with need[i], set cot_in[i] to its cotangent, an array of in[i]'s shape
- * and dtype, or NULL for zero (integer and bool inputs, stop_gradient).
+ * and dtype, or NULL for zero (index inputs, stop_gradient). Values of
+ * every dtype carry cotangents: a rule computes an integer input's the
+ * way it computes a float one's (the transform casts it).
  *
  * jvp: tan_in[i] is the tangent of in[i] (NULL: zero); set tan_out[k] to
  * each output's tangent (NULL: zero).

@@ -16,16 +16,17 @@
  * derivative expression, g * f'(x), written with the public ops over x (the
  * input), y (the primal output, used where it is cheaper: exp, sqrt,
  * tanh, sigmoid, ...) and g; vjp applies it to the cotangent and jvp to the
- * tangent (the Jacobian of an elementwise op is diagonal). Integer and bool
- * inputs get NULL (zero) cotangents and tangents; ops whose result is
- * piecewise constant or not a float (sign floor ceil round, logical,
- * bitwise, isnan...) and stop_gradient have zero derivatives (NULL), as in
- * MLX. vmap is the one elementwise rule of autodiff.c.
+ * tangent (the Jacobian of an elementwise op is diagonal), integer inputs
+ * included (as in MLX); ops whose result is piecewise constant or not a
+ * number (sign floor ceil round, logical, bitwise, isnan...) and
+ * stop_gradient have zero derivatives (NULL), as in MLX. vmap is the one
+ * elementwise rule of autodiff.c.
  *
  * stop_gradient: identity, evaluated as a view of its input.
  * astype: params {dtype}; converts (float to integer saturates). Its
- * cotangent is cast back to the input dtype (NULL unless both dtypes are
- * floats).
+ * cotangent is cast back to the input dtype, its tangent to the output's,
+ * whatever the dtypes (as MLX: a cast to an integer passes the gradient
+ * straight through).
  */
 #include "../backend/cpu/elementwise_cpu.h"
 #include "../core/array.h"

@@ -6,8 +6,9 @@
  * A call traces the function on placeholders shaped like its primals,
  * replays the steps on the real primals (the forward values, lazy), then
  * walks the steps backwards: a step is differentiated when one of its
- * inputs needs a gradient (it depends on a primal that asked for one)
- * and one of its outputs received a cotangent. Cotangents of one value
+ * inputs needs a gradient (it depends on a primal that asked for one,
+ * through no primitive with a zero rule: kiln__autodiff_zero_rule) and
+ * one of its outputs received a cotangent. Cotangents of one value
  * are summed. Values of every dtype carry cotangents, as in MLX: each is
  * cast to its value's dtype (an integer primal's gradient is integer,
  * fractions truncated); piecewise-constant primitives (comparisons,
@@ -25,6 +26,7 @@
 #include <string.h>
 
 #include "../core/error.h"
+#include "../prim/autodiff.h"
 #include "transform.h"
 
 /* ------------------------------------------------------------------ */
@@ -107,7 +109,8 @@ kiln_status kiln__vjp_graph(const kiln_graph *g, kiln_array *const *vals,
         st = kiln__err_oom(fn, 0);
         goto done;
     }
-    /* which values depend on a primal that wants a gradient */
+    /* which values depend on a primal that wants a gradient, through no
+     * primitive with a zero derivative */
     for (int i = 0; i < g->ninputs; i++) {
         need[i] = need_in[i];
     }
@@ -117,9 +120,9 @@ kiln_status kiln__vjp_graph(const kiln_graph *g, kiln_array *const *vals,
         for (int j = 0; j < s->nin && !any; j++) {
             any = need[s->in[j]];
         }
+        any = any && !kiln__autodiff_zero_rule(s->prim);
         for (int k = 0; k < s->nout; k++) {
-            int v = s->out0 + k;
-            need[v] = any;
+            need[s->out0 + k] = any;
         }
     }
     /* seeds on values that cannot carry a gradient are dropped */

@@ -184,7 +184,7 @@ static void check_derivatives(const prim_case *c, const char *label)
     double gt_vjp = 0.0;
     for (int i = 0; i < c->nin; i++) {
         if (!c->fl[i]) {
-            CHECK_MSG(cot[i] == NULL, "%s: integer input %d got a "
+            CHECK_MSG(cot[i] == NULL, "%s: index input %d got a "
                       "cotangent", label, i);
             continue;
         }
@@ -228,7 +228,7 @@ static void check_derivatives(const prim_case *c, const char *label)
         b[i] = axpy(c->in[i], -h, tan[i]);
     }
     if (!out_float) {
-        CHECK_MSG(tout == NULL, "%s: non-float output got a tangent", label);
+        CHECK_MSG(tout == NULL, "%s: an index output got a tangent", label);
         return;
     }
     kiln_array *d = kiln_divide(

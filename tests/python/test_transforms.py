@@ -237,6 +237,70 @@ INT_GRADS = [
 ]
 
 
+# Integer gradients through movement, copies, scatters, products, scans
+# and reductions (MLX 0.32's answers; MLX rejects the integer matmul, whose
+# gradient here is the row sums of the other operand), under grad,
+# compile(grad) and shapeless compile(grad) (but broadcast_to, which a
+# shapeless replay cannot resize).
+INT_GRADS_MORE = [
+    (lambda x: (x.reshape(3, 1) @ mx.array([[1, 2, 3]])).sum(), [6, 6, 6]),
+    (lambda x: (x.reshape(1, 3).T * mx.array([[1], [2], [3]])).sum(),
+     [1, 2, 3]),
+    (lambda x: (x[::2] * 3).sum(), [3, 0, 3]),
+    (lambda x: (mx.broadcast_to(x, (2, 3)) * 2).sum(), [4, 4, 4]),
+    (lambda x: (mx.concatenate([x, 2 * x]) *
+                mx.array([1, 1, 1, 2, 2, 2])).sum(), [5, 5, 5]),
+    (lambda x: (mx.pad(x, 1) * 3).sum(), [3, 3, 3]),
+    (lambda x: (x.at[1].add(5) * x).sum(), [2, 9, 6]),
+    # the max/min of x.at: the old value takes part once (it used to tie
+    # with itself once per update and have its gradient split, then
+    # truncated to 0)
+    (lambda x: x.at[mx.array([0, 1])].maximum(mx.array([5, 5])).sum(),
+     [0, 0, 1]),
+    (lambda x: x.at[mx.array([0, 1, 1])].minimum(mx.array([5, 0, 1])).sum(),
+     [1, 0, 1]),
+    (lambda x: mx.prod(x), [6, 3, 2]),
+    (lambda x: mx.cumprod(x).sum(), [9, 4, 2]),
+    (lambda x: mx.cummax(x).sum(), [1, 1, 1]),
+    (lambda x: mx.var(x) * 3, [-2, 0, 2]),
+    (lambda x: (x.astype(mx.float16) * 2.5).astype(mx.float32).sum(),
+     [2, 2, 2]),
+    (lambda x: mx.take_along_axis(x, mx.array([2, 2, 0]), axis=0).sum(),
+     [1, 0, 2]),
+]
+
+
+@pytest.mark.parametrize("case", range(len(INT_GRADS_MORE)))
+def test_grad_of_integer_input_more(case):
+    fn, want = INT_GRADS_MORE[case]
+    wraps = [mx.grad(fn), mx.compile(mx.grad(fn))]
+    if case != 3:
+        wraps.append(mx.compile(mx.grad(fn), shapeless=True))
+    for g in wraps:
+        r = g(mx.array([1, 2, 3]))
+        assert r.dtype == mx.int32
+        np.testing.assert_array_equal(npy(r), want)
+
+
+def test_float_program_with_integer_and_bool_branches():
+    # Values past a comparison, floor or argmax carry no gradient, so rules
+    # written for numbers never run on their bool or index outputs: abs of
+    # a comparison raised TypeError in sign's rule when they did.
+    x = f64([1.5, -2.0, 3.0])
+    for g in (mx.grad, lambda f: mx.compile(mx.grad(f))):
+        close(g(lambda x: (mx.abs(x > 0) * x).sum())(x), [1, 0, 1])
+        close(g(lambda x: (x * (x > 0)).sum())(x), [1, 0, 1])
+        close(g(lambda x: (mx.floor(x).astype(mx.int32) * x).sum())(x),
+              [1, -2, 3])
+    close(mx.vmap(mx.grad(lambda x: (mx.abs(x > 0) * x).sum()))(x[None]),
+          [[1, 0, 1]])
+    # float16 through an integer cast: straight through
+    g = mx.grad(lambda x: x.astype(mx.int32).astype(mx.float16).sum())(
+        x.astype(mx.float16))
+    assert g.dtype == mx.float16
+    close(g, [1, 1, 1])
+
+
 @pytest.mark.parametrize("case", range(len(INT_GRADS)))
 def test_grad_of_integer_input_as_mlx(case):
     fn, want = INT_GRADS[case]
