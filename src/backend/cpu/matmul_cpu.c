@@ -8,13 +8,18 @@
  * a fresh contiguous buffer from the pool.
  *
  * Paths:
+ * - gemv.c: float16/bfloat16 products with one row or one column of
+ *   output whose matrix operand has contiguous rows or columns, read where
+ *   it lies (any build); KILN_GEMM=blas turns it off.
  * - kiln's GEMM (gemm.c, where built): big float32 products, any strides,
  *   addmm's c read in place; KILN_GEMM=blas turns it off.
  * - BLAS (KILN_HAVE_CBLAS, all dims fit BLAS's int): float32/float64 call
  *   cblas_sgemm/dgemm directly on the inputs when their matrix dims are
  *   row-major with a leading dimension or the transpose of that; otherwise
- *   the operand is packed first. float16/bfloat16 are widened to float32,
- *   multiplied by sgemm and rounded back. addmm copies c into the output
+ *   the operand is packed first; a tile with one row or column of output
+ *   calls ?gemv. float16/bfloat16 are widened to float32 over the pool (a
+ *   transposed operand as stored), multiplied by sgemm and rounded back.
+ *   addmm copies c into the output
  *   and passes beta. OpenBLAS is kept single-threaded and kiln's pool does
  *   the threading: batches of small products are split by product; a big
  *   product is cut into tiles of rows or columns of the output, one BLAS
