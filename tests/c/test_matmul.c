@@ -610,6 +610,49 @@ static void *bytes_of(kiln_array *x, size_t *n)
     return p;
 }
 
+/* A product to recompute: addmm(c, a, b, alpha, beta), or matmul(a, b)
+ * when c is NULL. */
+typedef struct {
+    kiln_array *c, *a, *b;
+    double alpha, beta;
+} product;
+
+/* Checks that each of the n products gives the same bits under 1 to
+ * maxt threads (the thread count is restored). Inside a scope. */
+static void check_same_bits(const product *ps, int n, int maxt, int line)
+{
+    int before = kiln_num_threads();
+    void *first[8] = {NULL};
+    size_t nfirst[8] = {0};
+    for (int t = 1; t <= maxt; t++) {
+        CHECK(kiln_set_num_threads(t) == KILN_OK);
+        for (int i = 0; i < n && i < 8; i++) {
+            const product *p = &ps[i];
+            kiln_array *y = p->c ? kiln_addmm(p->c, p->a, p->b, p->alpha,
+                                              p->beta)
+                                 : kiln_matmul(p->a, p->b);
+            size_t nb = 0;
+            void *got = y ? bytes_of(y, &nb) : NULL;
+            CHECK_MSG(got != NULL, "line %d: product %d: %s", line, i,
+                      kiln_errmsg());
+            if (t == 1) {
+                first[i] = got;
+                nfirst[i] = nb;
+                continue;
+            }
+            CHECK_MSG(got && first[i] && nb == nfirst[i] &&
+                          memcmp(got, first[i], nb) == 0,
+                      "line %d: %d threads: product %d differs from 1 "
+                      "thread", line, t, i);
+            free(got);
+        }
+    }
+    for (int i = 0; i < n && i < 8; i++) {
+        free(first[i]);
+    }
+    CHECK(kiln_set_num_threads(before) == KILN_OK);
+}
+
 /* KILN_GEMM as the run set it (malloc'ed, NULL when unset), for
  * knob_restore: tests that turn the knob leave it as they found it. */
 static char *knob_save(void)
@@ -715,7 +758,6 @@ TEST(matmul_own_gemm)
 #ifdef KILN_GEMM_VW
     /* (a build without kiln's GEMM sends these to BLAS tiles, whose bits
      * depend on where the tiles fall) */
-    int before = kiln_num_threads();
     kiln_scope_begin();
     /* k = 800: three k blocks; two column blocks; a last micro-panel of 4
      * rows (m = 100) and of 1 (m = 37, with k = 385: two k blocks) */
@@ -727,33 +769,12 @@ TEST(matmul_own_gemm)
     /* 21 products: split by product from 1 to 5 threads (pool chunks) */
     kiln_array *ab = rand_array((int64_t[]){21, 64, 256}, 3, f);
     kiln_array *bb = rand_array((int64_t[]){256, 256}, 2, f);
-    void *first[4] = {NULL, NULL, NULL, NULL};
-    size_t nfirst[4] = {0, 0, 0, 0};
-    for (int t = 1; t <= 5; t++) {
-        CHECK(kiln_set_num_threads(t) == KILN_OK);
-        kiln_array *ys[4] = {kiln_matmul(a, b),
-                             kiln_addmm(c, a, b, 0.5, 2.0),
-                             kiln_matmul(a37, b37), kiln_matmul(ab, bb)};
-        for (int i = 0; i < 4; i++) {
-            size_t n;
-            void *got = bytes_of(ys[i], &n);
-            CHECK(got != NULL);
-            if (t == 1) {
-                first[i] = got;
-                nfirst[i] = n;
-                continue;
-            }
-            CHECK_MSG(got && first[i] && n == nfirst[i] &&
-                          memcmp(got, first[i], n) == 0,
-                      "%d threads: product %d differs from 1 thread", t, i);
-            free(got);
-        }
-    }
-    for (int i = 0; i < 4; i++) {
-        free(first[i]);
-    }
+    const product ps[4] = {{NULL, a, b, 1, 0},
+                           {c, a, b, 0.5, 2.0},
+                           {NULL, a37, b37, 1, 0},
+                           {NULL, ab, bb, 1, 0}};
+    check_same_bits(ps, 4, 5, __LINE__);
     kiln_scope_end(NULL);
-    CHECK(kiln_set_num_threads(before) == KILN_OK);
 #endif
 
     /* scratch that runs out (the output, B's packed panels, a range's A)
@@ -890,7 +911,6 @@ TEST(matmul_half_gemv)
     static const int64_t sizes[][2] = {{1, 1},   {5, 3},     {16, 64},
                                        {67, 77}, {300, 530}, {1030, 129},
                                        {7, 1100}};
-    int before = kiln_num_threads();
     for (int d = 0; d < 2; d++) {
         kiln_dtype dt = dts[d];
         double tol = tols[d];
@@ -948,31 +968,9 @@ TEST(matmul_half_gemv)
         kiln_array *big = rand_array((int64_t[]){600, 1100}, 2, dt);
         kiln_array *x6 = rand_array((int64_t[]){600}, 1, dt);
         kiln_array *x11 = rand_array((int64_t[]){1100}, 1, dt);
-        void *first[2] = {NULL, NULL};
-        size_t nfirst[2] = {0, 0};
-        for (int t = 1; t <= 3; t++) {
-            CHECK(kiln_set_num_threads(t) == KILN_OK);
-            kiln_array *ys[2] = {kiln_matmul(x6, big),
-                                 kiln_matmul(big, x11)};
-            for (int i = 0; i < 2; i++) {
-                size_t nb;
-                void *got = bytes_of(ys[i], &nb);
-                CHECK(got != NULL);
-                if (t == 1) {
-                    first[i] = got;
-                    nfirst[i] = nb;
-                    continue;
-                }
-                CHECK_MSG(got && first[i] && nb == nfirst[i] &&
-                              memcmp(got, first[i], nb) == 0,
-                          "%d threads: product %d differs from 1 thread", t,
-                          i);
-                free(got);
-            }
-        }
-        free(first[0]);
-        free(first[1]);
-        CHECK(kiln_set_num_threads(before) == KILN_OK);
+        const product ps[2] = {{NULL, x6, big, 1, 0},
+                               {NULL, big, x11, 1, 0}};
+        check_same_bits(ps, 2, 3, __LINE__);
         kiln_scope_end(NULL);
     }
 }
