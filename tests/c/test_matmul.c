@@ -429,8 +429,11 @@ static void check_addmm(kiln_array *c, kiln_array *a, kiln_array *b,
                            kiln_array_shape(b), kiln_array_ndim(b), so, &no);
     double *got = values(y);
     for (int64_t i = 0; i < kiln_array_size(y); i++) {
-        double want = alpha * p[i] + (beta != 0 ? beta * vc[i] : 0.0);
-        if (fabs(got[i] - want) > tol * (1 + fabs(want))) {
+        /* as BLAS: alpha = 0 forms no product, beta = 0 reads no c (so
+         * NaNs there stay out); a NaN result fails */
+        double want = (alpha != 0 ? alpha * p[i] : 0.0) +
+                      (beta != 0 ? beta * vc[i] : 0.0);
+        if (!(fabs(got[i] - want) <= tol * (1 + fabs(want)))) {
             kt_fail(__FILE__, line, "element %lld: %.9g vs %.9g",
                     (long long)i, got[i], want);
             break;
@@ -899,18 +902,21 @@ TEST(matmul_half_gemv)
      * gemv.c, which reads the matrix where it lies: rows of it dotted
      * with the vector (B given transposed, A row-major) or the vector's
      * elements times its rows (B row-major, A given transposed); every
-     * tail (columns past 16 and 64, rows past 4, blocks past 512 columns),
-     * 1-D operands, batches with a broadcast matrix, addmm, a matrix with
-     * rows longer than its columns (a column slice), a broadcast matrix
-     * (rows 0 apart), and a reversed one (neither rows nor columns
-     * contiguous: the widening path). Against the double reference of the
-     * rounded inputs; and bit-identical from 1 to 3 threads. */
+     * tail (columns past 16 and 64, rows past 4, a thread's columns past
+     * a block of 2048, an odd count of 16-column groups), 1-D operands,
+     * batches with a broadcast matrix, addmm (alpha 0 forms no product,
+     * beta 0 reads no c: NaNs there stay out), a matrix with rows longer
+     * than its columns (a column slice), rows 0 apart (broadcast) or
+     * reversed (a negative row stride), and one reversed both ways
+     * (neither rows nor columns contiguous: the widening path). Against
+     * the double reference of the rounded inputs; and bit-identical from
+     * 1 to 3 threads. */
     static const kiln_dtype dts[2] = {KILN_DTYPE_FLOAT16,
                                       KILN_DTYPE_BFLOAT16};
     static const double tols[2] = {2e-3, 1e-2};
-    static const int64_t sizes[][2] = {{1, 1},   {5, 3},     {16, 64},
-                                       {67, 77}, {300, 530}, {1030, 129},
-                                       {7, 1100}};
+    static const int64_t sizes[][2] = {
+        {1, 1},     {5, 3},    {16, 64},  {67, 77},  {300, 530},
+        {1030, 129}, {7, 1100}, {9, 4112}, {5, 4500}, {3, 6000}};
     for (int d = 0; d < 2; d++) {
         kiln_dtype dt = dts[d];
         double tol = tols[d];
@@ -955,8 +961,23 @@ TEST(matmul_half_gemv)
                       cs, tols[d]);
         /* a broadcast matrix, and a reversed one */
         kiln_array *r = rand_array((int64_t[]){90}, 1, dt);
+        kiln_array *v70 = rand_array((int64_t[]){70}, 1, dt);
         CHECK_PRODUCT(kiln_broadcast_to(r, (int64_t[]){70, 90}, 2),
                       rand_array((int64_t[]){90}, 1, dt), tols[d]);
+        CHECK_PRODUCT(v70, kiln_broadcast_to(r, (int64_t[]){70, 90}, 2),
+                      tols[d]);
+        CHECK_PRODUCT(v70,
+                      kiln_slice(m2,
+                                 (int64_t[]){KILN_SLICE_BEGIN, 0},
+                                 (int64_t[]){KILN_SLICE_END, 90},
+                                 (int64_t[]){-1, 1}),
+                      tols[d]);
+        /* NaN where alpha = 0 or beta = 0 takes it out */
+        kiln_array *nan = kiln_full((int64_t[]){90}, 1, NAN, dt);
+        kiln_array *vnan = kiln_full((int64_t[]){1, 70}, 2, NAN, dt);
+        check_addmm(nan, kiln_reshape(v70, (int64_t[]){1, 70}, 2), m2, 1.0,
+                    0.0, tols[d], __LINE__);
+        check_addmm(r, vnan, m2, 0.0, 2.0, tols[d], __LINE__);
         CHECK_PRODUCT(rand_array((int64_t[]){70}, 1, dt),
                       kiln_slice(m2,
                                  (int64_t[]){KILN_SLICE_BEGIN,
@@ -973,4 +994,44 @@ TEST(matmul_half_gemv)
         check_same_bits(ps, 2, 3, __LINE__);
         kiln_scope_end(NULL);
     }
+}
+
+TEST(matmul_gemv_tiles)
+{
+    /* float32/float64 products with one row or column of output through
+     * BLAS: each tile one ?gemv call on the matrix where it lies, the
+     * vector strided (a row of every other column, every other element)
+     * or not, the matrix plain or transposed; under 1 to 3 threads the
+     * tiles move, the values must not */
+    static const kiln_dtype dts[2] = {KILN_DTYPE_FLOAT32,
+                                      KILN_DTYPE_FLOAT64};
+    static const double tols[2] = {1e-4, 1e-12};
+    int before = kiln_num_threads();
+    for (int t = 1; t <= 3; t++) {
+        CHECK(kiln_set_num_threads(t) == KILN_OK);
+        for (int d = 0; d < 2; d++) {
+            kiln_dtype dt = dts[d];
+            kiln_scope_begin();
+            kiln_array *x2 = rand_array((int64_t[]){2, 600}, 2, dt);
+            /* (1, 300), elements 2 apart */
+            kiln_array *row = kiln_slice(x2, (int64_t[]){0, 0},
+                                         (int64_t[]){1, 600},
+                                         (int64_t[]){1, 2});
+            kiln_array *v600 = rand_array((int64_t[]){600}, 1, dt);
+            kiln_array *vs = kiln_slice(v600, (int64_t[]){0},
+                                        (int64_t[]){600}, (int64_t[]){2});
+            kiln_array *b = rand_array((int64_t[]){300, 3000}, 2, dt);
+            kiln_array *bt = rand_array((int64_t[]){3000, 300}, 2, dt);
+            CHECK_PRODUCT(row, b, tols[d]);
+            CHECK_PRODUCT(row, kiln_transpose(bt, NULL, 0), tols[d]);
+            CHECK_PRODUCT(bt, vs, tols[d]);
+            CHECK_PRODUCT(kiln_transpose(b, NULL, 0), vs, tols[d]);
+            CHECK_PRODUCT(kiln_transpose(row, NULL, 0),
+                          rand_array((int64_t[]){1, 3000}, 2, dt), tols[d]);
+            check_addmm(rand_array((int64_t[]){3000}, 1, dt), row, b, 0.5,
+                        -1.0, tols[d], __LINE__);
+            kiln_scope_end(NULL);
+        }
+    }
+    CHECK(kiln_set_num_threads(before) == KILN_OK);
 }

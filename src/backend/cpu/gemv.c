@@ -7,15 +7,18 @@
  * (16 with AVX-512) at a time. Two forms, after the layout of M:
  * - y = M x (rows of M contiguous, dotted with x): the pool's items are
  *   rows of y. Four vector accumulators (lane l of accumulator u sums the
- *   elements 4 VL q + VL u + l in q order) are added lane by lane at the
- *   end, then the elements past the last multiple of 4 VL in order.
+ *   elements 4 VL q + VL u + l in q order; then the first also takes the
+ *   whole vectors past the last multiple of 4 VL) are added lane by lane,
+ *   then the elements past the last multiple of VL in order.
  * - y = M' x (rows of M contiguous along y): the pool's items are groups
- *   of VL columns of y (the last group also takes the columns past the
- *   last multiple of VL), one chunk of them a thread. Blocks of up to
- *   BLOCK columns keep their accumulators in L1 while the rows of M add
- *   x[i] times their segment, four rows per pass over the block (each
- *   accumulator still gets the rows one at a time, in order).
- * Both orders depend on the shape (and the build's VL) alone.
+ *   of VL columns of y, one chunk of them a thread. Blocks of up to BLOCK
+ *   columns keep their accumulators in L1 while the rows of M add x[i]
+ *   times their segment, four rows per pass over the block (each
+ *   accumulator still gets the rows one at a time, in order); the block
+ *   that ends at the last group also carries the columns past it, in
+ *   scalars, in the same pass (a pass of their own would read M again).
+ * Both orders depend on the shape (and the build's VL) alone. alpha == 0
+ * forms no product, as BLAS (NaNs in M or x do not reach y).
  */
 #include <string.h>
 
@@ -126,6 +129,9 @@ INLINE void dot_rows(const kiln_gemv_half *p, int64_t lo, int64_t hi,
                 acc[u] += widen16(bf, r + t + u * VL) * load(x + t + u * VL);
             }
         }
+        for (; t + VL <= p->cols; t += VL) {
+            acc[0] += widen16(bf, r + t) * load(x + t);
+        }
         vf v = (acc[0] + acc[1]) + (acc[2] + acc[3]);
         float s = 0.0f;
         for (int l = 0; l < VL; l++) {
@@ -139,12 +145,16 @@ INLINE void dot_rows(const kiln_gemv_half *p, int64_t lo, int64_t hi,
     }
 }
 
-/* Columns [j0, j0 + nv * VL) of y = M' x, nv <= BLOCK / VL. */
+/* Columns [j0, j0 + nv * VL + nt) of y = M' x, nv <= BLOCK / VL, nt <
+ * VL: the last nt (the columns past the last multiple of VL) in scalars,
+ * in the same pass over the rows. */
 INLINE void axpy_block(const kiln_gemv_half *p, int64_t j0, int64_t nv,
-                       bool bf)
+                       int64_t nt, bool bf)
 {
     vf acc[BLOCK / VL];
+    float tacc[VL] = {0};
     const float *x = p->x;
+    const int64_t te = nv * VL; /* the tail's offset from j0 */
     int64_t i = 0;
     for (int64_t u = 0; u < nv; u++) {
         acc[u] = (vf){0};
@@ -161,11 +171,22 @@ INLINE void axpy_block(const kiln_gemv_half *p, int64_t j0, int64_t nv,
             a += x[i + 3] * widen16(bf, r3 + u * VL);
             acc[u] = a;
         }
+        for (int64_t t = 0; t < nt; t++) {
+            float a = tacc[t];
+            a += x[i] * widen1(bf, r0[te + t]);
+            a += x[i + 1] * widen1(bf, r1[te + t]);
+            a += x[i + 2] * widen1(bf, r2[te + t]);
+            a += x[i + 3] * widen1(bf, r3[te + t]);
+            tacc[t] = a;
+        }
     }
     for (; i < p->rows; i++) {
         const uint16_t *r = row_of(p, i) + j0;
         for (int64_t u = 0; u < nv; u++) {
             acc[u] += x[i] * widen16(bf, r + u * VL);
+        }
+        for (int64_t t = 0; t < nt; t++) {
+            tacc[t] += x[i] * widen1(bf, r[te + t]);
         }
     }
     for (int64_t u = 0; u < nv; u++) {
@@ -173,25 +194,23 @@ INLINE void axpy_block(const kiln_gemv_half *p, int64_t j0, int64_t nv,
             store_y(p, j0 + u * VL + l, acc[u][l]);
         }
     }
+    for (int64_t t = 0; t < nt; t++) {
+        store_y(p, j0 + te + t, tacc[t]);
+    }
 }
 
-/* Column groups [lo, hi) of y = M' x (the last one with the columns past
- * the last multiple of VL). */
+/* Column groups [lo, hi) of y = M' x; the range that ends at the last
+ * group also takes the columns past it (the last block's tail). */
 INLINE void axpy_cols(const kiln_gemv_half *p, int64_t lo, int64_t hi,
                       bool bf)
 {
-    for (int64_t g = lo; g < hi; g += BLOCK / VL) {
-        axpy_block(p, g * VL, min64(BLOCK / VL, hi - g), bf);
-    }
-    if (hi * VL + VL > p->cols) {
-        for (int64_t j = hi * VL; j < p->cols; j++) {
-            float s = 0.0f;
-            for (int64_t i = 0; i < p->rows; i++) {
-                s += p->x[i] * widen1(bf, row_of(p, i)[j]);
-            }
-            store_y(p, j, s);
-        }
-    }
+    int64_t nt = hi * VL + VL > p->cols ? p->cols - hi * VL : 0;
+    int64_t g = lo;
+    do {
+        int64_t nv = min64(BLOCK / VL, hi - g);
+        axpy_block(p, g * VL, nv, g + nv == hi ? nt : 0, bf);
+        g += nv;
+    } while (g < hi);
 }
 
 static void dot_f16(void *ctx, int64_t lo, int64_t hi)
@@ -218,6 +237,14 @@ void kiln__gemv_half(const kiln_gemv_half *p)
 {
     bool bf = p->dt == KILN_DTYPE_BFLOAT16;
     void *ctx = (void *)p;
+    if (p->alpha == 0.0f) {
+        /* as BLAS: the product is not formed (NaNs in M stay out) */
+        int64_t len = p->trans ? p->cols : p->rows;
+        for (int64_t i = 0; i < len; i++) {
+            p->y[i] = p->beta != 0.0f ? p->beta * p->y[i] : 0.0f;
+        }
+        return;
+    }
     if (!p->trans) {
         int64_t grain = p->cols >= GEMV_GRAIN ? 1 : GEMV_GRAIN / p->cols;
         kiln__pool_for(p->rows, grain, bf ? dot_bf16 : dot_f16, ctx);
@@ -229,10 +256,11 @@ void kiln__gemv_half(const kiln_gemv_half *p)
         axpy_cols(p, 0, 0, bf);
         return;
     }
-    /* one chunk a thread: wide blocks, long runs of each row */
+    /* one chunk a thread: wide blocks, long runs of each row (pool_for
+     * cuts n / grain chunks: rounding up would leave an odd group count
+     * on one of two threads) */
     int64_t grain = per >= GEMV_GRAIN ? 1 : GEMV_GRAIN / per;
-    int64_t nt = kiln__pool_nthreads();
-    int64_t wide = (groups + nt - 1) / nt;
+    int64_t wide = groups / kiln__pool_nthreads();
     grain = grain > wide ? grain : wide;
     kiln__pool_for(groups, grain, bf ? axpy_bf16 : axpy_f16, ctx);
 }

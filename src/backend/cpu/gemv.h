@@ -6,9 +6,9 @@
  * (m x k) @ (k x 1)) reads each element of its matrix operand once, so
  * memory bounds it; widening the matrix into a float32 copy first (what a
  * float32 GEMM needs) moves five bytes for each two the product reads.
- * These kernels widen a few hundred elements at a time into a buffer in
- * L1 instead. Each element of y is summed by one thread in an order fixed
- * by the shape, so results do not depend on the thread count.
+ * These kernels widen a vector of elements at a time in registers and use
+ * it at once instead. Each element of y is summed by one thread in an
+ * order fixed by the shape, so results do not depend on the thread count.
  */
 #ifndef KILN_CPU_GEMV_H
 #define KILN_CPU_GEMV_H

@@ -19,8 +19,8 @@
  *   the operand is packed first; a tile with one row or column of output
  *   calls ?gemv. float16/bfloat16 are widened to float32 over the pool (a
  *   transposed operand as stored), multiplied by sgemm and rounded back.
- *   addmm copies c into the output
- *   and passes beta. OpenBLAS is kept single-threaded and kiln's pool does
+ *   addmm copies c into the output and passes beta. OpenBLAS is kept
+ *   single-threaded and kiln's pool does
  *   the threading: batches of small products are split by product; a big
  *   product is cut into tiles of rows or columns of the output, one BLAS
  *   call each (gemm_split). One pool means no oversubscription (OpenBLAS's
@@ -95,6 +95,8 @@ typedef struct mm_job {
     double alpha, beta;
     char *y; /* contiguous, batch stride m * n */
     int64_t ntiles; /* row blocks per product (loop path) */
+    /* product t by one path (run_products); false: out of scratch */
+    bool (*one)(const struct mm_job *j, int64_t t);
     atomic_int failed;
 } mm_job;
 
@@ -165,6 +167,39 @@ static int64_t grain_for(double flops)
 {
     double g = GRAIN_FLOPS / (flops > 1.0 ? flops : 1.0);
     return g < 1.0 ? 1 : (int64_t)g;
+}
+
+/* Products [lo, hi) by j->one, one after the other; the first that runs
+ * out of scratch marks the job failed. */
+static void one_range(void *ctx, int64_t lo, int64_t hi)
+{
+    mm_job *j = ctx;
+    for (int64_t t = lo; t < hi; t++) {
+        if (!j->one(j, t)) {
+            atomic_store(&j->failed, 1);
+            return;
+        }
+    }
+}
+
+/* j's products by one: a batch of small products split by product over
+ * the pool (each then runs inline on its thread), else one product after
+ * the other, each threading itself. */
+static void run_products(mm_job *j, bool (*one)(const mm_job *, int64_t))
+{
+    double flops = (double)j->m * (double)j->n * (double)j->k;
+    j->one = one;
+    if (j->nbatch > 1 && flops <= SMALL_GEMM) {
+        kiln__pool_for(j->nbatch, grain_for(flops), one_range, j);
+        return;
+    }
+    one_range(j, 0, j->nbatch);
+}
+
+/* Whether KILN_GEMM=blas keeps kiln's own GEMM and gemv out. */
+static bool knob_blas(void)
+{
+    return strcmp(kiln__env_str(KILN_ENV_GEMM), "blas") == 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -360,7 +395,7 @@ static void run_loops(mm_job *j, bool addmm)
 static bool own_gemm(int64_t m, int64_t n, int64_t k)
 {
     const char *mode = kiln__env_str(KILN_ENV_GEMM);
-    if (m < 1 || n < 1 || k < 1 || strcmp(mode, "blas") == 0) {
+    if (m < 1 || n < 1 || k < 1 || knob_blas()) {
         return false;
     }
     return strcmp(mode, "always") == 0 || kiln__gemm_f32_worth(m, n, k);
@@ -454,8 +489,7 @@ static bool half_gemv_fits(const mm_job *j)
 {
     kiln_gemv_half g;
     return is_half(j->dt) && (j->m == 1 || j->n == 1) && j->k > 0 &&
-           half_matrix(j, &g) &&
-           strcmp(kiln__env_str(KILN_ENV_GEMM), "blas") != 0;
+           half_matrix(j, &g) && !knob_blas();
 }
 
 /* Product t: x and y widened into float32 scratch, y narrowed back into
@@ -494,28 +528,6 @@ static bool half_gemv_one(const mm_job *j, int64_t t)
     return true;
 }
 
-static void half_gemv_range(void *ctx, int64_t lo, int64_t hi)
-{
-    mm_job *j = ctx;
-    for (int64_t t = lo; t < hi; t++) {
-        if (!half_gemv_one(j, t)) {
-            atomic_store(&j->failed, 1);
-            return;
-        }
-    }
-}
-
-/* Small products split by product, bigger ones one after the other, each
- * over the pool. */
-static void half_gemv_batch(mm_job *j)
-{
-    double flops = (double)j->m * (double)j->n * (double)j->k;
-    if (j->nbatch > 1 && flops <= SMALL_GEMM) {
-        kiln__pool_for(j->nbatch, grain_for(flops), half_gemv_range, j);
-        return;
-    }
-    half_gemv_range(j, 0, j->nbatch);
-}
 
 /* ------------------------------------------------------------------ */
 /* BLAS                                                               */
@@ -769,7 +781,7 @@ static bool gemm_one(const mm_job *j, int64_t t)
 {
     int64_t oa, ob, oc;
     const int64_t m = j->m, n = j->n, k = j->k;
-    bool half = j->dt == KILN_DTYPE_FLOAT16 || j->dt == KILN_DTYPE_BFLOAT16;
+    bool half = is_half(j->dt);
     int64_t wsz = half ? 4 : j->isz;
     batch_at(j, t, &oa, &ob, &oc);
     const char *pa = j->a.base + oa * j->isz;
@@ -853,17 +865,6 @@ static bool gemm_one(const mm_job *j, int64_t t)
     return true;
 }
 
-static void gemm_range(void *ctx, int64_t lo, int64_t hi)
-{
-    mm_job *j = ctx;
-    for (int64_t t = lo; t < hi; t++) {
-        if (!gemm_one(j, t)) {
-            atomic_store(&j->failed, 1);
-            return;
-        }
-    }
-}
-
 /* Whether the BLAS path takes this product. */
 static bool use_blas(const mm_job *j)
 {
@@ -878,12 +879,7 @@ static bool use_blas(const mm_job *j)
 static void run_blas(mm_job *j)
 {
     blas_single_thread();
-    double flops = (double)j->m * (double)j->n * (double)j->k;
-    if (j->nbatch > 1 && flops <= SMALL_GEMM) {
-        kiln__pool_for(j->nbatch, grain_for(flops), gemm_range, j);
-        return;
-    }
-    gemm_range(j, 0, j->nbatch);
+    run_products(j, gemm_one);
 }
 
 #endif /* KILN_HAVE_CBLAS */
@@ -892,12 +888,12 @@ static void run_blas(mm_job *j)
 /* eval                                                               */
 /* ------------------------------------------------------------------ */
 
-/* kiln's own product for big float32 ones, else BLAS where it takes the
- * dtype, else the loops. */
+/* gemv.c for half products with one row or column, kiln's own GEMM for
+ * big float32 ones, else BLAS where it takes the dtype, else the loops. */
 static void dispatch(mm_job *j, bool addmm)
 {
     if (half_gemv_fits(j)) {
-        half_gemv_batch(j);
+        run_products(j, half_gemv_one);
         return;
     }
 #ifdef KILN_GEMM_VW
