@@ -68,7 +68,7 @@ INLINE float widen1(bool bf, uint16_t h)
 }
 
 /* s[0..VL) widened. */
-INLINE vf widen16(bool bf, const uint16_t *s)
+INLINE vf widen_v(bool bf, const uint16_t *s)
 {
     vf f;
     if (bf) {
@@ -126,11 +126,11 @@ INLINE void dot_rows(const kiln_gemv_half *p, int64_t lo, int64_t hi,
         int64_t t = 0;
         for (; t + 4 * VL <= p->cols; t += 4 * VL) {
             for (int u = 0; u < 4; u++) {
-                acc[u] += widen16(bf, r + t + u * VL) * load(x + t + u * VL);
+                acc[u] += widen_v(bf, r + t + u * VL) * load(x + t + u * VL);
             }
         }
         for (; t + VL <= p->cols; t += VL) {
-            acc[0] += widen16(bf, r + t) * load(x + t);
+            acc[0] += widen_v(bf, r + t) * load(x + t);
         }
         vf v = (acc[0] + acc[1]) + (acc[2] + acc[3]);
         float s = 0.0f;
@@ -165,10 +165,10 @@ INLINE void axpy_block(const kiln_gemv_half *p, int64_t j0, int64_t nv,
         const uint16_t *r3 = row_of(p, i + 3) + j0;
         for (int64_t u = 0; u < nv; u++) {
             vf a = acc[u];
-            a += x[i] * widen16(bf, r0 + u * VL);
-            a += x[i + 1] * widen16(bf, r1 + u * VL);
-            a += x[i + 2] * widen16(bf, r2 + u * VL);
-            a += x[i + 3] * widen16(bf, r3 + u * VL);
+            a += x[i] * widen_v(bf, r0 + u * VL);
+            a += x[i + 1] * widen_v(bf, r1 + u * VL);
+            a += x[i + 2] * widen_v(bf, r2 + u * VL);
+            a += x[i + 3] * widen_v(bf, r3 + u * VL);
             acc[u] = a;
         }
         for (int64_t t = 0; t < nt; t++) {
@@ -183,7 +183,7 @@ INLINE void axpy_block(const kiln_gemv_half *p, int64_t j0, int64_t nv,
     for (; i < p->rows; i++) {
         const uint16_t *r = row_of(p, i) + j0;
         for (int64_t u = 0; u < nv; u++) {
-            acc[u] += x[i] * widen16(bf, r + u * VL);
+            acc[u] += x[i] * widen_v(bf, r + u * VL);
         }
         for (int64_t t = 0; t < nt; t++) {
             tacc[t] += x[i] * widen1(bf, r[te + t]);
