@@ -901,7 +901,8 @@ TEST(matmul_half_gemv)
     /* float16/bfloat16 products with one row or column of output go to
      * gemv.c, which reads the matrix where it lies: rows of it dotted
      * with the vector (B given transposed, A row-major) or the vector's
-     * elements times its rows (B row-major, A given transposed); every
+     * elements times its rows (B row-major, A given transposed), and 2 to
+     * 4 rows of A at once in the first form (5: the widening path); every
      * tail (columns past 16 and 64, rows past 4, a thread's columns past
      * a block of 2048, an odd count of 16-column groups), 1-D operands,
      * batches with a broadcast matrix, addmm (alpha 0 forms no product,
@@ -942,6 +943,39 @@ TEST(matmul_half_gemv)
                         tol, __LINE__);
             check_addmm(rand_array((int64_t[]){n, 1}, 2, dt), wt, col, 1.5,
                         0.25, tol, __LINE__);
+            /* 2 to 4 rows times B given transposed: one read of W for all
+             * rows, each row's bits those of its product alone; with B
+             * row-major: the widening path */
+            for (int64_t m = 2; m <= 5; m++) {
+                kiln_array *am = rand_array((int64_t[]){m, k}, 2, dt);
+                kiln_array *wtt = kiln_transpose(wt, NULL, 0);
+                CHECK_PRODUCT(am, wtt, tol);
+                CHECK_PRODUCT(am, w, tol);
+                check_addmm(rand_array((int64_t[]){m, n}, 2, dt), am, wtt,
+                            0.5, 2.0, tol, __LINE__);
+                check_addmm(rand_array((int64_t[]){n}, 1, dt), am, wtt, 1.0,
+                            -1.0, tol, __LINE__);
+                kiln_array *ym = kiln_matmul(am, wtt);
+                kiln_array *last = kiln_slice(am, (int64_t[]){m - 1, 0},
+                                              (int64_t[]){m, k},
+                                              (int64_t[]){1, 1});
+                kiln_array *y1 = kiln_matmul(last, wtt);
+                kiln_array *ylast = kiln_slice(ym, (int64_t[]){m - 1, 0},
+                                               (int64_t[]){m, n},
+                                               (int64_t[]){1, 1});
+                size_t n1 = 0, n2 = 0;
+                void *b1 = y1 ? bytes_of(y1, &n1) : NULL;
+                void *b2 = ylast ? bytes_of(ylast, &n2) : NULL;
+                /* (5 rows take sgemm, whose sums differ) */
+                CHECK_MSG(m > 4 ||
+                              (b1 && b2 && n1 == n2 &&
+                               memcmp(b1, b2, n1) == 0),
+                          "k %lld n %lld m %lld: the last row's bits differ "
+                          "from its product alone", (long long)k,
+                          (long long)n, (long long)m);
+                free(b1);
+                free(b2);
+            }
             kiln_scope_end(NULL);
         }
         kiln_scope_begin();
@@ -989,9 +1023,12 @@ TEST(matmul_half_gemv)
         kiln_array *big = rand_array((int64_t[]){600, 1100}, 2, dt);
         kiln_array *x6 = rand_array((int64_t[]){600}, 1, dt);
         kiln_array *x11 = rand_array((int64_t[]){1100}, 1, dt);
-        const product ps[2] = {{NULL, x6, big, 1, 0},
-                               {NULL, big, x11, 1, 0}};
-        check_same_bits(ps, 2, 3, __LINE__);
+        kiln_array *a3 = rand_array((int64_t[]){3, 1100}, 2, dt);
+        const product ps[3] = {{NULL, x6, big, 1, 0},
+                               {NULL, big, x11, 1, 0},
+                               {NULL, a3, kiln_transpose(big, NULL, 0), 1,
+                                0}};
+        check_same_bits(ps, 3, 3, __LINE__);
         kiln_scope_end(NULL);
     }
 }

@@ -6,10 +6,12 @@
  * the F16C conversion where the compiler targets it) and used at once, VL
  * (16 with AVX-512) at a time. Two forms, after the layout of M:
  * - y = M x (rows of M contiguous, dotted with x): the pool's items are
- *   rows of y. Four vector accumulators (lane l of accumulator u sums the
- *   elements 4 VL q + VL u + l in q order; then the first also takes the
- *   whole vectors past the last multiple of 4 VL) are added lane by lane,
- *   then the elements past the last multiple of VL in order.
+ *   rows of y; up to KILN_GEMV_MAX_X vectors x share each widened vector
+ *   of M (a few rows of A times W given transposed). Four accumulators a
+ *   vector x (lane l of accumulator u sums the elements 4 VL q + VL u + l
+ *   in q order; then the first also takes the whole vectors past the last
+ *   multiple of 4 VL) are added lane by lane, then the elements past the
+ *   last multiple of VL in order.
  * - y = M' x (rows of M contiguous along y): the pool's items are groups
  *   of VL columns of y, one chunk of them a thread. Blocks of up to BLOCK
  *   columns keep their accumulators in L1 while the rows of M add x[i]
@@ -115,33 +117,48 @@ INLINE const uint16_t *row_of(const kiln_gemv_half *p, int64_t i)
     return (const uint16_t *)p->m + i * p->ld;
 }
 
-/* Rows [lo, hi) of y = M x. */
+/* Rows [lo, hi) of y = M x for the nx vectors (a constant where
+ * inlined): each widened vector of M serves all of them, and each
+ * vector's sums are the same as alone. */
 INLINE void dot_rows(const kiln_gemv_half *p, int64_t lo, int64_t hi,
-                     bool bf)
+                     bool bf, int nx)
 {
-    const float *x = p->x;
     for (int64_t i = lo; i < hi; i++) {
         const uint16_t *r = row_of(p, i);
-        vf acc[4] = {{0}, {0}, {0}, {0}};
+        vf acc[KILN_GEMV_MAX_X][4];
         int64_t t = 0;
+        for (int q = 0; q < nx; q++) {
+            for (int u = 0; u < 4; u++) {
+                acc[q][u] = (vf){0};
+            }
+        }
         for (; t + 4 * VL <= p->cols; t += 4 * VL) {
             for (int u = 0; u < 4; u++) {
-                acc[u] += widen_v(bf, r + t + u * VL) * load(x + t + u * VL);
+                vf w = widen_v(bf, r + t + u * VL);
+                for (int q = 0; q < nx; q++) {
+                    acc[q][u] += w * load(p->x + q * p->ldx + t + u * VL);
+                }
             }
         }
         for (; t + VL <= p->cols; t += VL) {
-            acc[0] += widen_v(bf, r + t) * load(x + t);
+            vf w = widen_v(bf, r + t);
+            for (int q = 0; q < nx; q++) {
+                acc[q][0] += w * load(p->x + q * p->ldx + t);
+            }
         }
-        vf v = (acc[0] + acc[1]) + (acc[2] + acc[3]);
-        float s = 0.0f;
-        for (int l = 0; l < VL; l++) {
-            s += v[l];
+        for (int q = 0; q < nx; q++) {
+            const float *x = p->x + q * p->ldx;
+            vf v = (acc[q][0] + acc[q][1]) + (acc[q][2] + acc[q][3]);
+            float s = 0.0f;
+            for (int l = 0; l < VL; l++) {
+                s += v[l];
+            }
+            float tail = 0.0f;
+            for (int64_t e = t; e < p->cols; e++) {
+                tail += widen1(bf, r[e]) * x[e];
+            }
+            store_y(p, q * p->ldy + i, s + tail);
         }
-        float tail = 0.0f;
-        for (; t < p->cols; t++) {
-            tail += widen1(bf, r[t]) * x[t];
-        }
-        store_y(p, i, s + tail);
     }
 }
 
@@ -213,15 +230,25 @@ INLINE void axpy_cols(const kiln_gemv_half *p, int64_t lo, int64_t hi,
     } while (g < hi);
 }
 
-static void dot_f16(void *ctx, int64_t lo, int64_t hi)
-{
-    dot_rows(ctx, lo, hi, false);
-}
+#define DOT(name, BF, NX)                                                 \
+    static void name(void *ctx, int64_t lo, int64_t hi)                   \
+    {                                                                     \
+        dot_rows(ctx, lo, hi, BF, NX);                                    \
+    }
+DOT(dot_f16_1, false, 1)
+DOT(dot_f16_2, false, 2)
+DOT(dot_f16_3, false, 3)
+DOT(dot_f16_4, false, 4)
+DOT(dot_bf16_1, true, 1)
+DOT(dot_bf16_2, true, 2)
+DOT(dot_bf16_3, true, 3)
+DOT(dot_bf16_4, true, 4)
 
-static void dot_bf16(void *ctx, int64_t lo, int64_t hi)
-{
-    dot_rows(ctx, lo, hi, true);
-}
+/* [bfloat16][nx - 1] */
+static const kiln_range_fn dots[2][KILN_GEMV_MAX_X] = {
+    {dot_f16_1, dot_f16_2, dot_f16_3, dot_f16_4},
+    {dot_bf16_1, dot_bf16_2, dot_bf16_3, dot_bf16_4},
+};
 
 static void axpy_f16(void *ctx, int64_t lo, int64_t hi)
 {
@@ -240,14 +267,17 @@ void kiln__gemv_half(const kiln_gemv_half *p)
     if (p->alpha == 0.0f) {
         /* as BLAS: the product is not formed (NaNs in M stay out) */
         int64_t len = p->trans ? p->cols : p->rows;
-        for (int64_t i = 0; i < len; i++) {
-            p->y[i] = p->beta != 0.0f ? p->beta * p->y[i] : 0.0f;
+        for (int q = 0; q < p->nx; q++) {
+            float *y = p->y + q * p->ldy;
+            for (int64_t i = 0; i < len; i++) {
+                y[i] = p->beta != 0.0f ? p->beta * y[i] : 0.0f;
+            }
         }
         return;
     }
     if (!p->trans) {
         int64_t grain = p->cols >= GEMV_GRAIN ? 1 : GEMV_GRAIN / p->cols;
-        kiln__pool_for(p->rows, grain, bf ? dot_bf16 : dot_f16, ctx);
+        kiln__pool_for(p->rows, grain, dots[bf][p->nx - 1], ctx);
         return;
     }
     int64_t groups = p->cols / VL, per = VL * p->rows;

@@ -18,18 +18,26 @@
 
 #include "kiln.h"
 
+/* Vectors one call multiplies at most (nx): the dot form reads M once
+ * for all of them. */
+#define KILN_GEMV_MAX_X 4
+
 /* y = alpha * op(M) x + beta * y, M a rows x cols matrix of float16 or
  * bfloat16 (dt) with (i, j) at m[i * ld + j] (any ld, 0 included); op(M)
  * is M, or its transpose when trans. x and y are float32 with unit
  * stride: x has cols elements (rows when trans), y rows (cols when
- * trans). y is read only when beta != 0. rows, cols >= 1. */
+ * trans). Without trans, nx (1 to KILN_GEMV_MAX_X) such products share
+ * M: vector q at x + q * ldx, its result at y + q * ldy; with trans, nx
+ * is 1. y is read only when beta != 0. rows, cols >= 1. */
 typedef struct kiln_gemv_half {
     bool trans;
     int64_t rows, cols, ld;
     const void *m;
     kiln_dtype dt;
+    int nx;
     const float *x;
     float *y;
+    int64_t ldx, ldy;
     float alpha, beta;
 } kiln_gemv_half;
 

@@ -459,9 +459,25 @@ static void own_batch(mm_job *j)
 
 /* The matrix operand of a one-row (a @ B) or one-column (A @ b) product
  * as gemv.c reads it, into g: y = B' x or y = A x where the matrix's rows
- * or columns are contiguous; false when neither are. */
+ * or columns are contiguous; false when neither are. A product with a few
+ * rows (m <= KILN_GEMV_MAX_X) and B given transposed (the rows of the
+ * stored (n, k) matrix contiguous: x @ W.T) is the dot form with m
+ * vectors, the rows of A; false for other layouts. */
 static bool half_matrix(const mm_job *j, kiln_gemv_half *g)
 {
+    g->dt = j->dt;
+    g->nx = 1;
+    if (j->m > 1 && j->n > 1) {
+        if (j->m > KILN_GEMV_MAX_X || (j->b.rs != 1 && j->k > 1)) {
+            return false;
+        }
+        g->rows = j->n;
+        g->cols = j->k;
+        g->ld = j->b.cs;
+        g->trans = false;
+        g->nx = (int)j->m;
+        return true;
+    }
     bool row = j->m == 1;
     const operand *o = row ? &j->b : &j->a;
     int64_t r = row ? j->k : j->m, c = row ? j->n : j->k;
@@ -473,7 +489,6 @@ static bool half_matrix(const mm_job *j, kiln_gemv_half *g)
     g->cols = as_stored ? c : r;
     g->ld = as_stored ? o->rs : o->cs;
     g->trans = as_stored == row;
-    g->dt = j->dt;
     return true;
 }
 
@@ -482,14 +497,14 @@ static bool is_half(kiln_dtype dt)
     return dt == KILN_DTYPE_FLOAT16 || dt == KILN_DTYPE_BFLOAT16;
 }
 
-/* Whether gemv.c takes the product: a half dtype, one row or one column
- * of output, a matrix operand with contiguous rows or columns, and not
- * KILN_GEMM=blas (which keeps kiln's own kernels out, for comparison). */
+/* Whether gemv.c takes the product: a half dtype, a layout half_matrix
+ * takes, and not KILN_GEMM=blas (which keeps kiln's own kernels out, for
+ * comparison). */
 static bool half_gemv_fits(const mm_job *j)
 {
     kiln_gemv_half g;
-    return is_half(j->dt) && (j->m == 1 || j->n == 1) && j->k > 0 &&
-           half_matrix(j, &g) && !knob_blas();
+    return is_half(j->dt) && j->k > 0 && half_matrix(j, &g) &&
+           !knob_blas();
 }
 
 /* Product t: x and y widened into float32 scratch, y narrowed back into
@@ -497,33 +512,42 @@ static bool half_gemv_fits(const mm_job *j)
 static bool half_gemv_one(const mm_job *j, int64_t t)
 {
     int64_t oa, ob, oc;
-    bool row = j->m == 1;
-    int64_t len = row ? j->n : j->m;
-    kiln_buffer *s = kiln__buffer_new(sizeof(float) * (size_t)(j->k + len));
+    /* rows: the vectors are rows of A (m of them), y rows of the output;
+     * else one column, B's */
+    bool rows = j->n > 1 || j->m == 1;
+    int64_t nv = rows ? j->m : 1, len = rows ? j->n : j->m;
+    kiln_buffer *s = kiln__buffer_new(sizeof(float) *
+                                      (size_t)(nv * j->k + j->m * j->n));
     if (!s) {
         return false;
     }
     batch_at(j, t, &oa, &ob, &oc);
     kiln_gemv_half g;
     half_matrix(j, &g);
-    const operand *v = row ? &j->a : &j->b, *mo = row ? &j->b : &j->a;
-    g.m = mo->base + (row ? ob : oa) * j->isz;
-    float *x = (float *)(void *)s->data, *y = x + j->k;
+    const operand *v = rows ? &j->a : &j->b, *mo = rows ? &j->b : &j->a;
+    g.m = mo->base + (rows ? ob : oa) * j->isz;
+    float *x = (float *)(void *)s->data, *y = x + nv * j->k;
     kiln_unary_kernel up = kiln__cpu_astype[j->dt][KILN_DTYPE_FLOAT32];
-    up(j->k, v->base + (row ? oa : ob) * j->isz,
-       (row ? v->cs : v->rs) * j->isz, (char *)x, sizeof(float));
-    if (j->has_c) {
-        up(len, j->c.base + oc * j->isz,
-           (row ? j->c.cs : j->c.rs) * j->isz, (char *)y, sizeof(float));
+    for (int64_t q = 0; q < nv; q++) {
+        up(j->k, v->base + ((rows ? oa : ob) + q * v->rs) * j->isz,
+           (rows ? v->cs : v->rs) * j->isz, (char *)(x + q * j->k),
+           sizeof(float));
+        if (j->has_c) {
+            up(len, j->c.base + (oc + q * j->c.rs) * j->isz,
+               (rows ? j->c.cs : j->c.rs) * j->isz, (char *)(y + q * len),
+               sizeof(float));
+        }
     }
     g.x = x;
     g.y = y;
+    g.ldx = j->k;
+    g.ldy = len;
     g.alpha = (float)j->alpha;
     g.beta = j->has_c ? (float)j->beta : 0.0f;
     kiln__gemv_half(&g);
     kiln__cpu_astype[KILN_DTYPE_FLOAT32][j->dt](
-        len, (const char *)y, sizeof(float), j->y + t * len * j->isz,
-        j->isz);
+        j->m * j->n, (const char *)y, sizeof(float),
+        j->y + t * j->m * j->n * j->isz, j->isz);
     kiln__buffer_release(s);
     return true;
 }
