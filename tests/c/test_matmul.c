@@ -943,9 +943,10 @@ TEST(matmul_half_gemv)
                         tol, __LINE__);
             check_addmm(rand_array((int64_t[]){n, 1}, 2, dt), wt, col, 1.5,
                         0.25, tol, __LINE__);
-            /* 2 to 4 rows times B given transposed: one read of W for all
-             * rows, each row's bits those of its product alone; with B
-             * row-major: the widening path */
+            /* 2 to 4 rows times B given transposed (k >= 64): one read
+             * of W for all rows, each row's bits those of its product
+             * alone; with B row-major, 5 rows or a short k: the widening
+             * path */
             for (int64_t m = 2; m <= 5; m++) {
                 kiln_array *am = rand_array((int64_t[]){m, k}, 2, dt);
                 kiln_array *wtt = kiln_transpose(wt, NULL, 0);
@@ -966,8 +967,8 @@ TEST(matmul_half_gemv)
                 size_t n1 = 0, n2 = 0;
                 void *b1 = y1 ? bytes_of(y1, &n1) : NULL;
                 void *b2 = ylast ? bytes_of(ylast, &n2) : NULL;
-                /* (5 rows take sgemm, whose sums differ) */
-                CHECK_MSG(m > 4 ||
+                /* (sgemm's sums differ) */
+                CHECK_MSG(m > 4 || k < 64 ||
                               (b1 && b2 && n1 == n2 &&
                                memcmp(b1, b2, n1) == 0),
                           "k %lld n %lld m %lld: the last row's bits differ "
@@ -986,6 +987,31 @@ TEST(matmul_half_gemv)
         CHECK_PRODUCT(vb, m2, tols[d]);
         CHECK_PRODUCT(vb, kiln_transpose(m3, (int[]){0, 2, 1}, 3), tols[d]);
         CHECK_PRODUCT(m3, kiln_transpose(vb, (int[]){0, 2, 1}, 3), tols[d]);
+        /* 3 rows (batched, and a slice of them) times W's rows every
+         * other one (400 elements apart, 100 long) or reversed (-200);
+         * c a column; alpha 0 keeps NaN out */
+        kiln_array *wk = rand_array((int64_t[]){40, 200}, 2, dt);
+        kiln_array *a3 = rand_array((int64_t[]){2, 3, 100}, 3, dt);
+        kiln_array *w2 = kiln_slice(wk, (int64_t[]){0, 0},
+                                    (int64_t[]){40, 100},
+                                    (int64_t[]){2, 1}); /* (20, 100) */
+        kiln_array *wr = kiln_slice(wk, (int64_t[]){KILN_SLICE_BEGIN, 0},
+                                    (int64_t[]){KILN_SLICE_END, 100},
+                                    (int64_t[]){-1, 1}); /* (40, 100) */
+        CHECK_PRODUCT(a3, kiln_transpose(w2, NULL, 0), tols[d]);
+        CHECK_PRODUCT(a3, kiln_transpose(wr, NULL, 0), tols[d]);
+        CHECK_PRODUCT(kiln_slice(a3, (int64_t[]){0, 0, 0},
+                                 (int64_t[]){2, 3, 100},
+                                 (int64_t[]){1, 1, 1}),
+                      kiln_transpose(wr, NULL, 0), tols[d]);
+        kiln_array *a2 = rand_array((int64_t[]){3, 100}, 2, dt);
+        check_addmm(rand_array((int64_t[]){3, 1}, 2, dt), a2,
+                    kiln_transpose(w2, NULL, 0), 1.5, 0.5, tols[d],
+                    __LINE__);
+        check_addmm(rand_array((int64_t[]){20}, 1, dt),
+                    kiln_full((int64_t[]){3, 100}, 2, NAN, dt),
+                    kiln_transpose(w2, NULL, 0), 0.0, 1.0, tols[d],
+                    __LINE__);
         /* a column slice: rows 90 apart, 40 long */
         int64_t z[2] = {0, 0}, one[2] = {1, 1};
         kiln_array *cs = kiln_slice(m2, z, (int64_t[]){70, 40}, one);
@@ -1023,10 +1049,10 @@ TEST(matmul_half_gemv)
         kiln_array *big = rand_array((int64_t[]){600, 1100}, 2, dt);
         kiln_array *x6 = rand_array((int64_t[]){600}, 1, dt);
         kiln_array *x11 = rand_array((int64_t[]){1100}, 1, dt);
-        kiln_array *a3 = rand_array((int64_t[]){3, 1100}, 2, dt);
+        kiln_array *r3 = rand_array((int64_t[]){3, 1100}, 2, dt);
         const product ps[3] = {{NULL, x6, big, 1, 0},
                                {NULL, big, x11, 1, 0},
-                               {NULL, a3, kiln_transpose(big, NULL, 0), 1,
+                               {NULL, r3, kiln_transpose(big, NULL, 0), 1,
                                 0}};
         check_same_bits(ps, 3, 3, __LINE__);
         kiln_scope_end(NULL);

@@ -8,8 +8,8 @@
  * - y = M x (rows of M contiguous, dotted with x): the pool's items are
  *   rows of y; up to KILN_GEMV_MAX_X vectors x share each widened vector
  *   of M (a few rows of A times W given transposed). Four accumulators a
- *   vector x (lane l of accumulator u sums the elements 4 VL q + VL u + l
- *   in q order; then the first also takes the whole vectors past the last
+ *   vector x (lane l of accumulator u sums the elements 4 VL s + VL u + l
+ *   in s order; then the first also takes the whole vectors past the last
  *   multiple of 4 VL) are added lane by lane, then the elements past the
  *   last multiple of VL in order.
  * - y = M' x (rows of M contiguous along y): the pool's items are groups
@@ -230,6 +230,10 @@ INLINE void axpy_cols(const kiln_gemv_half *p, int64_t lo, int64_t hi,
     } while (g < hi);
 }
 
+/* The pool's range functions of the dot form, one a dtype and vector
+ * count: DOT(dot_f16_2, false, 2) defines
+ *     static void dot_f16_2(void *ctx, int64_t lo, int64_t hi)
+ * calling dot_rows(ctx, lo, hi, false, 2). */
 #define DOT(name, BF, NX)                                                 \
     static void name(void *ctx, int64_t lo, int64_t hi)                   \
     {                                                                     \

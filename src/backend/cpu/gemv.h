@@ -7,7 +7,9 @@
  * memory bounds it; widening the matrix into a float32 copy first (what a
  * float32 GEMM needs) moves five bytes for each two the product reads.
  * These kernels widen a vector of elements at a time in registers and use
- * it at once instead. Each element of y is summed by one thread in an
+ * it at once instead. A product with a few rows and a long enough k (x @
+ * W.T for a few tokens) is read the same way, each widened vector of W
+ * serving every row. Each element of y is summed by one thread in an
  * order fixed by the shape, so results do not depend on the thread count.
  */
 #ifndef KILN_CPU_GEMV_H
@@ -19,8 +21,12 @@
 #include "kiln.h"
 
 /* Vectors one call multiplies at most (nx): the dot form reads M once
- * for all of them. */
+ * for all of them. With more than one, k (cols) should be at least
+ * KILN_GEMV_MIN_K: each output element ends with a horizontal sum of a
+ * vector, which short rows do not pay for ((4, 1) @ (1, 400000) in
+ * bfloat16 took 12x the widening path's time; k = 64 was even). */
 #define KILN_GEMV_MAX_X 4
+#define KILN_GEMV_MIN_K 64
 
 /* y = alpha * op(M) x + beta * y, M a rows x cols matrix of float16 or
  * bfloat16 (dt) with (i, j) at m[i * ld + j] (any ld, 0 included); op(M)
@@ -28,7 +34,8 @@
  * stride: x has cols elements (rows when trans), y rows (cols when
  * trans). Without trans, nx (1 to KILN_GEMV_MAX_X) such products share
  * M: vector q at x + q * ldx, its result at y + q * ldy; with trans, nx
- * is 1. y is read only when beta != 0. rows, cols >= 1. */
+ * must be 1 (the caller's to keep: that form reads x alone). y is read
+ * only when beta != 0. rows, cols >= 1. */
 typedef struct kiln_gemv_half {
     bool trans;
     int64_t rows, cols, ld;

@@ -9,8 +9,9 @@
  *
  * Paths:
  * - gemv.c: float16/bfloat16 products with one row or one column of
- *   output whose matrix operand has contiguous rows or columns, read where
- *   it lies (any build); KILN_GEMM=blas turns it off.
+ *   output whose matrix operand has contiguous rows or columns, or with 2
+ *   to 4 rows, k >= KILN_GEMV_MIN_K and B given transposed; the matrix
+ *   read where it lies (any build); KILN_GEMM=blas turns it off.
  * - kiln's GEMM (gemm.c, where built): big float32 products, any strides,
  *   addmm's c read in place; KILN_GEMM=blas turns it off.
  * - BLAS (KILN_HAVE_CBLAS, all dims fit BLAS's int): float32/float64 call
@@ -454,21 +455,22 @@ static void own_batch(mm_job *j)
 #endif /* KILN_GEMM_VW */
 
 /* ------------------------------------------------------------------ */
-/* float16/bfloat16 products with one row or column (gemv.c)          */
+/* float16/bfloat16 products with one row or column, or few (gemv.c) */
 /* ------------------------------------------------------------------ */
 
 /* The matrix operand of a one-row (a @ B) or one-column (A @ b) product
  * as gemv.c reads it, into g: y = B' x or y = A x where the matrix's rows
  * or columns are contiguous; false when neither are. A product with a few
- * rows (m <= KILN_GEMV_MAX_X) and B given transposed (the rows of the
- * stored (n, k) matrix contiguous: x @ W.T) is the dot form with m
- * vectors, the rows of A; false for other layouts. */
+ * rows (m <= KILN_GEMV_MAX_X), k >= KILN_GEMV_MIN_K and B given
+ * transposed (the rows of the stored (n, k) matrix contiguous: x @ W.T)
+ * is the dot form with m vectors, the rows of A; false otherwise. */
 static bool half_matrix(const mm_job *j, kiln_gemv_half *g)
 {
     g->dt = j->dt;
     g->nx = 1;
     if (j->m > 1 && j->n > 1) {
-        if (j->m > KILN_GEMV_MAX_X || (j->b.rs != 1 && j->k > 1)) {
+        if (j->m > KILN_GEMV_MAX_X || j->k < KILN_GEMV_MIN_K ||
+            j->b.rs != 1) {
             return false;
         }
         g->rows = j->n;
@@ -512,9 +514,11 @@ static bool half_gemv_fits(const mm_job *j)
 static bool half_gemv_one(const mm_job *j, int64_t t)
 {
     int64_t oa, ob, oc;
+    kiln_gemv_half g;
+    half_matrix(j, &g);
     /* rows: the vectors are rows of A (m of them), y rows of the output;
      * else one column, B's */
-    bool rows = j->n > 1 || j->m == 1;
+    bool rows = j->m == 1 || g.nx > 1;
     int64_t nv = rows ? j->m : 1, len = rows ? j->n : j->m;
     kiln_buffer *s = kiln__buffer_new(sizeof(float) *
                                       (size_t)(nv * j->k + j->m * j->n));
@@ -522,8 +526,6 @@ static bool half_gemv_one(const mm_job *j, int64_t t)
         return false;
     }
     batch_at(j, t, &oa, &ob, &oc);
-    kiln_gemv_half g;
-    half_matrix(j, &g);
     const operand *v = rows ? &j->a : &j->b, *mo = rows ? &j->b : &j->a;
     g.m = mo->base + (rows ? ob : oa) * j->isz;
     float *x = (float *)(void *)s->data, *y = x + nv * j->k;
@@ -912,8 +914,9 @@ static void run_blas(mm_job *j)
 /* eval                                                               */
 /* ------------------------------------------------------------------ */
 
-/* gemv.c for half products with one row or column, kiln's own GEMM for
- * big float32 ones, else BLAS where it takes the dtype, else the loops. */
+/* gemv.c for half products with one row or column or a few rows (
+ * half_matrix), kiln's own GEMM for big float32 ones, else BLAS where it
+ * takes the dtype, else the loops. */
 static void dispatch(mm_job *j, bool addmm)
 {
     if (half_gemv_fits(j)) {
