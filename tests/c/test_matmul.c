@@ -627,6 +627,7 @@ static void check_same_bits(const product *ps, int n, int maxt, int line)
     int before = kiln_num_threads();
     void *first[8] = {NULL};
     size_t nfirst[8] = {0};
+    CHECK_MSG(n <= 8, "line %d: at most 8 products", line);
     for (int t = 1; t <= maxt; t++) {
         CHECK(kiln_set_num_threads(t) == KILN_OK);
         for (int i = 0; i < n && i < 8; i++) {

@@ -620,16 +620,17 @@ static void pack(void *dst, const char *src, int64_t rows, int64_t cols,
     kiln__pool_for(rows, grain, pack_rows, &p);
 }
 
-/* An operand of `rows` x `cols` (element strides rs, cs) widened for
- * BLAS into dst. Where its layout suits BLAS (*t, *ld from blas_layout)
- * it is widened as stored, rows of the stored matrix in order, and
- * keeps *t; else packed row by row (*t false). Either way *ld becomes the
- * widened matrix's leading dimension. Widening a transposed view
- * row by row read one element per cache line: (64 x 4096) @ (4096 x
- * 4096)' in bfloat16 took 5.2x the float32 time. */
-static void widen(void *dst, const char *src, int64_t rows, int64_t cols,
-                  int64_t rs, int64_t cs, bool layout, bool *t, int *ld,
-                  kiln_dtype dt)
+/* An operand of `rows` x `cols` (element strides rs, cs) copied for BLAS
+ * into dst (float16/bfloat16 widened to float32). Where its layout suits
+ * BLAS (*t, *ld from blas_layout: only half operands come here so) it is
+ * copied as stored, rows of the stored matrix in order, and keeps *t;
+ * else packed row by row (*t false). Either way *ld becomes the copy's
+ * leading dimension. Widening a transposed view row by row read one
+ * element per cache line: (64 x 4096) @ (4096 x 4096)' in bfloat16 took
+ * 5.2x the float32 time. */
+static void pack_for_blas(void *dst, const char *src, int64_t rows,
+                          int64_t cols, int64_t rs, int64_t cs, bool layout,
+                          bool *t, int *ld, kiln_dtype dt)
 {
     if (layout && *t) {
         pack(dst, src, cols, rows, *ld, 1, dt);
@@ -830,12 +831,14 @@ static bool gemm_one(const mm_job *j, int64_t t)
     const void *A = pa, *B = pb;
     void *C = py;
     if (pack_a) {
-        widen(next, pa, m, k, j->a.rs, j->a.cs, lay_a, &ta, &lda, j->dt);
+        pack_for_blas(next, pa, m, k, j->a.rs, j->a.cs, lay_a, &ta, &lda,
+                      j->dt);
         A = next;
         next += m * k * wsz;
     }
     if (pack_b) {
-        widen(next, pb, k, n, j->b.rs, j->b.cs, lay_b, &tb, &ldb, j->dt);
+        pack_for_blas(next, pb, k, n, j->b.rs, j->b.cs, lay_b, &tb, &ldb,
+                      j->dt);
         B = next;
         next += k * n * wsz;
     }
